@@ -10,21 +10,13 @@
  *    tries again, and holds exactly the leader's keys once a whole snapshot comes.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import pino from 'pino';
-import { Positions, SLOT_LAST_SEQ, SLOT_STATE, FOLLOWER_STATES } from '../../src/replication/positions.js';
-import { type HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
+import { describe, it } from 'node:test';
+import { SLOT_LAST_SEQ } from '../../src/replication/positions.js';
 import { SnapshotDecoder } from '../../src/replication/snapshot-format.js';
-import type { CommitLog } from '../../src/storage/commit-log.js';
-import type { StoreSpec } from '../../src/worker/messages.js';
 import { FakeLeader } from '../helpers/fake-leader.js';
-import { attachTestLsm, openTestGroup } from '../helpers/lsm.js';
+import { HostedReplica } from '../helpers/hosted-replica.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-import { dump } from '../helpers/replica-pair.js';
-import { localReplicaSpec } from '../helpers/replication-host.js';
 import { snapshotStream } from '../helpers/snapshot-stream.js';
-import { tempDir } from '../helpers/temp-dir.js';
 
 const REPLICA = '127.0.0.1:7003';
 
@@ -83,59 +75,11 @@ describe('a snapshot stream with one bit flipped', () => {
   });
 });
 
-/** Replica is one replica store hosted by a ReplicationHost that follows `leader` over HTTP, logging into `lines`. */
-class Replica {
-  readonly host: ReplicationHost;
-  readonly hosted: HostedStore;
-  readonly positions = new Positions(new SharedArrayBuffer(Positions.bytesFor(1)));
-  readonly lines: string[] = [];
-  private readonly log: CommitLog;
-
-  private constructor(log: CommitLog, hosted: HostedStore) {
-    this.log = log;
-    this.hosted = hosted;
-    const logger = pino({ level: 'info' }, { write: (l: string) => this.lines.push(l) });
-    this.host = new ReplicationHost(new Map([[0, hosted]]), this.positions, logger, (s) =>
-      attachTestLsm(this.log, s.dir, { memtableBytes: 8 << 20 }),
-    );
-  }
-
-  static async open(leader: string): Promise<Replica> {
-    const root = tempDir(after);
-    const local = localReplicaSpec(join(root, 'replica'), 0, REPLICA, 0);
-    const spec: StoreSpec = {
-      ...local,
-      replication: { ...local.replication!, leaderAddress: leader, leaderStore: undefined },
-    };
-    const { log, stores } = await openTestGroup(join(root, 'log'), [spec.dir], { memtableBytes: 8 << 20 });
-    return new Replica(log, { spec, store: stores[0]! });
-  }
-
-  get state(): string {
-    return FOLLOWER_STATES[this.positions.get(0, SLOT_STATE)] ?? '?';
-  }
-
-  /** served is what the replica serves: its keys and values, or the error it answers. */
-  served(): string {
-    try {
-      return JSON.stringify(dump(this.hosted.store));
-    } catch (err) {
-      return (err as Error).message;
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.host.stop();
-    await this.hosted.store.close();
-    await this.log.close();
-  }
-}
-
 describe('a replica whose snapshots arrive with a bit flipped', () => {
   it('serves nothing of them, acks 0, logs the refusal naming the leader and loads a whole one', async () => {
     const leader = await FakeLeader.start(30);
     leader.flipped = 2;
-    const replica = await Replica.open(leader.address);
+    const replica = await HostedReplica.open(leader.address, { name: REPLICA });
     const want = JSON.stringify(
       leader.entries().map((e) => [e.key.toString('latin1'), e.value.toString('latin1')]),
     );

@@ -14,83 +14,23 @@
  *    (it waited forever, with the replica wiped and answering UNAVAILABLE).
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { writeDurableJson } from '../../src/replication/durable-json.js';
-import { Positions, SLOT_LAST_SEQ, SLOT_STATE, FOLLOWER_STATES } from '../../src/replication/positions.js';
-import { type HostedStore, ReplicationHost } from '../../src/replication/replication-host.js';
-import { RESYNC_MARKER } from '../../src/replication/resync-marker.js';
+import { describe, it } from 'node:test';
+import { SLOT_LAST_SEQ } from '../../src/replication/positions.js';
 import { ResyncingStore } from '../../src/replication/resyncing-store.js';
-import type { CommitLog } from '../../src/storage/commit-log.js';
-import type { LsmStore } from '../../src/storage/lsm-store.js';
-import type { StoreSpec } from '../../src/worker/messages.js';
 import { FakeLeader } from '../helpers/fake-leader.js';
-import { attachTestLsm, openTestGroup } from '../helpers/lsm.js';
+import { HostedReplica } from '../helpers/hosted-replica.js';
 import { freePort } from '../helpers/ports.js';
-import { localReplicaSpec } from '../helpers/replication-host.js';
-import { dump } from '../helpers/replica-pair.js';
-import { tempDir } from '../helpers/temp-dir.js';
 
 const REPLICA = '127.0.0.1:7002';
-
-/** Replica is one replica store in a shared commit log, hosted by a ReplicationHost that follows `leader`. */
-class Replica {
-  readonly host: ReplicationHost;
-  readonly hosted: HostedStore;
-  readonly positions = new Positions(new SharedArrayBuffer(Positions.bytesFor(1)));
-  private readonly log: CommitLog;
-
-  private constructor(log: CommitLog, spec: StoreSpec, store: LsmStore) {
-    this.log = log;
-    this.hosted = { spec, store };
-    this.host = new ReplicationHost(new Map([[0, this.hosted]]), this.positions, undefined, (s) =>
-      attachTestLsm(this.log, s.dir, { memtableBytes: 8 << 20 }),
-    );
-    // What the worker publishes when it opens a store (src/worker/worker-stores.ts).
-    this.positions.set(0, SLOT_LAST_SEQ, store.lastSeq());
-  }
-
-  /** open opens the replica, holding k1..k`keys` of its own, with `marker` as its resync marker, if any. */
-  static async open(leader: string, keys: number, marker?: object): Promise<Replica> {
-    const root = tempDir(after);
-    const local = localReplicaSpec(join(root, 'replica'), 0, REPLICA, 0);
-    // Its leader is in another process, over HTTP.
-    const spec: StoreSpec = {
-      ...local,
-      replication: { ...local.replication!, leaderAddress: leader, leaderStore: undefined },
-    };
-    const { log, stores } = await openTestGroup(join(root, 'log'), [spec.dir], { memtableBytes: 8 << 20 });
-    const store = stores[0]!;
-    for (let i = 1; i <= keys; i++) await store.put(Buffer.from(`mine${i}`), Buffer.from(`x${i}`));
-    if (marker !== undefined) writeDurableJson(join(spec.dir, RESYNC_MARKER), marker);
-    return new Replica(log, spec, store);
-  }
-
-  get state(): string {
-    return FOLLOWER_STATES[this.positions.get(0, SLOT_STATE)] ?? '?';
-  }
-
-  /** holds says whether the replica serves `keys` exactly (it may be a ResyncingStore: then it does not). */
-  holds(keys: { key: Buffer; value: Buffer }[]): boolean {
-    const want = keys.map((e) => [e.key.toString('latin1'), e.value.toString('latin1')]);
-    try {
-      return JSON.stringify(dump(this.hosted.store)) === JSON.stringify(want);
-    } catch {
-      return false;
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.host.stop();
-    await this.hosted.store.close();
-    await this.log.close();
-  }
-}
 
 describe('a replica resyncing on its worker', () => {
   it('serves nothing and acks 0 over an unfinished snapshot load while its leader is out of reach', async () => {
     const port = await freePort();
-    const replica = await Replica.open(`127.0.0.1:${port}`, 20, { loading: true });
+    const replica = await HostedReplica.open(`127.0.0.1:${port}`, {
+      name: REPLICA,
+      ownKeys: 20,
+      marker: { loading: true },
+    });
     let leader: FakeLeader | undefined;
     try {
       replica.host.start();
@@ -121,7 +61,7 @@ describe('a replica resyncing on its worker', () => {
 
   it('completes a resync that was stopped in the middle of its load and started again', async () => {
     const leader = await FakeLeader.start(30);
-    const replica = await Replica.open(leader.address, 5);
+    const replica = await HostedReplica.open(leader.address, { name: REPLICA, ownKeys: 5 });
     try {
       leader.stallAfter = 5;
       replica.host.start();
@@ -147,7 +87,7 @@ describe('a replica resyncing on its worker', () => {
 describe('a replica held for a promotion while it knows it forked', () => {
   it('answers the fork as its position, not its last seq', async () => {
     const leader = await FakeLeader.start(30);
-    const replica = await Replica.open(leader.address, 5);
+    const replica = await HostedReplica.open(leader.address, { name: REPLICA, ownKeys: 5 });
     try {
       // Its records above seq 2 are not the leader's, and the leader cannot serve a snapshot yet.
       leader.pullAnswer = {

@@ -2,7 +2,8 @@
  * `distkv backup` against a leader whose snapshot fails its crc32c (a bit changed on the way):
  * exit 1 CORRUPTION naming the shard, the node and what to do, FILE not written. It printed the
  * decoder's message alone ("distkv snapshot: its crc32c … does not match …"), naming neither the
- * shard nor the node. Twin: a one-shard node whose snapshot has one value byte flipped.
+ * shard nor the node; before the crc (snapshot version 4) the backup was written, its file's own
+ * crc vouching for the flipped value. Twin: a one-shard node whose snapshot has one value byte flipped.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -49,6 +50,7 @@ describe('distkv backup of a snapshot that fails its crc32c', () => {
         `CORRUPTION: shard 0 \\(shard-0\\): its snapshot from http://${twin.address} is damaged \\(distkv snapshot: its crc32c`,
       ),
     );
+    assert.match(r.stderr, /crc32c [0-9a-f]+ does not match/);
     assert.match(r.stderr, /a transfer or leader problem: run the backup again/);
     assert.match(r.stderr, /damaged\.dkv was not written/);
     assert.equal(existsSync(file), false, 'no backup file');

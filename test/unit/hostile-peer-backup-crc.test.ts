@@ -1,13 +1,13 @@
 /**
- * Backups and the snapshot crc (src/replication/snapshot-format.ts, version 4;
- * docs/backup-format.md): `distkv backup` refuses a leader's snapshot whose crc fails (a bit
- * flipped on the way) instead of writing it into a file whose own crc then vouches for it, and
- * `distkv restore` checks each section's crc before it writes anything. A file made by an older
- * build (snapshot version 3, no crc) still restores.
- * Twin: a one-shard node serving `/cluster`, a snapshot, an empty scan and one-key batches.
+ * Restores and the snapshot crc (src/replication/snapshot-format.ts, version 4;
+ * docs/backup-format.md): `distkv restore` checks each section's crc before it writes anything,
+ * though the file's own crc holds. A file made by an older build (snapshot version 3, no crc)
+ * still restores. (`distkv backup` refusing a leader's snapshot whose crc fails, instead of writing
+ * it into a file whose own crc then vouches for it: cli-backup-damaged-snapshot.test.ts.)
+ * Twin: a one-shard node serving `/cluster`, an empty scan and one-key batches.
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Crc, encodeBackupHeader, encodeEnd, encodeSectionHeader } from '../../src/cli/backup-format.js';
@@ -65,8 +65,6 @@ before(async () => {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
       };
       if (req.url === '/cluster') json(JSON.parse(oneShardView(twin.address, 1, 1)));
-      else if (req.url?.startsWith('/_repl/snapshot') === true)
-        res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(flipped());
       else if (req.url?.startsWith('/kv?') === true) json({ items: [], next: null });
       else if (req.url === '/kv/_batch') {
         writes.push(Buffer.concat(chunks).toString('utf8'));
@@ -78,17 +76,6 @@ before(async () => {
 
 after(async () => {
   await twin.stop();
-});
-
-describe('a backup of a snapshot whose crc fails', () => {
-  it('is refused: exit 1 naming the crc, no file written', async () => {
-    const file = join(dir, 'flipped.dkv');
-    const r = await runCli(['backup', file, '--url', twin.address]);
-    assert.notEqual(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stderr, /crc32c [0-9a-f]+ does not match/);
-    assert.equal(existsSync(file), false, 'no backup file');
-    assert.equal(existsSync(`${file}.partial`), false, 'no partial file left');
-  });
 });
 
 describe('a restore', () => {

@@ -113,15 +113,12 @@ export async function sendBatch(
         let wireResults: (WireResult | undefined)[];
         try {
           const wire = chunk.map((i) => wireOp(ops[i]!));
-          const r = await sender.send(
-            'POST',
-            owner,
-            '/kv/_batch',
-            JSON.stringify(wire),
-            false,
+          const r = await sender.send('POST', owner, '/kv/_batch', {
+            body: JSON.stringify(wire),
+            read: false,
             signal,
             shard,
-          );
+          });
           wireResults = resultsOf(r, owner);
         } catch (err) {
           // What one owner did is its operations' results: the others' results stand (they may

@@ -217,18 +217,11 @@ export class DistkvClient {
     const node = map.shards[this.rr++ % map.shards.length]!.address;
     // After a failover the node may be a dead old leader, or not reach one: any leader serves a
     // scan, so the sender asks another of the newest map (sender.ts, `elsewhere`).
-    const r = await this.sender.send(
-      'GET',
-      node,
-      `/kv?${q.toString()}`,
-      undefined,
-      true,
-      options.signal,
-      undefined,
-      {},
-      0,
-      (from) => this.otherLeader(from),
-    );
+    const r = await this.sender.send('GET', node, `/kv?${q.toString()}`, {
+      read: true,
+      signal: options.signal,
+      elsewhere: (from) => this.otherLeader(from),
+    });
     return decodeScanPage(
       r.body,
       (item) => map.shardOfSlot(item.keyBytes === undefined ? slotOf(item.key) : slotOfBytes(item.keyBytes)),
@@ -376,7 +369,7 @@ export class DistkvClient {
         : shard.address;
     const path = `/kv/${keyPath(key)}${query}`;
     try {
-      return await this.sender.send(method, node, path, body, read, signal, shard, conditions, waitMs);
+      return await this.sender.send(method, node, path, { body, read, signal, shard, conditions, waitMs });
     } catch (err) {
       // A write that reached the old leader may have been applied there, and be on the new leader:
       // sent again, it could undo another client's later write (or, conditional, fail against
@@ -398,7 +391,14 @@ export class DistkvClient {
       const reloaded = this.topo.map;
       if (this.topo.liveMapVersion === before || reloaded === undefined) throw err;
       const moved = reloaded.shard(shard.idx);
-      return this.sender.send(method, moved.address, path, body, read, signal, moved, conditions, waitMs);
+      return this.sender.send(method, moved.address, path, {
+        body,
+        read,
+        signal,
+        shard: moved,
+        conditions,
+        waitMs,
+      });
     }
   }
 

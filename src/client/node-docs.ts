@@ -79,19 +79,11 @@ async function clusterAt(
   refusedWaitMs?: number,
 ): Promise<ClusterView> {
   try {
-    const r = await sender.send(
-      'GET',
-      node,
-      '/cluster',
-      undefined,
-      true,
-      options.signal,
-      undefined,
-      {},
-      0,
-      undefined,
+    const r = await sender.send('GET', node, '/cluster', {
+      read: true,
+      signal: options.signal,
       refusedWaitMs,
-    );
+    });
     const doc = answerJson(r.body, `/cluster of ${node}`) as ClusterView;
     if (!Array.isArray(doc.shards))
       throw new DistkvError('INTERNAL', `/cluster of ${node}: the answer has no "shards" list`);
@@ -115,9 +107,7 @@ export async function statsDoc(
     'GET',
     node === undefined ? new URL(topo.origins[0]!).host : nodeAuthority(node, topo.scheme),
     '/stats',
-    undefined,
-    true,
-    options.signal,
+    { read: true, signal: options.signal },
   );
   return answerJson(r.body, '/stats') as NodeStats;
 }

@@ -85,6 +85,35 @@ export interface SendPolicy {
   replicaReads: boolean;
 }
 
+/**
+ * SendOptions are what a request carries besides its method, node and path, and how it may be
+ * retried. Only `read` is always given.
+ */
+export interface SendOptions {
+  /** body is the request's body (none by default); a buffered one is sent again on a redirect. */
+  body?: Uint8Array | string | undefined;
+  /**
+   * read says the request changes nothing: it is retried on any connection error (a write only
+   * when it never reached the node), and a 503 UNAVAILABLE is sent again.
+   */
+  read: boolean;
+  /** signal aborts the request, and any wait or retry of it. */
+  signal?: AbortSignal | undefined;
+  /** shard is the shard the request is for: a retry follows its leader when a newer map moves it. */
+  shard?: ShardInfo | undefined;
+  /** conditions are the request's condition headers (If-Match and the like; none by default). */
+  conditions?: Record<string, string> | undefined;
+  /** waitMs is how long the node may hold the request before answering (a `w` write's wait; 0 by default). */
+  waitMs?: number | undefined;
+  /** elsewhere (a scan's, which names no shard) names another node to send it to, from the node ("host:port") it left. */
+  elsewhere?: ((from: string) => string) | undefined;
+  /**
+   * refusedWaitMs is how long a node refusing connections is tried again (the policy's by default;
+   * 0: a caller with other nodes to ask passes it over at once, node-docs.ts).
+   */
+  refusedWaitMs?: number | undefined;
+}
+
 /** Sender sends the client's requests over its pools, keeping its topology current. */
 export class Sender {
   private readonly pools: NodePools;
@@ -110,26 +139,14 @@ export class Sender {
   }
 
   /**
-   * send performs a request at `node`, following redirects and retrying connection errors: any
-   * one when `read` (the request changes nothing), else only one that came before the request
-   * was sent; `waitMs` is how long the node may hold it before answering (a `w` write's wait);
-   * `elsewhere` (a scan's) names another node to send it to, from the node ("host:port") it left;
-   * `refusedWaitMs` (the policy's by default) how long a node refusing connections is tried again
-   * (0: a caller with other nodes to ask passes it over at once, node-docs.ts).
+   * send performs `method` `path` at `node` ("host:port"), following redirects and retrying
+   * connection errors as `o` allows (SendOptions).
    */
-  async send(
-    method: string,
-    node: string,
-    path: string,
-    body: Uint8Array | string | undefined,
-    read: boolean,
-    signal: AbortSignal | undefined,
-    shard?: ShardInfo,
-    conditions: Record<string, string> = {},
-    waitMs = 0,
-    elsewhere?: (from: string) => string,
-    refusedWaitMs = this.policy.refusedWaitMs,
-  ): Promise<Reply> {
+  async send(method: string, node: string, path: string, o: SendOptions): Promise<Reply> {
+    const { body, read, signal, shard, elsewhere } = o;
+    const conditions = o.conditions ?? {};
+    const waitMs = o.waitMs ?? 0;
+    const refusedWaitMs = o.refusedWaitMs ?? this.policy.refusedWaitMs;
     const topology = this.topology;
     let origin = `${topology.scheme}://${node}`;
     const { retries, switchWaitMs } = this.policy;

@@ -44,7 +44,7 @@ import { readResyncMarker, snapshotEpochOf } from './resync-marker.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { ShardEpochs } from './epochs.js';
 import type { FollowerState } from './positions.js';
-import type { Diverged, ReplicationSource } from './source.js';
+import type { Diverged, ReplicationSource, RingCounters } from './source.js';
 
 /** FollowerOptions configure a follower. */
 export interface FollowerOptions {
@@ -140,6 +140,11 @@ export class Follower {
   /** current reports the state and the leader's last seq as last seen. */
   current(): { state: FollowerState; leaderSeq: number; lastError: string } {
     return { state: this.state, leaderSeq: this.leaderSeq, lastError: this.lastError };
+  }
+
+  /** sourceCounters are its source's own counters (a ring's), undefined for a transport that keeps none. */
+  sourceCounters(): Readonly<RingCounters> | undefined {
+    return this.o.source.counters;
   }
 
   /** sharedThrough is the highest seq the replica may claim to share with its leader now (`ackBound`; +Infinity: its last seq). */

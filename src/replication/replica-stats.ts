@@ -1,7 +1,7 @@
 /**
  * The replication fields of a replica store's stats (`GET /stats`, `distkv stats`): its follower's
  * state, ack, leader seq, lag as lag.ts reports it (unknown, never 0, while the leader is out of
- * reach: design section 6), and the follower's counters.
+ * reach: design section 6), the follower's counters, and a ring replica's source's (RingCounters).
  */
 import type { Follower } from './follower.js';
 import { replicaLag } from './lag.js';
@@ -27,6 +27,8 @@ export function followerStats(
     replicaErrors: f.counters.errors,
     resyncs: f.counters.resyncs,
     staleBatches: f.counters.staleBatches,
+    // A ring replica's: batches taken from the ring, and pulls its leader's log answered instead.
+    ...f.sourceCounters(),
     ...(c.lastError === '' ? {} : { lastError: c.lastError }),
   };
 }

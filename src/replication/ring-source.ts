@@ -12,7 +12,7 @@
 import { epochOfSeq } from '../routing/version.js';
 import type { ShardEpochs } from './epochs.js';
 import type { RingConsumer, RingEntry } from './ring.js';
-import type { Pulled, PullResult, ReplicationSource, SnapshotStream } from './source.js';
+import type { Pulled, PullResult, ReplicationSource, RingCounters, SnapshotStream } from './source.js';
 
 /** RingSource reads a ring, with a fallback source for catch-up and snapshots. */
 export class RingSource implements ReplicationSource {
@@ -42,8 +42,8 @@ export class RingSource implements ReplicationSource {
   private handed = 0;
   /** closed is set by close: a pull no longer waits on the ring. */
   private closed = false;
-  /** counters for /stats and tests. */
-  readonly counters = { ringBatches: 0, fallbackPulls: 0 };
+  /** counters for /stats and /metrics (the replica's follower reports them: replica-stats.ts). */
+  readonly counters: RingCounters = { ringBatches: 0, fallbackPulls: 0 };
 
   /**
    * `leaderSeq` reads the leader's last acknowledged seq (published in shared memory by the leader's

@@ -83,10 +83,23 @@ export interface FollowRequest {
  */
 export type OnPullRefused = (leader: string, code: string) => void;
 
+/**
+ * RingCounters are what a ring replica's source counts (RingSource): `ringBatches`, the leader's
+ * batches it took from the ring; `fallbackPulls`, the pulls the ring could not answer, sent to the
+ * leader's log over HTTP (the first after a start or a leader worker's restart, then a lapped ring
+ * or a batch larger than it). They start from zero with each follower.
+ */
+export interface RingCounters {
+  ringBatches: number;
+  fallbackPulls: number;
+}
+
 /** ReplicationSource is a replica's view of its leader. */
 export interface ReplicationSource {
   /** describe names the leader for logs ("local store 3", "http://127.0.0.1:8080"). */
   readonly describe: string;
+  /** counters are a ring's (RingSource; the other transports count nothing of their own): /stats and /metrics show them. */
+  readonly counters?: Readonly<RingCounters>;
   /**
    * pull returns records after `after` (waiting up to `waitMs` for some), 'gone' when `after` is no
    * longer retained, 'diverged' when `after` is beyond the leader's last seq (the replica holds

@@ -64,6 +64,14 @@ const COUNTERS = {
   writeStalls: ['write_stalls', 'LSM: writes that waited for a memtable flush'],
   replicaErrors: ['replication_errors', 'replicas: failed pulls or applies (each retried with backoff)'],
   resyncs: ['replication_resyncs', 'replicas: rebuilds from a leader snapshot'],
+  ringBatches: [
+    'replication_ring_batches',
+    'ring replicas (leader on another worker of this process): leader batches taken from the shared-memory ring',
+  ],
+  fallbackPulls: [
+    'replication_fallback_pulls',
+    "ring replicas: pulls the ring could not answer, read from the leader's log over HTTP (after a start, a lapped ring, a batch larger than the ring)",
+  ],
   compactionFailures: [
     'compaction_failures',
     'LSM: failed compaction attempts (retried with capped backoff)',

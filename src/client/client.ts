@@ -22,7 +22,8 @@ import { checkInput, type Key, keyPath, keyText, shardOfKey } from './key-bytes.
 import { sendBatch } from './batch.js';
 import { abortable, type Reply } from './exchange.js';
 import { closedError, NodePools } from './node-pools.js';
-import { checkRedirect, Sender, STARTING_WAIT_MS, SWITCH_WAIT_MS } from './sender.js';
+import { checkRedirect } from './redirects.js';
+import { Sender, STARTING_WAIT_MS, SWITCH_WAIT_MS } from './sender.js';
 import { clusterDoc, statsDoc } from './node-docs.js';
 import { checkToken } from './token.js';
 import { ClusterTopology } from './topology.js';

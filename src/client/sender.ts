@@ -6,7 +6,7 @@
  * in the background unless the redirecting node names
  * another config hash, in which case it reloads first and refuses to go on (CONFIG_MISMATCH) if the
  * nodes disagree. A redirect is followed only to a node of the cluster under the client's scheme
- * (checkRedirect): the token and the body are never sent elsewhere, nor from https to http.
+ * (redirects.ts checkRedirect): the token and the body are never sent elsewhere, nor from https to http.
  *
  * Retries are at most once for writes, as etcd's client does for its mutations: a read is retried
  * on any connection error, with capped exponential backoff, then fails as SHARD_UNREACHABLE naming
@@ -47,6 +47,7 @@ import { neverSent } from '../util/never-sent.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { abortable, connectFailure, refused, type Reply, sleep } from './exchange.js';
 import { isClosedError, type NodePools } from './node-pools.js';
+import { checkRedirect, redirectTarget } from './redirects.js';
 import type { ClusterTopology } from './topology.js';
 import type { ClientStats, WaitNotice } from './types.js';
 import { errorOf } from './wire-decode.js';
@@ -352,60 +353,6 @@ export class Sender {
       return res;
     }
   }
-}
-
-/**
- * redirectTarget is the URL a redirect by `by` to `location` names (a relative one resolved against
- * `by`), or REDIRECT_REFUSED when it names none a request can go to (not a URL, or one without a
- * host, as `javascript:` or `data:`): the parse's bare TypeError ("Invalid URL") named neither the
- * node nor the request.
- */
-export function redirectTarget(location: string, by: string, what: string): URL {
-  let u: URL | undefined;
-  try {
-    u = new URL(location, by);
-  } catch {
-    u = undefined;
-  }
-  if (u === undefined || u.origin === 'null')
-    throw new DistkvError(
-      'REDIRECT_REFUSED',
-      `${by} redirected ${what} to ${JSON.stringify(location.slice(0, 200))}, not followed: that is not the URL of a node`,
-    );
-  return u;
-}
-
-/**
- * checkRedirect refuses (REDIRECT_REFUSED, the request not sent there) a redirect by `by` to `to`
- * that is not a node of the cluster, as curl does without --location-trusted and fetch does
- * with Authorization on a cross-origin redirect: the token, the body and a watch's prefix go to the
- * cluster's nodes only, and never from https to http. A node the client does not know yet (a map
- * it has not loaded) is looked for at every node first. `what` names the request ("PUT /kv/k").
- */
-export async function checkRedirect(
-  topology: ClusterTopology,
-  to: URL,
-  by: string,
-  what: string,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  if (to.origin === 'null') redirectTarget(to.href, by, what);
-  if (topology.trusts(to.origin)) return;
-  const scheme = topology.scheme;
-  if (to.protocol === `${scheme}:`) {
-    await abortable(topology.loadNewest(), signal).catch(() => undefined);
-    if (topology.trusts(to.origin)) return;
-  }
-  const why =
-    to.protocol === `${scheme}:`
-      ? `${to.host} is not a node of the cluster's map`
-      : scheme === 'https'
-        ? 'a client of https nodes does not follow a redirect to http (it would send the token in the clear)'
-        : `the client talks ${scheme} to the cluster's nodes`;
-  throw new DistkvError(
-    'REDIRECT_REFUSED',
-    `${by} redirected ${what} to ${to.origin}, not followed: ${why}; the client sends its token and values to the cluster's nodes only`,
-  );
 }
 
 /**

@@ -19,7 +19,7 @@ import { BINARY_MEDIA_TYPE, LATEST_VERSION } from '../watch/watch-binary-format.
 import { type FromSpec, parseFrom } from '../watch/watch-cursor.js';
 import { prefixQuery } from '../util/bytes.js';
 import { checkInput } from './key-bytes.js';
-import { redirectTarget } from './sender.js';
+import { redirectTarget } from './redirects.js';
 import { closedError } from './node-pools.js';
 import { errorOf } from './wire-decode.js';
 import { checkWatchOptions, endOnReturn } from './watch-call.js';
@@ -86,7 +86,7 @@ export interface WatchSource {
   closed(): boolean;
   /** onClose calls `listener` when the client is closed (at once if it is); the function returned forgets it. */
   onClose(listener: () => void): () => void;
-  /** checkRedirect refuses a redirect by node `by` to `to` outside the cluster (sender.ts checkRedirect). */
+  /** checkRedirect refuses a redirect by node `by` to `to` outside the cluster (redirects.ts checkRedirect). */
   checkRedirect(to: URL, by: string, what: string): Promise<void>;
 }
 

@@ -51,7 +51,8 @@ after(async () => {
 /** startLeader spawns a leader (a fresh, empty store) whose replica's node is a fake, down at its start. */
 async function startLeader(): Promise<Leader> {
   let mode: Mode = { down: true };
-  let doc: Record<string, unknown> | undefined;
+  // The leader's own /cluster, once it serves.
+  const own: { doc?: Record<string, unknown> } = {};
   const waiters: (() => void)[] = [];
   const peerWaiters: (() => void)[] = [];
   const seen = new WeakSet<object>();
@@ -60,6 +61,7 @@ async function startLeader(): Promise<Leader> {
     seen.add(req.socket);
     for (const w of (fresh ? waiters : peerWaiters).splice(0)) w();
     const m = mode;
+    const doc = own.doc;
     if (m.down || doc === undefined) {
       req.socket.destroy();
       return;
@@ -86,7 +88,7 @@ async function startLeader(): Promise<Leader> {
     { DISTKV_LOG_LEVEL: 'warn' },
   );
   procs.push(proc);
-  doc = (await (await fetch(`http://${address}/cluster`)).json()) as Record<string, unknown>;
+  own.doc = (await (await fetch(`http://${address}/cluster`)).json()) as Record<string, unknown>;
   return {
     address,
     replica,
@@ -103,6 +105,23 @@ async function startLeader(): Promise<Leader> {
         peerWaiters.push(resolve);
       }),
   };
+}
+
+/** within resolves with `p`, or throws naming `what` when it took longer than `ms`. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(new Error(`expected within ${String(ms)} ms: ${what}`));
+        }, ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** forge sends the forged pull: `replica` claimed at seq 999999, from a client that is no node. */
@@ -154,7 +173,7 @@ describe('a forged pull to a leader that started empty', { timeout: 120000 }, ()
     await l.peerChecked();
     const asked = l.asked();
     const pull = forge(l);
-    await asked;
+    await within(asked, 10000, "the claim was checked with the replica's node");
     const during = await fetch(`http://${l.address}/kv/d`, { method: 'PUT', body: 'v' });
     assert.equal(during.status, 503, 'no write is taken while the claim is checked');
     assert.equal((await errorOf(during)).code, 'SWITCHING_LEADER');

@@ -245,7 +245,8 @@ export class Http1Connection implements ExchangeSink {
   }
 
   peer(): string {
-    return `${this.socket.remoteAddress ?? ''}:${String(this.socket.remotePort ?? '')}`;
+    const address = this.socket.remoteAddress;
+    return address === undefined ? '' : `${address}:${String(this.socket.remotePort ?? '')}`;
   }
 
   /** detach gives the socket to an upgraded protocol: `res` must be the only request pending, with no body. */

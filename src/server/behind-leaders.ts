@@ -330,7 +330,10 @@ export class BehindLeaders {
       return { seq: this.pool.lastSeq(local.index) };
     }
     if (this.ask === undefined) return { reason: 'no node is asked to confirm a claim here' };
-    return this.ask(replica, idx);
+    // An ask that fails confirms nothing: the fence is released all the same.
+    return this.ask(replica, idx).catch((err: unknown) => ({
+      reason: `asking its node failed: ${(err as Error).message}`,
+    }));
   }
 
   /** release ends the watch of `w`, which leads with a write or leads no more, and its fence unless the map holds its writes. */

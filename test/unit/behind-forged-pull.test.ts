@@ -26,12 +26,24 @@ const FROM = '203.0.113.9:40000';
 
 /** Asks is a fake replica node: each ask waits for the test to answer it. */
 class Asks {
-  readonly pending: { address: string; idx: number; answer: (c: Confirmation) => void }[] = [];
+  readonly pending: {
+    address: string;
+    idx: number;
+    answer: (c: Confirmation) => void;
+    fail: (e: Error) => void;
+  }[] = [];
 
   ask = (address: string, idx: number): Promise<Confirmation> =>
-    new Promise((answer) => {
-      this.pending.push({ address, idx, answer });
+    new Promise((answer, fail) => {
+      this.pending.push({ address, idx, answer, fail });
     });
+
+  /** fail fails the oldest ask with `e`. */
+  fail(e: Error): void {
+    const a = this.pending.shift();
+    assert.ok(a !== undefined, 'an ask is pending');
+    a.fail(e);
+  }
 
   /** answer answers the oldest ask with `c`. */
   answer(c: Confirmation): void {
@@ -131,6 +143,16 @@ describe('a pull claiming a replica is ahead of a leader that started behind', (
     assert.match(warn.msg, /through seq 999999.*not confirmed/);
     assert.equal(warn.obj['from'], FROM);
     assert.equal(warn.obj['claimed_seq'], 999999);
+  });
+
+  it('confirms nothing when asking fails, and releases the fence', async () => {
+    const { keeper, behind, pool, asks } = setup();
+    const check = behind.pulled(0, B, 999999, FROM)!;
+    await flush();
+    asks.fail(new Error('boom'));
+    assert.match((await check)!.message, /asking its node failed: boom/);
+    assert.equal(keeper.behindOf(0), undefined);
+    assert.deepEqual(pool.fences, [true, false]);
   });
 
   it('holds the shard when the node confirms, at the position the node shows', async () => {

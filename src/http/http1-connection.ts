@@ -244,6 +244,11 @@ export class Http1Connection implements ExchangeSink {
     return this.in.body?.res === res;
   }
 
+  peer(): string {
+    const address = this.socket.remoteAddress;
+    return address === undefined ? '' : `${address}:${String(this.socket.remotePort ?? '')}`;
+  }
+
   /** detach gives the socket to an upgraded protocol: `res` must be the only request pending, with no body. */
   detach(res: HttpResponse): Detached | undefined {
     if (this.queue.length !== 1 || this.queue.head !== res || this.in.body !== undefined) return undefined;

@@ -33,6 +33,8 @@ export interface ExchangeSink {
   detach(res: HttpResponse): Detached | undefined;
   /** awaitsBody reports whether the body of `res`'s request is still to be read. */
   awaitsBody(res: HttpResponse): boolean;
+  /** peer names the client's end of the connection, `address:port` (for logs). */
+  peer?(): string;
 }
 
 /**
@@ -191,6 +193,11 @@ export class HttpResponse {
    */
   get connection(): object {
     return this.sink;
+  }
+
+  /** peer names the client's end of the connection, `address:port` ('' when unknown): for logs. */
+  get peer(): string {
+    return this.sink.peer?.() ?? '';
   }
 
   /** writeStatus sets the status line text, e.g. "404 Not Found". */

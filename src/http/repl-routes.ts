@@ -9,7 +9,9 @@
  *       | 409 STALE_LEADER (E is newer than the leader's epoch: this leader was deposed)
  *       | 403 UNKNOWN_REPLICA (ID is not a replica of shard I in the topology)
  *       | 503 LEADER_BEHIND (this leader started on an empty or older store and a replica holds more:
- *         src/server/behind-leaders.ts; the replica keeps its records and asks again)
+ *         src/server/behind-leaders.ts; the replica keeps its records and asks again; also a pull
+ *         claiming more than such a leader holds that the replica's node did not confirm: that pull
+ *         alone is refused, the shard is served)
  *       | 503 SWITCHING_LEADER (with etcd: this leader is past its lease deadline, a replica may lead
  *         now; also a batch read before the deadline and answered after it: docs/failover.md)
  *       X-Distkv-Leader-Seq: the leader's last seq; X-Distkv-Epoch: the leader's epoch;
@@ -321,14 +323,16 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
           replica,
           epoch,
         });
-      // A leader that started behind learns here that this replica holds more (behind-leaders.ts).
-      const check = ctx.behindLeaders?.sighted(shard, replica, after);
+      // A leader that started behind hears here that this replica holds more: a claim, held on its
+      // node's word only (behind-leaders.ts); this pull is refused while it is checked and after.
+      const check = ctx.behindLeaders?.pulled(shard, replica, after, res.peer);
       answerLater(
         res,
         check === undefined
           ? pull()
-          : check.then(() => {
+          : check.then((refusal) => {
               checkBehind(ctx, shard);
+              if (refusal !== undefined) throw refusal;
               return pull();
             }),
         (r, reply) => {

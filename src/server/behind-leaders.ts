@@ -17,20 +17,39 @@
  *     run-marker.ts), in the epoch it opened in: no replica can hold a record it lacks. After a
  *     lossy stop a replica may, legitimately: the leader starts a new epoch and the replica forks
  *     (restart-epochs.ts); a new epoch (a failover, a restart's) likewise ends the watch.
- * A replica's position is learnt from its pull (`/_repl/pull`'s `after`, before the pull is
- * answered) and from its node's `/cluster` (each lists its replica stores' `acked_seq`) at the
- * start's peer round, before this node serves, and at each check after. A position above
- * `startSeq` holds the shard: the leader's worker fences its writes (waiting for those in flight)
- * and, if the store still took none, the shard is marked behind (MapKeeper.markBehind): every
- * request on it here is refused with LEADER_BEHIND, naming the most advanced replica seen and the
- * command that promotes it, and the replicas' pulls too, so they keep their records. A failover
- * that moves the leader away ends it.
+ * A replica's position is learnt from its node's `/cluster` (each lists its replica stores'
+ * `acked_seq`) at the start's peer round, before this node serves, and at each check after
+ * (`sighted`, through `fromPeer`). A position above `startSeq` holds the shard: the leader's worker
+ * fences its writes (waiting for those in flight) and, if the store still took none, the shard is
+ * marked behind (MapKeeper.markBehind): every request on it here is refused with LEADER_BEHIND,
+ * naming the most advanced replica seen and the command that promotes it, and the replicas' pulls
+ * too, so they keep their records. A failover that moves the leader away ends it.
+ *
+ * A pull (`/_repl/pull`'s `after`, before the pull is answered: `pulled`) is a claim, not a
+ * position: with no `server.token` anyone who reaches the node can send one naming a real replica,
+ * and a claim alone held the shard until someone ran a failover. So a pull above `startSeq` fences
+ * the writes as above (nothing is written while it is checked) and the replica's own node is asked
+ * for that replica's `acked_seq` at once (behind-confirm.ts; a replica hosted in this process is
+ * read here, no HTTP). Above `startSeq` there: the shard is held, at the position the node showed.
+ * Otherwise (less, another config, not a node of the config, no answer within
+ * CONFIRM_TIMEOUT_MS: a real replica that pulls is up) the fence is released, the shard is served,
+ * a warning names the claim, the address it came from and why it was not confirmed, and that pull
+ * alone is refused with LEADER_BEHIND (a pull above the leader's seq would be told REPLICA_AHEAD and
+ * resync: a real replica keeps its records and asks again, and the peer check, every PEER_CHECK_MS,
+ * reads its node anyway). One check per shard is in flight (a pull meanwhile waits for it and is
+ * then refused or served, never checked again), and after a claim that was not confirmed the
+ * shard's next claims are refused unchecked for a back-off (CLAIM_BACKOFF_MS, doubling to
+ * CLAIM_BACKOFF_MAX_MS): forged pulls at request rate fence writes and ask a node at most once per
+ * back-off. With a `server.token` pulls are authenticated (only nodes hold it) and a pull's claim
+ * holds the shard as a peer's position does (`trustPulls`), as before.
  *
  * The watch ends once the leader takes a write: a replica found ahead of it after that holds
  * another history, answered as before (the leader's restart fork, leader-state.ts: the replica's
  * records go to its divergence file; docs/failover.md, "A leader that starts behind its replica").
  */
 import type { Logger } from 'pino';
+import { DistkvError } from '../errors.js';
+import type { AskPosition, Confirmation } from './behind-confirm.js';
 import type { MapKeeper } from './map-keeper.js';
 import type { NodePlan } from './node-plan.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -40,6 +59,27 @@ type Planned = NodePlan['stores'][number];
 
 /** Pool is what BehindLeaders asks of the worker pool. */
 type Pool = Pick<WorkerPool, 'call' | 'lastSeq' | 'storeFailure'>;
+
+/** CLAIM_BACKOFF_MS is how long a shard's pull claims go unchecked after one was not confirmed (doubling). */
+export const CLAIM_BACKOFF_MS = 1000;
+/** CLAIM_BACKOFF_MAX_MS bounds that back-off (the peer check reads a real replica's node meanwhile). */
+export const CLAIM_BACKOFF_MAX_MS = 30000;
+
+/** BehindOptions says how a pull's claim is checked (see above). */
+export interface BehindOptions {
+  /** ask asks a replica's node for its position (behind-confirm.ts); without it no other node confirms a claim. */
+  ask?: AskPosition;
+  /** trustPulls: pulls are authenticated (`server.token`), and a pull's claim holds the shard as a peer's position does. */
+  trustPulls?: boolean;
+  /** now is the clock of the back-off (ms; performance.now by default). */
+  now?: () => number;
+}
+
+/** Backoff is a shard's back-off after a claim that was not confirmed. */
+interface Backoff {
+  until: number;
+  ms: number;
+}
 
 /** Watched is a store watched since its start. */
 export interface Watched {
@@ -56,14 +96,24 @@ export class BehindLeaders {
   private readonly watched = new Map<number, Watched>();
   /** checking is the check of each shard in flight: a second sighting waits for it. */
   private readonly checking = new Map<number, Promise<void>>();
+  /** backoff holds the shards whose last pull claim was not confirmed (`pulled`). */
+  private readonly backoff = new Map<number, Backoff>();
+  /** stores are this node's stores (`watch`): a replica hosted here is read, not asked. */
+  private stores: readonly Planned[] = [];
   private readonly liveMap: MapKeeper;
   private readonly pool: Pool;
   private readonly log: Logger;
+  private readonly ask: AskPosition | undefined;
+  private readonly trustPulls: boolean;
+  private readonly now: () => number;
 
-  constructor(liveMap: MapKeeper, pool: Pool, log: Logger) {
+  constructor(liveMap: MapKeeper, pool: Pool, log: Logger, options: BehindOptions = {}) {
     this.liveMap = liveMap;
     this.pool = pool;
     this.log = log;
+    this.ask = options.ask;
+    this.trustPulls = options.trustPulls === true;
+    this.now = options.now ?? (() => performance.now());
   }
 
   /**
@@ -73,8 +123,13 @@ export class BehindLeaders {
    * epoch their shard is in now.
    */
   watch(stores: readonly Planned[], empty: ReadonlySet<number>, lossy: boolean): void {
+    this.stores = stores;
     for (const st of stores) {
       if (this.pool.storeFailure(st.index) !== undefined) continue;
+      // One store per shard: a process hosting the leader and a replica of one shard watches the
+      // leader's (the replica's, listed after it, took its place and the leader went unwatched).
+      const leader = this.liveMap.current.shards.find((s) => s.idx === st.shard.idx)?.leader;
+      if (this.watched.has(st.shard.idx) && st.node !== leader) continue;
       const startSeq = this.pool.lastSeq(st.index);
       if (empty.has(st.index)) this.watched.set(st.shard.idx, { st, startSeq, epoch: undefined });
       else if (!lossy) this.watched.set(st.shard.idx, { st, startSeq, epoch: this.epochOf(st.shard.idx) });
@@ -107,6 +162,29 @@ export class BehindLeaders {
   }
 
   /**
+   * pulled is told by a pull from `from` (the client's address) that `replica` holds shard `idx`
+   * through `seq` (its `after`): a claim (see above). It returns undefined when there is nothing to
+   * check (the common case: the pull goes on at once, or is refused as held), else a promise of the
+   * refusal for that pull: undefined once the shard is held (the route refuses it as held) or leads
+   * with a write since (the pull is served), LEADER_BEHIND for that pull alone when the claim was not
+   * confirmed (the shard is served).
+   */
+  pulled(
+    idx: number,
+    replica: string,
+    seq: number,
+    from: string,
+  ): Promise<DistkvError | undefined> | undefined {
+    if (this.watched.size === 0) return undefined;
+    const w = this.watched.get(idx);
+    if (w === undefined || seq <= w.startSeq) return undefined;
+    if (this.trustPulls) return this.sighted(idx, replica, seq)?.then(() => undefined);
+    // Held already: refused as such, and a claim does not rename the replica the refusal names.
+    if (this.liveMap.behindOf(idx) !== undefined || !this.stillWatched(w)) return undefined;
+    return this.claim(w, replica, seq, from);
+  }
+
+  /**
    * fromPeer reads a peer's `/cluster` document: each replica store it hosts names its position
    * (`acked_seq`); resolves once every shard it shows ahead of a watched leader here is checked.
    */
@@ -136,17 +214,140 @@ export class BehindLeaders {
   /** hold fences `w`'s writes; with none taken once those in flight settled, its shard is marked behind. */
   private async hold(w: Watched, replica: string, seq: number): Promise<void> {
     const { st } = w;
-    const idx = st.shard.idx;
     const r = await this.pool.call(st.worker, { type: 'fence', store: st.index, on: true });
     const last = r.type === 'fence-result' ? r.lastSeq : this.pool.lastSeq(st.index);
     if (last !== w.startSeq || !this.stillWatched(w)) {
       // A write landed first (it leads with it now: a replica ahead holds another history), or a
       // map moved the leader or the epoch meanwhile.
-      this.watched.delete(idx);
-      if (!this.liveMap.writesFenced(idx))
-        await this.pool.call(st.worker, { type: 'fence', store: st.index, on: false });
+      await this.release(w);
       return;
     }
+    this.markHeld(w, replica, seq);
+  }
+
+  /** claim checks a pull's claim (`pulled`): one check per shard at a time, none within a back-off. */
+  private async claim(
+    w: Watched,
+    replica: string,
+    seq: number,
+    from: string,
+  ): Promise<DistkvError | undefined> {
+    const idx = w.st.shard.idx;
+    const running = this.checking.get(idx);
+    if (running !== undefined) {
+      // A check is under way (a peer's position, or another claim): its outcome answers this pull.
+      await running;
+      if (this.liveMap.behindOf(idx) !== undefined || !this.stillWatched(w)) return undefined;
+      return unconfirmedError(
+        w,
+        replica,
+        seq,
+        'another claim on the shard was being checked and was not confirmed',
+      );
+    }
+    const b = this.backoff.get(idx);
+    if (b !== undefined && this.now() < b.until)
+      return unconfirmedError(
+        w,
+        replica,
+        seq,
+        `a claim on the shard was not confirmed less than ${String(b.ms)} ms ago; the claims are checked again after that`,
+      );
+    const check = this.confirm(w, replica, seq, from);
+    this.checking.set(
+      idx,
+      check.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    try {
+      return await check;
+    } finally {
+      this.checking.delete(idx);
+    }
+  }
+
+  /**
+   * confirm fences `w`'s writes and asks `replica`'s node for its position: above the leader's, the
+   * shard is held; else the fence is released, the shard backed off, and the claim refused alone.
+   */
+  private async confirm(
+    w: Watched,
+    replica: string,
+    seq: number,
+    from: string,
+  ): Promise<DistkvError | undefined> {
+    const { st } = w;
+    const idx = st.shard.idx;
+    const r = await this.pool.call(st.worker, { type: 'fence', store: st.index, on: true });
+    const last = r.type === 'fence-result' ? r.lastSeq : this.pool.lastSeq(st.index);
+    if (last !== w.startSeq || !this.stillWatched(w)) {
+      await this.release(w);
+      return undefined;
+    }
+    const pos = await this.positionOf(replica, idx);
+    if (!this.stillWatched(w)) {
+      // A map moved the leader or the epoch while the node was asked.
+      await this.release(w);
+      return undefined;
+    }
+    if ('seq' in pos && pos.seq > w.startSeq) {
+      this.backoff.delete(idx);
+      this.markHeld(w, replica, pos.seq);
+      return undefined;
+    }
+    if (!this.liveMap.writesFenced(idx))
+      await this.pool.call(st.worker, { type: 'fence', store: st.index, on: false });
+    const ms = Math.min(CLAIM_BACKOFF_MAX_MS, 2 * (this.backoff.get(idx)?.ms ?? CLAIM_BACKOFF_MS / 2));
+    this.backoff.set(idx, { until: this.now() + ms, ms });
+    const reason =
+      'seq' in pos
+        ? `its node shows it at seq ${String(pos.seq)}, not above the leader's ${String(w.startSeq)}`
+        : pos.reason;
+    this.log.warn(
+      {
+        shard: st.shard.name,
+        node: st.node,
+        leader_seq: w.startSeq,
+        replica,
+        claimed_seq: seq,
+        from,
+        reason,
+        backoff_ms: ms,
+      },
+      `a pull from ${from} claimed that replica ${replica} of ${st.shard.name} holds records through seq ${String(seq)}, above this leader's ${String(w.startSeq)}; not confirmed (${reason}): the shard is served and that pull refused (a pull's claim alone holds no shard: anyone who reaches the node can send one without a server.token)`,
+    );
+    return unconfirmedError(w, replica, seq, reason);
+  }
+
+  /** positionOf is `replica`'s position of shard `idx`: read here when this process hosts it, else asked of its node. */
+  private async positionOf(replica: string, idx: number): Promise<Confirmation> {
+    const local = this.stores.find((s) => s.shard.idx === idx && s.node === replica);
+    if (local !== undefined) {
+      if (this.pool.storeFailure(local.index) !== undefined)
+        return { reason: `its store in this process failed` };
+      return { seq: this.pool.lastSeq(local.index) };
+    }
+    if (this.ask === undefined) return { reason: 'no node is asked to confirm a claim here' };
+    // An ask that fails confirms nothing: the fence is released all the same.
+    return this.ask(replica, idx).catch((err: unknown) => ({
+      reason: `asking its node failed: ${(err as Error).message}`,
+    }));
+  }
+
+  /** release ends the watch of `w`, which leads with a write or leads no more, and its fence unless the map holds its writes. */
+  private async release(w: Watched): Promise<void> {
+    const { st } = w;
+    this.watched.delete(st.shard.idx);
+    if (!this.liveMap.writesFenced(st.shard.idx))
+      await this.pool.call(st.worker, { type: 'fence', store: st.index, on: false });
+  }
+
+  /** markHeld marks `w`'s shard behind `replica` at `seq` and says so. */
+  private markHeld(w: Watched, replica: string, seq: number): void {
+    const { st } = w;
+    const idx = st.shard.idx;
     this.liveMap.markBehind(idx, { replica, seq, leaderSeq: w.startSeq });
     this.log.error(
       { shard: st.shard.name, node: st.node, leader_seq: w.startSeq, replica, replica_seq: seq, dir: st.dir },
@@ -158,6 +359,18 @@ export class BehindLeaders {
   private epochOf(idx: number): number {
     return this.liveMap.current.shards.find((s) => s.idx === idx)?.epoch ?? 0;
   }
+}
+
+/**
+ * unconfirmedError refuses a pull whose claim (`replica` through `seq`) was not confirmed
+ * (`reason`): the shard is served, but that pull, above the leader's seq, would be told
+ * REPLICA_AHEAD and resync; a real replica keeps its records and asks again.
+ */
+function unconfirmedError(w: Watched, replica: string, seq: number, reason: string): DistkvError {
+  return new DistkvError(
+    'LEADER_BEHIND',
+    `this pull claims that replica ${replica} of ${w.st.shard.name} holds records through seq ${String(seq)}, above the seq ${String(w.startSeq)} its leader here started with, but the replica's node did not confirm it (${reason}): the shard is served and this pull refused; a replica that is ahead keeps its records and asks again (docs/failover.md, "A leader that starts behind its replica")`,
+  );
 }
 
 /** ReplicaPosition is one replica store's position as a peer's `/cluster` shows it. */

@@ -41,6 +41,7 @@ import { checkDataFormat } from './data-format.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { handOverLeads } from './drain-handover.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
+import { clusterAsker } from './behind-confirm.js';
 import { BehindLeaders } from './behind-leaders.js';
 import { PeerCheck } from './peer-check.js';
 import { registerPeerMetrics } from './peer-metrics.js';
@@ -145,7 +146,6 @@ export class DistkvNode {
     this.pool = new WorkerPool(this.plan.storesByWorker, entry, log, log.level, (leader, code) => {
       this.peers.refusedBy(leader, code);
     });
-    this.behindLeaders = new BehindLeaders(this.liveMap, this.pool, log);
     const registry = new Registry();
     // The standard process_* and nodejs_* names, unprefixed, as dashboards expect them.
     collectDefaultMetrics({ register: registry });
@@ -160,6 +160,11 @@ export class DistkvNode {
     const others = [...new Set(config.shards.flatMap((s) => [s.address, ...s.replicas]))].filter(
       (a) => !hosted.has(a),
     );
+    // A pull's claim holds a shard only on the replica's node's word (without a token anyone can pull).
+    this.behindLeaders = new BehindLeaders(this.liveMap, this.pool, log, {
+      ask: clusterAsker(others, scheme, ca, shardMap.hash),
+      trustPulls: config.server.token !== '',
+    });
     const coordinated = config.coordination.etcd.length > 0;
     // With a coordinator, etcd holds the live map: peers' maps are not adopted (etcd wins).
     this.peers = new PeerCheck(

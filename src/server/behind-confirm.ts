@@ -1,0 +1,90 @@
+/**
+ * BehindConfirm: a leader that started behind (behind-leaders.ts) asks a replica's own node whether
+ * that replica holds what a pull claimed for it. A pull's `after` is only the word of whoever sent
+ * it: with no `server.token` any client that reaches the node can send
+ * `/_repl/pull?after=999999&replica=<a real replica>`, and that word alone held the shard (every
+ * request refused with LEADER_BEHIND until a failover). The replica's node's `/cluster` lists the
+ * position of each replica store it hosts (`acked_seq`, the one the peer check reads): that is
+ * asked, once, within CONFIRM_TIMEOUT_MS, at the replica's configured address only (a name the
+ * config does not give is not asked: the pull's `replica` chooses no address to contact).
+ *
+ * The answer is the position the node shows, or why there is none (not a node of the config, no
+ * answer in time, another config, the store not listed there): the caller logs it. A real replica
+ * that pulls is up, so a node that does not answer is taken as not confirming.
+ */
+import type { Agent } from 'undici';
+import { undici } from '../util/lazy-undici.js';
+import { CLUSTER_DOC_BYTES, readBody } from '../util/peer-answer.js';
+import { PEER_TIMEOUT_MS } from './peer-check.js';
+
+/** CONFIRM_TIMEOUT_MS bounds one ask, connection and body included (a peer check's bound). */
+export const CONFIRM_TIMEOUT_MS = PEER_TIMEOUT_MS;
+
+/** Confirmation is a replica's position as its node shows it, or why it shows none. */
+export type Confirmation = { seq: number } | { reason: string };
+
+/** AskPosition asks the node at `address` for the position of its replica store of shard `idx`. */
+export type AskPosition = (address: string, idx: number) => Promise<Confirmation>;
+
+/** ClusterDoc is the part of a `/cluster` document read here. */
+interface ClusterDoc {
+  version?: unknown;
+  shards?: unknown;
+}
+
+/**
+ * positionIn reads the position of replica store `address` of shard `idx` in a `/cluster`
+ * document of that node (`local: true`: the node hosts it), or undefined.
+ */
+export function positionIn(doc: unknown, address: string, idx: number): number | undefined {
+  const shards = (doc as ClusterDoc | null)?.shards;
+  if (!Array.isArray(shards)) return undefined;
+  for (const s of shards as ({ idx?: unknown; replicas?: unknown } | null)[]) {
+    if (s?.idx !== idx || !Array.isArray(s.replicas)) continue;
+    for (const r of s.replicas as ({ address?: unknown; local?: unknown; acked_seq?: unknown } | null)[])
+      if (r?.local === true && r.address === address && typeof r.acked_seq === 'number') return r.acked_seq;
+  }
+  return undefined;
+}
+
+/**
+ * clusterAsker asks the nodes `nodes` (this config's other nodes) over `scheme` (trusting `ca`
+ * for https) with this node's topology hash `hash`: a node routing with another config is no
+ * witness. Each ask has its own connection, closed after it (asks are rare: one per shard in
+ * flight, backed off, behind-leaders.ts).
+ */
+export function clusterAsker(
+  nodes: readonly string[],
+  scheme: 'http' | 'https',
+  ca: Buffer | undefined,
+  hash: string,
+): AskPosition {
+  const known = new Set(nodes);
+  return async (address, idx) => {
+    if (!known.has(address)) return { reason: `${address} is not another node of this config` };
+    let agent: Agent | undefined;
+    try {
+      const u = await undici();
+      agent = new u.Agent({ connections: 1, ...(ca === undefined ? {} : { connect: { ca } }) });
+      const res = await u.request(`${scheme}://${address}/cluster`, {
+        dispatcher: agent,
+        signal: AbortSignal.timeout(CONFIRM_TIMEOUT_MS),
+      });
+      const body = await readBody(res, CLUSTER_DOC_BYTES, CONFIRM_TIMEOUT_MS, `/cluster of ${address}`);
+      if (res.statusCode !== 200) return { reason: `its /cluster answered ${String(res.statusCode)}` };
+      const doc = JSON.parse(body.toString('utf8')) as ClusterDoc;
+      if (doc.version !== hash)
+        return { reason: `it routes with config ${String(doc.version)}, this node with ${hash}` };
+      const seq = positionIn(doc, address, idx);
+      if (seq === undefined) return { reason: `its /cluster lists no replica store of shard ${String(idx)}` };
+      return { seq };
+    } catch (err) {
+      return {
+        reason: `its /cluster was not read within ${String(CONFIRM_TIMEOUT_MS)} ms: ${(err as Error).message}`,
+      };
+    } finally {
+      // Closed at once, not awaited: the answer is read (or given up).
+      void agent?.destroy().catch(() => undefined);
+    }
+  };
+}

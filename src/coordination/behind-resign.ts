@@ -10,11 +10,12 @@
  * someone ran the command. Now it lets the key go, and the campaign (campaign.ts) promotes the
  * member ranked first on the published seqs; the held node adopts that map and copies the shard.
  *
- * Only on etcd's word: the hold is learnt from a replica's pull or a peer's `/cluster`, which
- * anyone who can reach the node can forge (without a node token). A forged sighting holds the
- * shard, as before, but gives up no key unless a live member published a seq above the leader's
- * own under its lease: otherwise a replica behind the leader would win, and the records only the
- * leader held (acknowledged `w=1` writes from before its restart) would go to its divergence file.
+ * Only on etcd's word: the hold is learnt from a peer's `/cluster` (a replica's pull holds it only
+ * once the replica's node confirms it there, behind-confirm.ts), which whoever answers at a node's
+ * address can forge (without a node token). A forged sighting holds the shard, as before, but gives
+ * up no key unless a live member published a seq above the leader's own under its lease: otherwise
+ * a replica behind the leader would win, and the records only the leader held (acknowledged `w=1`
+ * writes from before its restart) would go to its divergence file.
  */
 import type { BehindReplica } from '../server/map-keeper.js';
 import type { Published } from './candidate-rank.js';

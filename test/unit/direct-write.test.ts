@@ -133,7 +133,7 @@ describe('DirectWriter', () => {
     const got = readAll(client, size, true);
     client.resume();
     assert.ok((await got).equals(pattern(size, 7)));
-    for (let i = 0; i < 100 && drained === 0; i++) await sleep(10);
+    for (let i = 0; i < 500 && drained === 0; i++) await sleep(10);
     assert.equal(drained, 1, 'onDrain runs once every byte is out');
     assert.equal(w.needDrain, false);
     assert.equal(w.unsent, 0);

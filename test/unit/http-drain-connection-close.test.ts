@@ -49,7 +49,7 @@ describe('a connection of a draining server', () => {
     try {
       const get = 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\n';
       socket.write(get + get);
-      for (let i = 0; i < 100 && started < 2; i++) await sleep(5);
+      for (let i = 0; i < 1000 && started < 2; i++) await sleep(5);
       assert.equal(started, 2);
       server.close();
       await Promise.race([closed, sleep(3000)]);
@@ -73,7 +73,7 @@ describe('a connection of a draining server', () => {
     try {
       const put = 'PUT /kv/a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nv';
       socket.write(put);
-      for (let i = 0; i < 200 && !text().includes('\r\n\r\n'); i++) await sleep(5);
+      for (let i = 0; i < 1000 && !text().includes('\r\n\r\n'); i++) await sleep(5);
       // Idle now (its answer is in): the drain begins, and the client's next request, already on
       // its way, comes after.
       server.close();
@@ -96,7 +96,7 @@ describe('a connection of a draining server', () => {
     });
     const { server, socket, closed } = await connectTo(router);
     try {
-      for (let i = 0; i < 100 && server.quietMs() === Infinity; i++) await sleep(5);
+      for (let i = 0; i < 1000 && server.quietMs() === Infinity; i++) await sleep(5);
       server.close();
       assert.ok(server.quietMs() < 1000, 'an open connection: not quiet for long yet');
       server.endIdle();

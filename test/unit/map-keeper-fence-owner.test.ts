@@ -56,7 +56,7 @@ describe("a failover's hold of a leader's writes", () => {
     const k = keeper();
     const ran = { out: false };
     k.fence(0, true, 30, () => (ran.out = true), 'one');
-    for (let i = 0; i < 100 && !ran.out; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && !ran.out; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(ran.out, 'the hold ran out');
     k.fence(0, true, 60000, never, 'two');
     assert.ok(k.writesFenced(0));

@@ -89,7 +89,7 @@ describe('a RESP connection when the node stops', () => {
     });
     // A first pipeline: some of it submitted (held by the pool), the rest waiting in the parser.
     socket.write(Buffer.concat(Array.from({ length: 300 }, () => GET)));
-    for (let i = 0; i < 200 && pool.waiting.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 1000 && pool.waiting.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
     const inFlight = pool.waiting.length;
     assert.ok(inFlight > 0, 'some GETs are in flight when the drain starts');
 

@@ -150,7 +150,7 @@ describe('UnsentBudget', () => {
       server.close();
     });
     client.pause();
-    for (let i = 0; i < 200 && accepted === undefined; i++) await sleep(10);
+    for (let i = 0; i < 500 && accepted === undefined; i++) await sleep(10);
     const socket = accepted!;
     const w = new DirectWriter(socket, () => undefined, budget.open(socket));
     const chunk = Buffer.alloc(1024 * 1024, 7);

@@ -32,7 +32,7 @@ async function caughtUp(): Promise<{ node: ReplicaNode; out: SseOutput; w: Watch
   const out = new SseOutput();
   const w = new Watcher([SRC], node, out, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
   w.start(new Map<number, Start>([[0, { epoch: 0, seq: 0 }]]), {});
-  for (let i = 0; i < 50 && out.events().filter((e) => e.type === 'put').length < 10; i++) await sleep(10);
+  for (let i = 0; i < 500 && out.events().filter((e) => e.type === 'put').length < 10; i++) await sleep(10);
   assert.equal(out.events().filter((e) => e.type === 'put').length, 10, 'the stream caught up with 0.10');
   return { node, out, w };
 }
@@ -69,7 +69,7 @@ async function clientState(
     maxBuffer: 1 << 20,
   });
   w2.start(new Map([[0, startOf(parseFrom(String(resume.cursor)), 0)]]), {});
-  for (let i = 0; i < 100 && !done(again); i++) await sleep(10);
+  for (let i = 0; i < 500 && !done(again); i++) await sleep(10);
   await sleep(50);
   w2.close();
   return out.state(again);
@@ -85,7 +85,7 @@ describe('a live watch on a replica across a failover that discarded history', (
     // new epoch's writes b9.. (all before the feed's long-poll, waiting after seq 10, returns).
     failover(node, 14);
     const done = (o: SseOutput): boolean => o.events().some((e) => e.key === 'b14' || e.type === 'resume');
-    for (let i = 0; i < 100 && !done(out); i++) await sleep(10);
+    for (let i = 0; i < 500 && !done(out); i++) await sleep(10);
     await sleep(50);
     w.close();
     const got = await clientState(node, out, '', done);
@@ -120,7 +120,7 @@ describe('a live watch on a replica across a failover that discarded history', (
       const w = new Watcher([SRC], node, out, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
       w.start(new Map([[0, startOf(parseFrom(from), 0)]]), {});
       const done = (): boolean => out.events().some((e) => e.type === 'snapshot-end' || e.key === 'b14');
-      for (let i = 0; i < 40 && !done(); i++) await sleep(5);
+      for (let i = 0; i < 1000 && !done(); i++) await sleep(5);
       w.close();
       return out.dispatched();
     };
@@ -169,7 +169,7 @@ describe('a live watch on a replica across a failover that discarded history', (
       node.log.resync(8, snap);
       for (let i = 9; i <= 14; i++) node.log.append(`b${i}`, `new${i}`);
       const done = (o: SseOutput): boolean => o.events().some((e) => e.key === 'b14' || e.type === 'resume');
-      for (let i = 0; i < 150 && !done(out); i++) await sleep(10);
+      for (let i = 0; i < 500 && !done(out); i++) await sleep(10);
       await sleep(50);
       w.close();
       const want = node.log.state();
@@ -204,7 +204,7 @@ describe('a live watch on a replica across a failover that discarded history', (
         maxBuffer: 1 << 20,
       });
       w.start(new Map<number, Start>([[0, { epoch: 0, seq: 0 }]]), {});
-      for (let i = 0; i < 50 && node.fanout.broadcastSizes().length === 0; i++) await sleep(5);
+      for (let i = 0; i < 1000 && node.fanout.broadcastSizes().length === 0; i++) await sleep(5);
       assert.deepEqual(node.fanout.broadcastSizes(), [1], 'the caught-up stream joined a broadcast');
       await sleep(idle);
       // The old leader's a9, a10 reach the broadcast (epoch 0), which holds them for its window...
@@ -215,7 +215,7 @@ describe('a live watch on a replica across a failover that discarded history', (
       // pulls the new leader's b9..b12: the stream is sent a9, a10 and must end with `resume`.
       failover(node, 12);
       const done = (o: SseOutput): boolean => o.events().some((e) => e.key === 'b12' || e.type === 'resume');
-      for (let i = 0; i < 100 && !done(out); i++) await sleep(10);
+      for (let i = 0; i < 500 && !done(out); i++) await sleep(10);
       w.progress();
       w.close();
       const got = await clientState(node, out, prefix, done);

@@ -41,7 +41,7 @@ function changes(events: readonly Record<string, unknown>[]): string[] {
 
 /** settled waits until `out` holds `n` changes (bounded). */
 async function settled(out: SseOutput, n: number): Promise<void> {
-  for (let i = 0; i < 200 && changes(out.events()).length < n; i++) await sleep(5);
+  for (let i = 0; i < 1000 && changes(out.events()).length < n; i++) await sleep(5);
 }
 
 async function run(seed: number): Promise<void> {
@@ -110,12 +110,12 @@ describe('watch SSE ids', () => {
     const out = new SseOutput();
     const w = new Watcher([SRC], node, out, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
     w.start(new Map([[0, { epoch: 0, seq: 0 }]]), {});
-    for (let i = 0; i < 50 && node.fanout.broadcastSizes().length === 0; i++) await sleep(5);
+    for (let i = 0; i < 1000 && node.fanout.broadcastSizes().length === 0; i++) await sleep(5);
     assert.deepEqual(node.fanout.broadcastSizes(), [1], 'the caught-up stream joined a broadcast');
     // The old leader's a9, a10 come in one feed batch: one flush.
     node.log.append('a9', 'old9');
     node.log.append('a10', 'old10');
-    for (let i = 0; i < 50 && !out.events().some((e) => e.key === 'a10'); i++) await sleep(5);
+    for (let i = 0; i < 1000 && !out.events().some((e) => e.key === 'a10'); i++) await sleep(5);
     w.close();
     // The connection is lost after a9: the EventSource applied a1..a9 and holds the id a9 came with.
     const sent = out.dispatched();
@@ -135,7 +135,7 @@ describe('watch SSE ids', () => {
     const again = new SseOutput();
     const w2 = new Watcher([SRC], node, again, { prefix: Buffer.alloc(0), values: true, maxBuffer: 1 << 20 });
     w2.start(new Map([[0, startOf(parseFrom(sent[at]!.id), 0)]]), {});
-    for (let i = 0; i < 100 && !again.events().some((e) => e.key === 'b12'); i++) await sleep(5);
+    for (let i = 0; i < 1000 && !again.events().some((e) => e.key === 'b12'); i++) await sleep(5);
     w2.close();
     assert.deepEqual(
       [...applyEvents(state, again.events())].sort(),

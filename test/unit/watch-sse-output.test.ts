@@ -88,12 +88,12 @@ describe('SseOutput on a full socket', () => {
     w.start(new Map([[0, { epoch: 0, seq: 0 }]]), {});
     try {
       // The snapshot is one page; the stream then catches up and joins the live broadcast.
-      for (let i = 0; i < 100 && out.backlog() < 5000; i++) await sleep(5);
+      for (let i = 0; i < 1000 && out.backlog() < 5000; i++) await sleep(5);
       assert.ok(out.backlog() > maxBuffer, `the snapshot waits unread: ${out.backlog()} bytes`);
       // The next live change is where a stream's backlog is checked against its limit.
       await sleep(50);
       node.log.append('k8', 'x');
-      for (let i = 0; i < 100 && !w.isClosed(); i++) await sleep(5);
+      for (let i = 0; i < 1000 && !w.isClosed(); i++) await sleep(5);
       assert.equal(w.isClosed(), true, 'the watcher was told to resume at its first live change');
     } finally {
       w.close();

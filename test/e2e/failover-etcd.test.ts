@@ -13,7 +13,7 @@ import { DistkvClient } from '../../src/client/client.js';
 import { failover } from '../../src/cli/failover.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { etcdMissing } from '../helpers/etcd.js';
-import { coordinationToml, EtcdTrio } from '../helpers/etcd-trio.js';
+import { coordinationToml, EtcdTrio, TRIO_TTL_MS } from '../helpers/etcd-trio.js';
 import {
   clusterOf,
   expectConverged,
@@ -215,7 +215,10 @@ describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() 
       await pauseProcess(p.child);
       let answer: Promise<RawResponse>;
       try {
-        await new Promise((r) => setTimeout(r, 2500));
+        // Its deadline is at most the send time of its last keepalive, before the pause, plus the
+        // TTL less a drift margin (lease-deadline.ts): 900 ms. 1.5 s passes it with 600 ms to spare
+        // (a late timer here only adds to that).
+        await new Promise((r) => setTimeout(r, TRIO_TTL_MS + 500));
         // Read from its socket at SIGCONT, before its timers and any etcd answer: the lease deadline
         // has passed, and only the main thread's check can know it yet (the worker is not fenced).
         // SIGCONT waits until the bytes are in its socket: a fixed 200 ms let a test process 300 ms

@@ -110,7 +110,6 @@ describe('watch over keys that are not UTF-8', () => {
   const replacement = keys.filter((k) => k.subarray(0, 4).equals(Buffer.from('w\uFFFD')));
 
   before(async () => {
-    const dir = tempDir(after);
     address = `127.0.0.1:${String(await freePort())}`;
     const config = writeConfig(dir, [{ address }, { address }]);
     server = await ServerProcess.start(
@@ -129,6 +128,10 @@ describe('watch over keys that are not UTF-8', () => {
     await kv?.close();
     await server?.stop();
   });
+  // Created here, not in before(): an after() registered inside a before() runs as soon as that
+  // hook ends (Node 20) and removed the data directory under the running server. Registered after
+  // the stop hook, so the server stops before the directory is removed.
+  const dir = tempDir(after);
 
   it('names every key exactly over SSE (key_base64), from the log and as a snapshot', async () => {
     const replay = await sseEvents(address, 'prefix=w&from=0.0', keys.length);

@@ -22,8 +22,10 @@ after(() => {
   for (const s of servers) s.close();
 });
 
+// Created here, not in before(): an after() registered inside a before() runs as soon as that hook ends.
+const dir = tempDir(after);
+
 before(async () => {
-  const dir = tempDir(after);
   const cert = selfSignedCert(dir);
   const [p1, p2] = await freePorts(2);
   const answer = (_req: unknown, res: { end: (s: string) => void }): void => {

@@ -36,6 +36,7 @@ import {
 } from './backup-format.js';
 import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals } from './connect.js';
+import { VERB_SUMMARIES } from './verb-table.js';
 import { fileProblem } from './files.js';
 import { reasonOf } from '../util/fs-reason.js';
 import {
@@ -231,7 +232,7 @@ async function publish(partial: string, file: string, force: boolean): Promise<v
 /** BACKUP_VERB is `distkv backup FILE`. */
 export const BACKUP_VERB: ClientVerb = {
   usage: 'distkv backup FILE',
-  summary: "copy every shard's keys and values from its leader into FILE",
+  summary: VERB_SUMMARIES.backup,
   details: `Each shard is copied from its leader as one snapshot at a seq S; when the leader wrote during the\ncopy, the shard is copied again (--retries), so each shard in FILE is exactly its state at S.\nThe expire records a leader logs as TTLs run out are not writes here: a key keeps its expiry\ninstant in FILE, and one that expired by the copy or the restore is not restored. Versions are not\nkept: a restore gives every key a new one.\nA shard whose leader is down or moving (a failover) is copied from the leader a newer map names\n(for up to --wait-ms, ${FAILOVER_WAIT_MS / 1000} s by default). A shard whose leader refuses some of its\nslots because the config of another node gives them another leader fails the backup (SLOTS_DISPUTED): give every node the same file.\nNeeds the token when the cluster has one. Exit 0 when FILE is complete, 1 when a shard could not be\ncopied (or never held still, without --allow-fuzzy), 2 for usage or file mistakes (FILE exists, without --force).`,
   options: {
     retries: {

@@ -9,6 +9,7 @@
  */
 import type { ClusterReplica, ClusterShard } from '../client/types.js';
 import { type ClientVerb, positionals } from './connect.js';
+import { VERB_SUMMARIES } from './verb-table.js';
 import { behindAdvice } from './leader-wait.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 
@@ -79,7 +80,7 @@ export function leaderlessAdvice(s: LeaderlessShard, coordination?: { lease_ttl_
 export const CLUSTER_VERBS: Record<string, ClientVerb> = {
   cluster: {
     usage: 'distkv cluster',
-    summary: 'print the shards, their slot ranges, owners, replicas and lag (asking every node)',
+    summary: VERB_SUMMARIES.cluster,
     options: {},
     run: async (client, args, out, conn) => {
       positionals(args, 0, 0, 'distkv cluster');
@@ -208,7 +209,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
   },
   stats: {
     usage: 'distkv stats',
-    summary: "print a node's per-store counters",
+    summary: VERB_SUMMARIES.stats,
     options: {},
     run: async (client, args, out) => {
       positionals(args, 0, 0, 'distkv stats');

@@ -13,6 +13,7 @@ import { plural } from '../util/plural.js';
 import { intOption, type ParsedArgs, stringOption, UsageError } from './args.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { type ClientVerb, positionals } from './connect.js';
+import { VERB_SUMMARIES } from './verb-table.js';
 import { readInput } from './files.js';
 import { whileInterruptible } from './interrupt.js';
 import { displayBytes, hasControlChar, jsonValue } from './output.js';
@@ -172,7 +173,7 @@ async function concernOptions(
 export const KV_VERBS: Record<string, ClientVerb> = {
   get: {
     usage: 'distkv get KEY | distkv get --key-base64 B64',
-    summary: 'print the value of a key (exit 1 when it does not exist)',
+    summary: VERB_SUMMARIES.get,
     details:
       'On a terminal the value is shown as text with a newline (bytes that are not printable text are\nescaped); piped, the exact bytes are written and nothing else. --json prints {"key","value"}, or\n{"key","value_base64"} when the value is not UTF-8.\nWith --w N the key\'s leader answers only once N replicas hold everything it had when it read the\nkey, so what is printed (or "not found") is not undone by a failover; else exit 1 with\nREPLICATION_TIMEOUT after --timeout-ms. Not with --replica.',
     options: {
@@ -214,7 +215,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
   },
   set: {
     usage: 'distkv set KEY VALUE | distkv set KEY --file FILE | distkv set KEY - (value from stdin)',
-    summary: 'store a value',
+    summary: VERB_SUMMARIES.set,
     details:
       "VALUE as an argument is at most 128 KiB on Linux (the system's bound on one argument): give a\nlarger one with --file FILE or - (stdin), which read at most 64 MiB, the largest value any node\ntakes (the nodes' server.max_value_bytes, default 1 MiB, is the limit that counts).\nA key that is not UTF-8 is given with --key-base64 B64 in place of KEY. A write whose answer was\nlost (the connection failed after it was sent) is not sent again: exit 1, SHARD_UNREACHABLE saying\nit may have been applied (get the key to see).",
     options: {
@@ -290,7 +291,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
   },
   del: {
     usage: 'distkv del KEY | distkv del --key-base64 B64',
-    summary: 'delete a key (exit 0 whether or not it existed; says which)',
+    summary: VERB_SUMMARIES.del,
     details:
       'A delete whose answer was lost (the connection failed after it was sent) is not sent again:\nexit 1, SHARD_UNREACHABLE saying it may have been applied (get the key to see).',
     options: {
@@ -321,7 +322,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
   },
   scan: {
     usage: 'distkv scan [PREFIX] | distkv scan --prefix-base64 B64',
-    summary: 'list keys and values with a prefix, in key order',
+    summary: VERB_SUMMARIES.scan,
     details:
       'Prints KEY<TAB>VALUE lines (keys and values that are not printable text are quoted and escaped),\nor with --json one {"key","value"} line per key ("value_base64" when the value is not UTF-8, and\n"key_base64" with the exact bytes of a key that is not UTF-8, for get/set/del --key-base64).\nReads the shards\' leaders; with --replica a node may serve the shards it replicates from its\nreplica, and stderr then names each such shard and its lag (as X-Distkv-Lag). Without --all it\nprints one page (--limit keys) and, when there are more, says so on stderr with the option that\ngoes on ("(more: --after KEY, or --all)", with --json too): export every key with --all.',
     options: {

@@ -5,14 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
-import { BACKUP_VERB } from './backup.js';
-import { CLUSTER_VERBS } from './cluster-commands.js';
+import type { ClientVerb } from './connect.js';
 import type { HeldSignals } from './held-signals.js';
-import { type ClientVerb, refusalsAreUsage, runClientVerb } from './connect.js';
 import { COMMAND_ALIASES, suggestion } from '../util/did-you-mean.js';
-import { KV_VERBS } from './kv-commands.js';
-import { RESTORE_VERB } from './restore.js';
-import { WATCH_VERBS } from './watch-command.js';
+import { isVerbName, VERB_SUMMARIES, type VerbName } from './verb-table.js';
 
 /** EXIT_CODES are what every verb exits with. */
 export const EXIT_CODES = {
@@ -24,52 +20,56 @@ export const EXIT_CODES = {
   USAGE: 2,
 } as const;
 
-interface Verb {
-  help: string;
-  /** run runs the verb; `held` are the signals held while serve's modules loaded (serve takes them). */
-  run: (argv: readonly string[], held?: HeldSignals) => Promise<number>;
+/** Run runs a verb; `held` are the signals held while serve's modules loaded (serve takes them). */
+type Run = (argv: readonly string[], held?: HeldSignals) => Promise<number>;
+
+/**
+ * clientVerb runs the client verb `name` of the table `load` imports. With `refusalsAreUsage`, a
+ * node's 400 is a usage mistake (exit 2): the key and watch verbs send only what was typed.
+ */
+function clientVerb(
+  name: VerbName,
+  load: () => Promise<Record<string, ClientVerb>>,
+  refusalsAreUsage: boolean,
+): Run {
+  return async (argv) => {
+    const [verbs, connect] = await Promise.all([load(), import('./connect.js')]);
+    const verb = verbs[name];
+    if (verb === undefined) throw new Error(`the client verb table loaded for "${name}" has no such verb`);
+    return connect.runClientVerb(
+      refusalsAreUsage ? connect.refusalsAreUsage({ [name]: verb })[name]! : verb,
+      argv,
+    );
+  };
 }
 
-const clientVerbs = (verbs: Record<string, ClientVerb>): Record<string, Verb> =>
-  Object.fromEntries(
-    Object.entries(verbs).map(([name, v]) => [
-      name,
-      { help: v.summary, run: (argv: readonly string[]) => runClientVerb(v, argv) },
-    ]),
-  );
+const kvVerbs = async (): Promise<Record<string, ClientVerb>> => (await import('./kv-commands.js')).KV_VERBS;
+const clusterVerbs = async (): Promise<Record<string, ClientVerb>> =>
+  (await import('./cluster-commands.js')).CLUSTER_VERBS;
 
-// serve and bench load the server and the load generator: imported only when run, so the other
-// verbs start fast.
-const VERBS: Record<string, Verb> = {
-  serve: {
-    help: 'run distkv nodes from a config file',
-    run: async (argv, held) => (await import('./serve.js')).serve(argv, held),
-  },
-  // The key and watch verbs send only what was typed: a node's 400 is a usage mistake (exit 2).
-  ...clientVerbs(refusalsAreUsage(KV_VERBS)),
-  ...clientVerbs(refusalsAreUsage(WATCH_VERBS)),
-  ...clientVerbs(CLUSTER_VERBS),
-  ...clientVerbs({ backup: BACKUP_VERB, restore: RESTORE_VERB }),
-  failover: {
-    help: "move a shard's leadership to a replica (planned, or --force without the leader)",
-    run: async (argv) => (await import('./failover-command.js')).failoverCommand(argv),
-  },
-  diverged: {
-    help: 'print the records of divergence files (writes a fork cut off)',
-    run: async (argv) => (await import('./diverged-command.js')).divergedCommand(argv),
-  },
-  map: {
-    help: "write a running peer's live map into this node's data directory (node stopped)",
-    run: async (argv) => (await import('./map-command.js')).mapCommand(argv),
-  },
-  load: {
-    help: 'bulk-load JSON lines into empty stores (server stopped)',
-    run: async (argv) => (await import('./load.js')).load(argv),
-  },
-  bench: {
-    help: 'load generator: throughput and latency percentiles of a node, a cluster or redis',
-    run: async (argv) => (await import('./bench.js')).bench(argv),
-  },
+// Each verb's module is imported only when that verb runs: `distkv --version`, `--help` and one
+// verb do not load the others (the client, backup and restore, the server), so every call starts
+// faster. Their names and summaries are in verb-table.ts.
+const RUNS: Record<VerbName, Run> = {
+  serve: async (argv, held) => (await import('./serve.js')).serve(argv, held),
+  get: clientVerb('get', kvVerbs, true),
+  set: clientVerb('set', kvVerbs, true),
+  del: clientVerb('del', kvVerbs, true),
+  scan: clientVerb('scan', kvVerbs, true),
+  watch: clientVerb('watch', async () => (await import('./watch-command.js')).WATCH_VERBS, true),
+  cluster: clientVerb('cluster', clusterVerbs, false),
+  stats: clientVerb('stats', clusterVerbs, false),
+  backup: clientVerb('backup', async () => ({ backup: (await import('./backup.js')).BACKUP_VERB }), false),
+  restore: clientVerb(
+    'restore',
+    async () => ({ restore: (await import('./restore.js')).RESTORE_VERB }),
+    false,
+  ),
+  failover: async (argv) => (await import('./failover-command.js')).failoverCommand(argv),
+  diverged: async (argv) => (await import('./diverged-command.js')).divergedCommand(argv),
+  map: async (argv) => (await import('./map-command.js')).mapCommand(argv),
+  load: async (argv) => (await import('./load.js')).load(argv),
+  bench: async (argv) => (await import('./bench.js')).bench(argv),
 };
 
 /** VERSION is the version of this distkv package. */
@@ -81,8 +81,8 @@ export const VERSION = (
 export const MAIN_HELP = `Usage: distkv <command> [options]
 
 Commands:
-${Object.entries(VERBS)
-  .map(([name, v]) => `  ${name.padEnd(10)}${v.help}`)
+${Object.entries(VERB_SUMMARIES)
+  .map(([name, help]) => `  ${name.padEnd(10)}${help}`)
   .join('\n')}
 
 Run "distkv <command> --help" for a command's options; "distkv --version" for the version.
@@ -145,7 +145,7 @@ export async function main(argv: readonly string[], held?: HeldSignals): Promise
   }
   if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
     const topic = verb === 'help' ? rest[0] : undefined;
-    if (topic !== undefined && VERBS[topic] !== undefined) return main([topic, '--help']);
+    if (topic !== undefined && isVerbName(topic)) return main([topic, '--help']);
     // `distkv help nope` used to print the main help and exit 0, as if "nope" had help.
     if (topic !== undefined) return unknownCommand(topic);
     (verb === undefined ? process.stderr : process.stdout).write(`${MAIN_HELP}\n`);
@@ -155,10 +155,10 @@ export async function main(argv: readonly string[], held?: HeldSignals): Promise
     process.stdout.write(`distkv ${VERSION} (node ${process.version})\n`);
     return EXIT_CODES.OK;
   }
-  const command = VERBS[verb];
-  if (command === undefined) return unknownCommand(verb);
+  // Only the verbs' own names: "constructor" or "toString" is an unknown command too.
+  if (!isVerbName(verb)) return unknownCommand(verb);
   try {
-    return await command.run(rest, held);
+    return await RUNS[verb](rest, held);
   } catch (err) {
     return report(verb, err, rest);
   } finally {
@@ -177,7 +177,8 @@ function unknownCommand(verb: string): number {
   const where = verb.startsWith('-')
     ? ` (options go after the command; only ${Object.keys(LEADING_OPTIONS).join(', ')} may come before it)`
     : '';
-  const meant = where === '' ? suggestion(verb, Object.keys(VERBS), (c) => `"${c}"`, COMMAND_ALIASES) : '';
+  const meant =
+    where === '' ? suggestion(verb, Object.keys(VERB_SUMMARIES), (c) => `"${c}"`, COMMAND_ALIASES) : '';
   process.stderr.write(
     `distkv: unknown command "${verb}"${where}${meant}\nRun "distkv --help" for the commands.\n`,
   );

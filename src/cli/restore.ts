@@ -31,6 +31,7 @@ import { plural } from '../util/plural.js';
 import { readEntries } from './backup-file.js';
 import { disputesOf } from './cluster-commands.js';
 import { type ClientVerb, positionals, refusedWaitMs } from './connect.js';
+import { VERB_SUMMARIES } from './verb-table.js';
 import { whileInterruptible } from './interrupt.js';
 import {
   behindAdvice,
@@ -55,7 +56,7 @@ const MAX_PASSES = 4;
 /** RESTORE_VERB is `distkv restore FILE`. */
 export const RESTORE_VERB: ClientVerb = {
   usage: 'distkv restore FILE',
-  summary: 'write every key of a backup FILE into a cluster (empty unless --force)',
+  summary: VERB_SUMMARIES.restore,
   details:
     'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\n' +
     'shard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\n' +

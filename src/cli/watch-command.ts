@@ -12,6 +12,7 @@ import type { WatchStreamNotice } from '../client/watch.js';
 import { plural } from '../util/plural.js';
 import { stringOption } from './args.js';
 import type { ClientVerb } from './connect.js';
+import { VERB_SUMMARIES } from './verb-table.js';
 import { PREFIX_BASE64_OPTION, prefixArgument } from './kv-commands.js';
 import { displayBytes, jsonValue } from './output.js';
 
@@ -19,7 +20,7 @@ import { displayBytes, jsonValue } from './output.js';
 export const WATCH_VERBS: Record<string, ClientVerb> = {
   watch: {
     usage: 'distkv watch [PREFIX] | distkv watch --prefix-base64 B64',
-    summary: 'print the changes of the keys under a prefix as they happen, until Ctrl-C',
+    summary: VERB_SUMMARIES.watch,
     details:
       'Events: put, delete, expire, and snapshot-begin/snapshot-end around the current keys when the\nlog no longer reaches back to --from. On a terminal: EVENT SHARD VERSION KEY [VALUE] lines;\npiped or with --json: one JSON object per line. Ctrl-C prints the cursor to resume from on stderr.\nWhen a node stops or cannot be reached, stderr says so and that the watch is reconnecting, and\nsays again when it is back; it then goes on exactly after the last change printed.',
     options: {

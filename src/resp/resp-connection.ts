@@ -2,7 +2,7 @@
  * RespConnection: one client connection of a RESP listener: bytes in → parser → commands →
  * dispatch; replies out in command order (reply-queue.ts), one socket write per burst: replies
  * written while a read is parsed leave at the end of that read, worker replies at the end of the
- * event-loop turn (turn-flush.ts).
+ * event-loop turn (turn-flush.ts), or at once past EARLY_WRITE_BYTES ("Large replies" below).
  *
  * Flow control: parsing stops (and the socket stops reading; the rest of the input stays in the
  * parser) while the socket's write buffer is full, and while the replies outstanding reach the

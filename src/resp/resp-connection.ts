@@ -2,7 +2,7 @@
  * RespConnection: one client connection of a RESP listener: bytes in → parser → commands →
  * dispatch; replies out in command order (reply-queue.ts), one socket write per burst: replies
  * written while a read is parsed leave at the end of that read, worker replies at the end of the
- * event-loop turn (turn-flush.ts).
+ * event-loop turn (turn-flush.ts), or at once past EARLY_WRITE_BYTES ("Large replies" below).
  *
  * Flow control: parsing stops (and the socket stops reading; the rest of the input stays in the
  * parser) while the socket's write buffer is full, and while the replies outstanding reach the
@@ -19,6 +19,15 @@
  * A client that shuts down its sending side (end of input) still gets the replies of every command
  * it sent, as from Redis: the listener accepts half-open connections, and the connection ends once
  * the input held is parsed and every reply is written (`inputEnded`).
+ *
+ * Large replies: worker replies are written at the end of the turn, unless the replies gathered
+ * reach EARLY_WRITE_BYTES: they are then written at once, as each reply arrives. A window of GETs of
+ * large values (up to WINDOW_CAP_BYTES) arrives in one turn, a value or two per worker message
+ * (src/worker/reply-batch.ts); gathered whole it grew one buffer to the window's size by doubling
+ * (about 64 MiB copied twice, into fresh pages), and reached the socket, and the unsent budget
+ * (src/server/unsent-budget.ts), only at the end: a client that reads nothing was closed only
+ * once all of it was built. Written as they come, the buffer stays near one value, and the budget
+ * closes such a client as its unsent bytes pass the budget; its later replies are dropped.
  *
  * Order on a key: a connection's ops on a key reach its store's worker in the order sent, and the
  * worker runs them in that order (an op that waits there, such as MSETNX's transaction behind a
@@ -64,6 +73,12 @@ import { MAX_ARRAY_COUNT, type ProtocolVersion } from './resp-format.js';
 import { ReplyQueue } from './reply-queue.js';
 import type { RespContext } from './resp-context.js';
 import type { Pending } from './reply-queue.js';
+
+/**
+ * EARLY_WRITE_BYTES is how many bytes of replies a connection gathers before it writes them within
+ * the turn (see "Large replies" above).
+ */
+export const EARLY_WRITE_BYTES = 1024 * 1024;
 
 /** MAX_PIPELINE is how many replies may be outstanding before the connection stops reading. */
 export const MAX_PIPELINE = 4096;
@@ -196,6 +211,8 @@ export class RespConnection {
     this.authenticated = ctx.config.server.token === '';
     this.queue = new ReplyQueue(
       () => {
+        // Past EARLY_WRITE_BYTES the replies go to the socket now, not at the end of the turn.
+        if (this.queue.out.length >= EARLY_WRITE_BYTES) this.writeReplies();
         this.scheduleFlush();
       },
       (store, seq) => {
@@ -462,22 +479,27 @@ export class RespConnection {
     this.writeOut();
   }
 
-  /** writeOut writes the replies ready so far (one socket write) and updates flow control. */
-  private writeOut(): void {
-    const socket = this.socket;
+  /** writeReplies hands the replies ready so far to the socket (one write); `writeOut` also updates flow control. */
+  private writeReplies(): void {
     const out = this.queue.out;
-    if (socket.destroyed) {
+    if (this.socket.destroyed) {
       out.discard();
       return;
     }
-    if (out.length > 0) {
-      this.window.fit(out.length, this.queue.outReplies);
-      this.queue.outReplies = 0;
-      // The replies' bytes in place: reused at once unless the socket keeps them (resp-format.ts).
-      const sent = this.out.write(out.view());
-      out.release(this.out.retained);
-      if (!sent) this.writeBlocked = true;
-    }
+    if (out.length === 0) return;
+    this.window.fit(out.length, this.queue.outReplies);
+    this.queue.outReplies = 0;
+    // The replies' bytes in place: reused at once unless the socket keeps them (resp-format.ts).
+    const sent = this.out.write(out.view());
+    out.release(this.out.retained);
+    if (!sent) this.writeBlocked = true;
+  }
+
+  /** writeOut writes the replies ready so far (one socket write) and updates flow control. */
+  private writeOut(): void {
+    const socket = this.socket;
+    this.writeReplies();
+    if (socket.destroyed) return;
     // After end of input, `pipelineFull` unset means every command held has been parsed.
     if (
       (this.closing || ((this.inputEnded || (this.draining && !this.lingering)) && !this.pipelineFull)) &&

@@ -7,11 +7,12 @@
  * once: a call that ran into its deadline (CALL_TIMEOUT_MS) fails its retries at once too, so one
  * call to a paused or unreachable etcd opened the breaker. Every call for the next 5 s then failed
  * with "circuit breaker is open" without being sent, however soon etcd answered again: the lease was
- * granted, the leader key re-taken and writes served 5 s after the outage began at the earliest, and
- * 5 s later again when the one call let through still met the outage (writes came back 7-13 s after
- * a 2-4 s outage under 1 s leases). The coordinator paces its own retries (a keepalive and a
- * reconcile every TTL/4), so the breaker here lets a call through again after one such tick: a
- * process takes a new lease within a tick or two of etcd answering again. The breaker still spares
+ * granted, the leader key re-taken and writes served 6 s after the outage began at the earliest, and
+ * 5 s later again when the one call let through failed too (with 1 s leases, writes came back 4.6 s
+ * after etcd resumed 1.7 s into a pause; test/e2e/etcd-recover-writes.test.ts). The coordinator
+ * paces its own retries (a keepalive and a reconcile every TTL/4), so the breaker here lets a call
+ * through again after one such tick: a process takes a new lease within a tick or two of etcd
+ * answering again. The breaker still spares
  * a dead host of several: the pool moves on to the next host while one's breaker is open.
  *
  * The watch reconnects with a backoff that doubles on each failure; it is capped at the TTL, so the

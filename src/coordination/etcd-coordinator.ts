@@ -32,7 +32,7 @@
  * leader key of a shard it owes one, it publishes its own promotion the same way, its store held at
  * its recovered last seq, before it takes a write (self-promotion.ts).
  */
-import { Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3';
+import { type Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { DistkvError } from '../errors.js';
@@ -43,6 +43,7 @@ import type { PeerView } from '../server/peer-check.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import { OtherConfigPeers } from './config-peers.js';
 import { CampaignGate } from './campaign-gate.js';
+import { etcdClient } from './etcd-client.js';
 import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
 import { FollowHolds } from './follow-holds.js';
 import { LeaderKeys } from './leader-keys.js';
@@ -107,7 +108,15 @@ export class EtcdCoordinator {
     this.config = config;
     this.keeper = keeper;
     this.log = log;
-    this.etcd = new Etcd3({ hosts: config.coordination.etcd, dialTimeout: CALL_TIMEOUT_MS });
+    this.ttlMs = config.coordination.lease_ttl_ms;
+    this.tickMs = Math.max(50, Math.floor(this.ttlMs / 4));
+    // Its breaker lets a call through again after a tick, not etcd3's 5 s (etcd-client.ts).
+    this.etcd = etcdClient({
+      hosts: config.coordination.etcd,
+      dialTimeoutMs: CALL_TIMEOUT_MS,
+      retryMs: this.tickMs,
+      watchMaxRetryMs: this.ttlMs,
+    });
     this.lease = new ProcessLease(
       this.etcd,
       config.coordination.lease_ttl_ms,
@@ -126,8 +135,6 @@ export class EtcdCoordinator {
     );
     this.keys = new EtcdKeyspace(this.etcd, clusterName, config.shards);
     this.leaders = new LeaderKeys(this.keys, this.lease, log);
-    this.ttlMs = config.coordination.lease_ttl_ms;
-    this.tickMs = Math.max(50, Math.floor(this.ttlMs / 4));
     this.gate = new CampaignGate(this.ttlMs, this.tickMs, () => {
       this.kick();
     });

@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { taggedText } from '../helpers/interleaved-writes.js';
+import { count, putLargeKeys } from '../helpers/large-keys.js';
 import { openRaw, until } from '../helpers/raw-conn.js';
 import { respOf } from '../helpers/resp.js';
 import { startOneNode } from '../helpers/server-process.js';
@@ -40,25 +40,12 @@ const values: string[] = [];
 
 before(async () => {
   node = await startOneNode(`[server]\nmax_unsent_bytes = ${BUDGET}\nidle_timeout_ms = 60000\n`);
-  for (let k = 0; k < KEYS; k++) {
-    const value = taggedText(`v${k}`, MIB);
-    values.push(value);
-    const r = await fetch(`http://${node.address}/kv/big-${k}`, { method: 'PUT', body: value });
-    assert.equal(r.status, 204);
-  }
-  const r = await fetch(`http://${node.address}/kv/small`, { method: 'PUT', body: 'small' });
-  assert.equal(r.status, 204);
+  values.push(...(await putLargeKeys(node.address, 'v', KEYS, MIB)));
 });
 
 after(async () => {
   await node.stop();
 });
-
-function count(text: string, needle: string): number {
-  let n = 0;
-  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) n++;
-  return n;
-}
 
 async function evictedClients(): Promise<number> {
   const text = await exchange(respOf(node.address), [['INFO', 'stats']]);

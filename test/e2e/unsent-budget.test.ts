@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { taggedText } from '../helpers/interleaved-writes.js';
+import { count, putLargeKeys } from '../helpers/large-keys.js';
 import { parseExposition } from '../helpers/prom-parse.js';
 import { openRaw, type RawConn, until } from '../helpers/raw-conn.js';
 import { respOf } from '../helpers/resp.js';
@@ -68,25 +68,12 @@ before(async () => {
   node = await startOneNode(`[server]\nmax_unsent_bytes = ${BUDGET}\nidle_timeout_ms = ${IDLE_MS}\n`, [], {
     MALLOC_MMAP_THRESHOLD_: String(128 * 1024),
   });
-  for (let k = 0; k < KEYS; k++) {
-    const value = taggedText(`b${k}`, VALUE_BYTES);
-    values.push(value);
-    const r = await fetch(`http://${node.address}/kv/big-${k}`, { method: 'PUT', body: value });
-    assert.equal(r.status, 204);
-  }
-  const r = await fetch(`http://${node.address}/kv/small`, { method: 'PUT', body: 'small' });
-  assert.equal(r.status, 204);
+  values.push(...(await putLargeKeys(node.address, 'b', KEYS, VALUE_BYTES)));
 });
 
 after(async () => {
   await node.stop();
 });
-
-function count(text: string, needle: string): number {
-  let n = 0;
-  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) n++;
-  return n;
-}
 
 /**
  * nonReader grows a connection's window with WARM_GETS small GETs it reads, then sends LARGE_GETS

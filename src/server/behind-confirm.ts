@@ -26,10 +26,9 @@ export type Confirmation = { seq: number } | { reason: string };
 /** AskPosition asks the node at `address` for the position of its replica store of shard `idx`. */
 export type AskPosition = (address: string, idx: number) => Promise<Confirmation>;
 
-/** ClusterDoc is the part of a `/cluster` document read here. */
+/** ClusterDoc is the part of a `/cluster` document read here (its shards through replicaPositions). */
 interface ClusterDoc {
   version?: unknown;
-  shards?: unknown;
 }
 
 /**
@@ -37,14 +36,32 @@ interface ClusterDoc {
  * document of that node (`local: true`: the node hosts it), or undefined.
  */
 export function positionIn(doc: unknown, address: string, idx: number): number | undefined {
-  const shards = (doc as ClusterDoc | null)?.shards;
-  if (!Array.isArray(shards)) return undefined;
+  return replicaPositions(doc).find((p) => p.idx === idx && p.address === address)?.seq;
+}
+
+/** ReplicaPosition is one replica store's position as a peer's `/cluster` shows it. */
+interface ReplicaPosition {
+  idx: number;
+  address: string;
+  seq: number;
+}
+
+/**
+ * replicaPositions reads the replica stores a `/cluster` document's node hosts, with their
+ * positions (none when unreadable): a peer's positions (behind-leaders.ts `fromPeer`) and an
+ * asked node's (`positionIn`).
+ */
+export function replicaPositions(doc: unknown): ReplicaPosition[] {
+  const shards = (doc as { shards?: unknown } | null)?.shards;
+  if (!Array.isArray(shards)) return [];
+  const out: ReplicaPosition[] = [];
   for (const s of shards as ({ idx?: unknown; replicas?: unknown } | null)[]) {
-    if (s?.idx !== idx || !Array.isArray(s.replicas)) continue;
+    if (typeof s?.idx !== 'number' || !Array.isArray(s.replicas)) continue;
     for (const r of s.replicas as ({ address?: unknown; local?: unknown; acked_seq?: unknown } | null)[])
-      if (r?.local === true && r.address === address && typeof r.acked_seq === 'number') return r.acked_seq;
+      if (r?.local === true && typeof r.address === 'string' && typeof r.acked_seq === 'number')
+        out.push({ idx: s.idx, address: r.address, seq: r.acked_seq });
   }
-  return undefined;
+  return out;
 }
 
 /**

@@ -49,7 +49,7 @@
  */
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
-import type { AskPosition, Confirmation } from './behind-confirm.js';
+import { type AskPosition, type Confirmation, replicaPositions } from './behind-confirm.js';
 import type { MapKeeper } from './map-keeper.js';
 import type { NodePlan } from './node-plan.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -213,16 +213,22 @@ export class BehindLeaders {
 
   /** hold fences `w`'s writes; with none taken once those in flight settled, its shard is marked behind. */
   private async hold(w: Watched, replica: string, seq: number): Promise<void> {
+    if (await this.fenceFresh(w)) this.markHeld(w, replica, seq);
+  }
+
+  /**
+   * fenceFresh fences `w`'s writes and tells whether, once those in flight settled, it took none
+   * and still leads here; if not, its watch and the fence end.
+   */
+  private async fenceFresh(w: Watched): Promise<boolean> {
     const { st } = w;
     const r = await this.pool.call(st.worker, { type: 'fence', store: st.index, on: true });
     const last = r.type === 'fence-result' ? r.lastSeq : this.pool.lastSeq(st.index);
-    if (last !== w.startSeq || !this.stillWatched(w)) {
-      // A write landed first (it leads with it now: a replica ahead holds another history), or a
-      // map moved the leader or the epoch meanwhile.
-      await this.release(w);
-      return;
-    }
-    this.markHeld(w, replica, seq);
+    if (last === w.startSeq && this.stillWatched(w)) return true;
+    // A write landed first (it leads with it now: a replica ahead holds another history), or a
+    // map moved the leader or the epoch meanwhile.
+    await this.release(w);
+    return false;
   }
 
   /** claim checks a pull's claim (`pulled`): one check per shard at a time, none within a back-off. */
@@ -280,12 +286,7 @@ export class BehindLeaders {
   ): Promise<DistkvError | undefined> {
     const { st } = w;
     const idx = st.shard.idx;
-    const r = await this.pool.call(st.worker, { type: 'fence', store: st.index, on: true });
-    const last = r.type === 'fence-result' ? r.lastSeq : this.pool.lastSeq(st.index);
-    if (last !== w.startSeq || !this.stillWatched(w)) {
-      await this.release(w);
-      return undefined;
-    }
+    if (!(await this.fenceFresh(w))) return undefined;
     const pos = await this.positionOf(replica, idx);
     if (!this.stillWatched(w)) {
       // A map moved the leader or the epoch while the node was asked.
@@ -297,8 +298,7 @@ export class BehindLeaders {
       this.markHeld(w, replica, pos.seq);
       return undefined;
     }
-    if (!this.liveMap.writesFenced(idx))
-      await this.pool.call(st.worker, { type: 'fence', store: st.index, on: false });
+    await this.unfence(w);
     const ms = Math.min(CLAIM_BACKOFF_MAX_MS, 2 * (this.backoff.get(idx)?.ms ?? CLAIM_BACKOFF_MS / 2));
     this.backoff.set(idx, { until: this.now() + ms, ms });
     const reason =
@@ -338,8 +338,13 @@ export class BehindLeaders {
 
   /** release ends the watch of `w`, which leads with a write or leads no more, and its fence unless the map holds its writes. */
   private async release(w: Watched): Promise<void> {
+    this.watched.delete(w.st.shard.idx);
+    await this.unfence(w);
+  }
+
+  /** unfence lifts `w`'s fence unless the map holds its shard's writes. */
+  private async unfence(w: Watched): Promise<void> {
     const { st } = w;
-    this.watched.delete(st.shard.idx);
     if (!this.liveMap.writesFenced(st.shard.idx))
       await this.pool.call(st.worker, { type: 'fence', store: st.index, on: false });
   }
@@ -371,25 +376,4 @@ function unconfirmedError(w: Watched, replica: string, seq: number, reason: stri
     'LEADER_BEHIND',
     `this pull claims that replica ${replica} of ${w.st.shard.name} holds records through seq ${String(seq)}, above the seq ${String(w.startSeq)} its leader here started with, but the replica's node did not confirm it (${reason}): the shard is served and this pull refused; a replica that is ahead keeps its records and asks again (docs/failover.md, "A leader that starts behind its replica")`,
   );
-}
-
-/** ReplicaPosition is one replica store's position as a peer's `/cluster` shows it. */
-interface ReplicaPosition {
-  idx: number;
-  address: string;
-  seq: number;
-}
-
-/** replicaPositions reads the replica stores a `/cluster` document's node hosts, with their positions (none when unreadable). */
-export function replicaPositions(doc: unknown): ReplicaPosition[] {
-  const shards = (doc as { shards?: unknown } | null)?.shards;
-  if (!Array.isArray(shards)) return [];
-  const out: ReplicaPosition[] = [];
-  for (const s of shards as ({ idx?: unknown; replicas?: unknown } | null)[]) {
-    if (typeof s?.idx !== 'number' || !Array.isArray(s.replicas)) continue;
-    for (const r of s.replicas as ({ address?: unknown; local?: unknown; acked_seq?: unknown } | null)[])
-      if (r?.local === true && typeof r.address === 'string' && typeof r.acked_seq === 'number')
-        out.push({ idx: s.idx, address: r.address, seq: r.acked_seq });
-  }
-  return out;
 }

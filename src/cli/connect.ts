@@ -227,12 +227,7 @@ export function positionals(args: ParsedArgs, min: number, max: number, usage: s
   return args.positionals;
 }
 
-/** refusalsAreUsage wraps each verb's run in usageOnRefusal (see there for which verbs it fits). */
-export function refusalsAreUsage(verbs: Record<string, ClientVerb>): Record<string, ClientVerb> {
-  return Object.fromEntries(
-    Object.entries(verbs).map(([name, v]) => [
-      name,
-      { ...v, run: (...a: Parameters<ClientVerb['run']>) => usageOnRefusal(() => v.run(...a)) },
-    ]),
-  );
+/** refusalIsUsage wraps a verb's run in usageOnRefusal (see there for which verbs it fits). */
+export function refusalIsUsage(v: ClientVerb): ClientVerb {
+  return { ...v, run: (...a: Parameters<ClientVerb['run']>) => usageOnRefusal(() => v.run(...a)) };
 }

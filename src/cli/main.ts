@@ -36,10 +36,7 @@ function clientVerb(
     const [verbs, connect] = await Promise.all([load(), import('./connect.js')]);
     const verb = verbs[name];
     if (verb === undefined) throw new Error(`the client verb table loaded for "${name}" has no such verb`);
-    return connect.runClientVerb(
-      refusalsAreUsage ? connect.refusalsAreUsage({ [name]: verb })[name]! : verb,
-      argv,
-    );
+    return connect.runClientVerb(refusalsAreUsage ? connect.refusalIsUsage(verb) : verb, argv);
   };
 }
 

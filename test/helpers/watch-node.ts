@@ -66,6 +66,9 @@ export class ForkingLog {
 
   /** stateAt is the store's keys as they were at `seq` (at least the log's oldest - 1). */
   stateAt(seq: number): Rec[] {
+    // Below the oldest record the snapshot already holds later records' effect.
+    if (seq < this.oldest - 1)
+      throw new Error(`stateAt(${seq}): the log holds records from ${this.oldest} only`);
     const m = new Map<string, string>();
     for (const r of [...this.snapshot, ...this.recs.filter((x) => x.seq <= seq)])
       if (r.value === undefined) m.delete(r.key);

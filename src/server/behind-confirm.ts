@@ -9,12 +9,11 @@
  * config does not give is not asked: the pull's `replica` chooses no address to contact).
  *
  * The answer is the position the node shows, or why there is none (not a node of the config, no
- * answer in time, another config, the store not listed there): the caller logs it. A real replica
+ * answer in time, an answer that is no `/cluster` document, another config, the store not listed
+ * there): the caller logs it. A real replica
  * that pulls is up, so a node that does not answer is taken as not confirming.
  */
-import type { Agent } from 'undici';
-import { undici } from '../util/lazy-undici.js';
-import { CLUSTER_DOC_BYTES, readBody } from '../util/peer-answer.js';
+import { fetchClusterDoc } from './cluster-doc-fetch.js';
 import { PEER_TIMEOUT_MS } from './peer-check.js';
 
 /** CONFIRM_TIMEOUT_MS bounds one ask, connection and body included (a peer check's bound). */
@@ -25,11 +24,6 @@ export type Confirmation = { seq: number } | { reason: string };
 
 /** AskPosition asks the node at `address` for the position of its replica store of shard `idx`. */
 export type AskPosition = (address: string, idx: number) => Promise<Confirmation>;
-
-/** ClusterDoc is the part of a `/cluster` document read here (its shards through replicaPositions). */
-interface ClusterDoc {
-  version?: unknown;
-}
 
 /**
  * positionIn reads the position of replica store `address` of shard `idx` in a `/cluster`
@@ -68,7 +62,7 @@ export function replicaPositions(doc: unknown): ReplicaPosition[] {
  * clusterAsker asks the nodes `nodes` (this config's other nodes) over `scheme` (trusting `ca`
  * for https) with this node's topology hash `hash`: a node routing with another config is no
  * witness. Each ask has its own connection, closed after it (asks are rare: one per shard in
- * flight, backed off, behind-leaders.ts).
+ * flight, backed off, behind-leaders.ts); the ask itself is fetchClusterDoc's (cluster-doc-fetch.ts).
  */
 export function clusterAsker(
   nodes: readonly string[],
@@ -79,29 +73,19 @@ export function clusterAsker(
   const known = new Set(nodes);
   return async (address, idx) => {
     if (!known.has(address)) return { reason: `${address} is not another node of this config` };
-    let agent: Agent | undefined;
-    try {
-      const u = await undici();
-      agent = new u.Agent({ connections: 1, ...(ca === undefined ? {} : { connect: { ca } }) });
-      const res = await u.request(`${scheme}://${address}/cluster`, {
-        dispatcher: agent,
-        signal: AbortSignal.timeout(CONFIRM_TIMEOUT_MS),
-      });
-      const body = await readBody(res, CLUSTER_DOC_BYTES, CONFIRM_TIMEOUT_MS, `/cluster of ${address}`);
-      if (res.statusCode !== 200) return { reason: `its /cluster answered ${String(res.statusCode)}` };
-      const doc = JSON.parse(body.toString('utf8')) as ClusterDoc;
-      if (doc.version !== hash)
-        return { reason: `it routes with config ${String(doc.version)}, this node with ${hash}` };
-      const seq = positionIn(doc, address, idx);
-      if (seq === undefined) return { reason: `its /cluster lists no replica store of shard ${String(idx)}` };
-      return { seq };
-    } catch (err) {
-      return {
-        reason: `its /cluster was not read within ${String(CONFIRM_TIMEOUT_MS)} ms: ${(err as Error).message}`,
-      };
-    } finally {
-      // Closed at once, not awaited: the answer is read (or given up).
-      void agent?.destroy().catch(() => undefined);
-    }
+    const answer = await fetchClusterDoc(address, {
+      scheme,
+      hash,
+      timeoutMs: CONFIRM_TIMEOUT_MS,
+      ...(ca === undefined ? {} : { ca }),
+    });
+    if (answer.kind === 'silent')
+      return { reason: `its /cluster was not read within ${String(CONFIRM_TIMEOUT_MS)} ms: ${answer.cause}` };
+    if (answer.kind === 'unread') return { reason: answer.reason };
+    if (answer.kind === 'differs')
+      return { reason: `it routes with config ${String(answer.version)}, this node with ${hash}` };
+    const seq = positionIn(answer.doc, address, idx);
+    if (seq === undefined) return { reason: `its /cluster lists no replica store of shard ${String(idx)}` };
+    return { seq };
   };
 }

@@ -3,7 +3,10 @@
  * at start and then every PEER_CHECK_MS, so that two nodes started with different sharding.toml
  * files are reported (error log, `/cluster` → `peers`) instead of silently routing keys to different
  * owners. A peer that does not answer is reported as unreachable; that is normal while a cluster
- * starts one host at a time, so it is logged only when a peer that answered stops answering.
+ * starts one host at a time, so it is logged only when a peer that answered stops answering. One
+ * that answers with no `/cluster` document (a status other than 200, a body that is not JSON or
+ * past its bounds: cluster-doc-fetch.ts, which makes the ask) is unreachable too, and logged
+ * naming it: it says nothing of its config, so no slot is refused on it.
  * The same answer carries the peer's live map (`map`): it is handed to `onMap`, which adopts it when
  * its version is higher, so a map spreads to nodes that were down when it was published.
  *
@@ -25,7 +28,7 @@
  * PEER_CHECK_MS later.
  */
 import type { Logger } from 'pino';
-import type { Agent, Dispatcher } from 'undici';
+import type { Agent } from 'undici';
 import {
   disputedRanges,
   formatRanges,
@@ -35,7 +38,8 @@ import {
 } from '../routing/slot-dispute.js';
 import { SLOT_COUNT } from '../routing/slot.js';
 import { undici } from '../util/lazy-undici.js';
-import { CLUSTER_DOC_BYTES, readBody } from '../util/peer-answer.js';
+import { CLUSTER_DOC_BYTES } from '../util/peer-answer.js';
+import { fetchClusterDoc } from './cluster-doc-fetch.js';
 import { type PeerDispute, SlotGate } from './slot-gate.js';
 
 /**
@@ -269,24 +273,18 @@ export class PeerCheck {
   }
 
   /**
-   * readDoc reads `p`'s `/cluster` answer, at most CLUSTER_DOC_BYTES within PEER_TIMEOUT_MS. A body
-   * refused (too large, too slow) is logged naming the peer (as a refused map is: when the reason
-   * changes, then once a minute) and thrown: the peer counts as unreachable.
+   * unread logs that `p` answered with something that is no `/cluster` document (`reason`: a body
+   * past CLUSTER_DOC_BYTES or PEER_TIMEOUT_MS, a status other than 200, not JSON), naming the peer
+   * as a refused map is: when the reason changes, then once a minute. The peer counts as
+   * unreachable: no slot is refused on an answer that says nothing of its config.
    */
-  private async readDoc(p: Peer, res: Dispatcher.ResponseData): Promise<Buffer> {
-    try {
-      return await readBody(res, CLUSTER_DOC_BYTES, PEER_TIMEOUT_MS, `/cluster of ${p.address}`);
-    } catch (err) {
-      const text = (err as Error).message;
-      if (refusalDue(p.unread, text, Date.now())) {
-        p.unread = { text, at: Date.now() };
-        this.log.warn(
-          { peer: p.address, err: text },
-          `node ${p.address} sent a /cluster answer this node does not read (at most ${CLUSTER_DOC_BYTES} bytes within ${PEER_TIMEOUT_MS} ms); it counts as unreachable until it answers within the bounds: check that ${p.address} is a distkv node of this cluster`,
-        );
-      }
-      throw err;
-    }
+  private unread(p: Peer, reason: string): void {
+    if (!refusalDue(p.unread, reason, Date.now())) return;
+    p.unread = { text: reason, at: Date.now() };
+    this.log.warn(
+      { peer: p.address, err: reason },
+      `node ${p.address} sent a /cluster answer this node does not read (a 200 with a JSON document of at most ${CLUSTER_DOC_BYTES} bytes within ${PEER_TIMEOUT_MS} ms); it counts as unreachable until it answers so: check that ${p.address} is a distkv node of this cluster (one at its server.max_connections answers 503)`,
+    );
   }
 
   private async ask(p: Peer): Promise<void> {
@@ -301,38 +299,39 @@ export class PeerCheck {
         keepAliveTimeout: PEER_CHECK_MS * 2,
         ...(this.ca === undefined ? {} : { connect: { ca: this.ca } }),
       });
-      const res = await u.request(`${this.scheme}://${p.address}/cluster`, {
-        dispatcher: this.agent,
-        signal: AbortSignal.timeout(PEER_TIMEOUT_MS),
+      const answer = await fetchClusterDoc(p.address, {
+        scheme: this.scheme,
+        hash: this.mine,
+        timeoutMs: PEER_TIMEOUT_MS,
+        agent: this.agent,
       });
-      // Read with a byte cap: within PEER_TIMEOUT_MS a peer could send gigabytes (broken, or
-      // hostile), gathered by `body.json()` until this node ran out of memory.
-      const doc = JSON.parse((await this.readDoc(p, res)).toString('utf8')) as {
-        version?: unknown;
-        map?: unknown;
-      };
-      version = typeof doc.version === 'string' ? doc.version : undefined;
-      state = res.statusCode === 200 && version === this.mine ? 'agrees' : 'disagrees';
-      theirs = state === 'agrees' ? undefined : { version, layout: layoutOfCluster(doc) };
-      if (state === 'agrees' && doc.map !== undefined && this.onMap !== undefined)
-        await this.onMap(doc.map, p.address).then(
-          () => {
-            p.refused = undefined;
-          },
-          (err: unknown) => {
-            const text = (err as Error).message;
-            if (!refusalDue(p.refused, text, Date.now())) return;
-            p.refused = { text, at: Date.now() };
-            this.log.error({ peer: p.address, err: text }, refusedMapMessage(p.address, text));
-          },
-        );
-      if (state === 'agrees')
-        await this.onDoc?.(doc).catch((err: unknown) => {
-          this.log.error(
-            { peer: p.address, err: (err as Error).message },
-            "checking a peer's replica positions failed",
+      if (answer.kind === 'unread') this.unread(p, answer.reason);
+      if (answer.kind === 'silent' || answer.kind === 'unread') state = 'unreachable';
+      else {
+        const doc = answer.doc;
+        version = answer.kind === 'agrees' ? this.mine : answer.version;
+        state = answer.kind === 'agrees' ? 'agrees' : 'disagrees';
+        theirs = state === 'agrees' ? undefined : { version, layout: layoutOfCluster(doc) };
+        if (state === 'agrees' && doc.map !== undefined && this.onMap !== undefined)
+          await this.onMap(doc.map, p.address).then(
+            () => {
+              p.refused = undefined;
+            },
+            (err: unknown) => {
+              const text = (err as Error).message;
+              if (!refusalDue(p.refused, text, Date.now())) return;
+              p.refused = { text, at: Date.now() };
+              this.log.error({ peer: p.address, err: text }, refusedMapMessage(p.address, text));
+            },
           );
-        });
+        if (state === 'agrees')
+          await this.onDoc?.(doc).catch((err: unknown) => {
+            this.log.error(
+              { peer: p.address, err: (err as Error).message },
+              "checking a peer's replica positions failed",
+            );
+          });
+      }
     } catch {
       state = 'unreachable';
     }

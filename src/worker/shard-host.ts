@@ -193,8 +193,9 @@ export class ShardHost {
     }
   }
 
-  /** close stops replication and closes every store (flushing what they hold). */
+  /** close runs the ops still waiting in the backlog, stops replication and closes every store (flushing what they hold). */
   async close(): Promise<void> {
+    this.ops.finish();
     this.writes.close();
     await this.replication?.stop();
     this.replication = undefined;

@@ -12,12 +12,24 @@
  * A conditional write that must wait for a write in flight gates its key until it has run
  * (key-gates.ts): later ops on that key queue behind it, copied, and run in arrival order.
  *
+ * Parts: a batch answers at most about PART_BYTES of replies in one turn of the worker's event loop;
+ * the rest of its ops (copied) wait in the backlog (op-backlog.ts) for the next turn, and so on.
+ * The worker runs one message at a time: a client's window of GETs of 1 MiB values (up to 63 of
+ * them, src/server/reply-window.ts; several clients' windows share one batch) was one synchronous
+ * run of hundreds of milliseconds on a loaded machine (each value copied three times into fresh
+ * memory: the reply batch, `take()`'s exact-size copy, postMessage's clone), and another client's
+ * small GET to the same worker waited behind all of it: 0.1-1 s. Between parts, the batches that
+ * arrived meanwhile run: their ops on keys with nothing in the backlog at once, the others behind
+ * it, so the ops of one key still run in arrival order. A control message (`finish`, from
+ * shard-host.ts) runs the whole backlog first, so it still follows every op sent before it.
+ *
  * Owned by one shard worker thread; the batch's views are valid only until `run` returns.
  */
 import { DistkvError } from '../errors.js';
 import { ConditionalWrites } from './conditional-writes.js';
 import { newestOf, runEdit } from './edits.js';
 import { KeyGates } from './key-gates.js';
+import { type Op, OpBacklog } from './op-backlog.js';
 import { RequestReader } from './op-codec.js';
 import {
   OP_DELETE,
@@ -52,16 +64,11 @@ import type { WorkerStores } from './worker-stores.js';
 /** NO_OLD is the value of an OP_SET_IF reply with SET_IF_NO_OLD (empty: never written into). */
 const NO_OLD = Buffer.alloc(0);
 
-/** Op is one request of a batch: the reader's fields, or a copy of them for an op that waits. */
-interface Op {
-  id: number;
-  op: number;
-  store: number;
-  key: Buffer;
-  value: Buffer;
-  w: number;
-  timeoutMs: number;
-}
+/**
+ * PART_BYTES is about how many reply bytes a batch answers in one turn before the rest of it waits
+ * for the next (a value past it ends the part): four GETs of 1 MiB values, a few milliseconds.
+ */
+export const PART_BYTES = 4 * 1024 * 1024;
 
 /** OpRunner executes request batches on one worker's stores. */
 export class OpRunner {
@@ -71,6 +78,11 @@ export class OpRunner {
   private readonly reads: StoreReads;
   private readonly conditional: ConditionalWrites;
   private readonly gates = new KeyGates();
+  private readonly backlog = new OpBacklog();
+  private drainScheduled = false;
+  private readonly drainBound = (): void => {
+    this.drain();
+  };
 
   constructor(stores: WorkerStores, writes: StoreWrites, replies: ReplyBatch) {
     this.stores = stores;
@@ -80,16 +92,71 @@ export class OpRunner {
     this.conditional = new ConditionalWrites(stores, writes, replies);
   }
 
-  /** run executes one request batch; the replies of its reads and refusals go out at its end. */
+  /**
+   * run executes one request batch, up to PART_BYTES of replies (the rest waits in the backlog); an
+   * op on a key with an op in the backlog waits there too. The replies of its reads and refusals go
+   * out at its end.
+   */
   run(buffer: ArrayBuffer, length: number): void {
     const r = new RequestReader(buffer, length);
+    const start = this.replies.bytes;
     while (r.next()) {
-      if (this.gates.empty) {
-        const ran = this.exec(r);
-        if (ran !== undefined) this.gate(r, ran);
-      } else this.queue(r);
+      if (this.backlog.size > 0 && this.backlog.blocks(r.store, this.keysOf(r, false))) this.defer(r);
+      else this.runOne(r);
+      if (this.replies.bytes - start >= PART_BYTES) {
+        while (r.next()) this.defer(r);
+      }
     }
     this.replies.flush();
+    this.drainSoon();
+  }
+
+  /** finish runs every op of the backlog now (before a control message, which follows them). */
+  finish(): void {
+    if (this.backlog.size === 0) return;
+    for (let op = this.backlog.shift(); op !== undefined; op = this.backlog.shift()) this.runOne(op);
+    this.replies.flush();
+  }
+
+  /** drain runs the next part of the backlog (a turn after the part before). */
+  private drain(): void {
+    this.drainScheduled = false;
+    const start = this.replies.bytes;
+    for (let op = this.backlog.shift(); op !== undefined; op = this.backlog.shift()) {
+      this.runOne(op);
+      if (this.replies.bytes - start >= PART_BYTES) break;
+    }
+    this.replies.flush();
+    this.drainSoon();
+  }
+
+  /** drainSoon runs the backlog's next part in the next turn, if anything waits there. */
+  private drainSoon(): void {
+    if (this.backlog.size === 0 || this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(this.drainBound);
+  }
+
+  /** defer puts a copy of `r` in the backlog. */
+  private defer(r: Op): void {
+    const op: Op = {
+      id: r.id,
+      op: r.op,
+      store: r.store,
+      key: Buffer.from(r.key),
+      value: Buffer.from(r.value),
+      w: r.w,
+      timeoutMs: r.timeoutMs,
+    };
+    this.backlog.push(op, this.keysOf(op, false));
+  }
+
+  /** runOne runs `r` now, or behind the gates of its keys (key-gates.ts). */
+  private runOne(r: Op): void {
+    if (this.gates.empty) {
+      const ran = this.exec(r);
+      if (ran !== undefined) this.gate(r, ran);
+    } else this.queue(r);
   }
 
   /** keysOf returns the keys an op reads or writes (copies when `copy`). */

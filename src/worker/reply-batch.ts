@@ -40,9 +40,16 @@ export class ReplyBatch {
   private readonly writer = new ReplyWriter();
   private readonly send: SendFn;
   private flushScheduled = false;
+  /** sent is the bytes of the reply batches sent so far. */
+  private sent = 0;
 
   constructor(send: SendFn) {
     this.send = send;
+  }
+
+  /** bytes is the bytes of every reply gathered so far, sent or not (op-runner.ts measures its parts by it). */
+  get bytes(): number {
+    return this.sent + this.writer.len;
   }
 
   /** add appends the reply of op `id`: a status, a seq and an optional value (copied in). */
@@ -80,6 +87,7 @@ export class ReplyBatch {
   flush(): void {
     if (this.writer.count === 0) return;
     const { buffer, length } = this.writer.take();
+    this.sent += length;
     this.send({ type: 'replies', buffer, length });
   }
 }

@@ -114,12 +114,17 @@ export class ShardHost {
     return this.stores.readyMessage();
   }
 
-  /** handle executes one message from the main thread. */
+  /**
+   * handle executes one message from the main thread. Any but `ops` first runs the ops still waiting
+   * in the op runner's backlog (op-runner.ts, "Parts"), so it follows every op sent before it.
+   */
   handle(msg: ToWorker): void {
+    if (msg.type === 'ops') {
+      this.ops.run(msg.buffer, msg.length);
+      return;
+    }
+    this.ops.finish();
     switch (msg.type) {
-      case 'ops':
-        this.ops.run(msg.buffer, msg.length);
-        return;
       case 'scan':
         this.answer(msg.id, () => this.scan(msg));
         return;
@@ -188,8 +193,9 @@ export class ShardHost {
     }
   }
 
-  /** close stops replication and closes every store (flushing what they hold). */
+  /** close runs the ops still waiting in the backlog, stops replication and closes every store (flushing what they hold). */
   async close(): Promise<void> {
+    this.ops.finish();
     this.writes.close();
     await this.replication?.stop();
     this.replication = undefined;

@@ -179,6 +179,11 @@ export interface ClientVerb {
   /** details follow the summary in --help (exit codes, examples). */
   details?: string;
   options: Record<string, OptionSpec>;
+  /**
+   * check reads the arguments that `run` reads first (the positionals), throwing their UsageError.
+   * It runs before the client library loads: a missing or extra argument answers without it.
+   */
+  check: (args: ParsedArgs) => unknown;
   run: (client: DistkvClient, args: ParsedArgs, out: Output, conn: Connection) => Promise<number>;
 }
 
@@ -201,6 +206,7 @@ export async function runClientVerb(verb: ClientVerb, argv: readonly string[]): 
   }
   const conn = connection(args);
   const refusedWait = refusedWaitMs(args);
+  verb.check(args);
   const { DistkvClient } = await import('../client/client.js');
   const client = new DistkvClient({
     urls: conn.urls,

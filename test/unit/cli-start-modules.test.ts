@@ -94,7 +94,7 @@ describe('modules a distkv command loads', () => {
    */
   const CLIENT_PARSERS = ['client/endpoint', 'client/key-bytes', 'client/token', 'client/wire-decode'];
 
-  it("a client verb's --help and a mistake in its options load no client or server module", async () => {
+  it("a client verb's --help and a mistake in its options or arguments load no client or server module", async () => {
     const cases: [string[], number, RegExp][] = [
       [['get', '--help'], 0, /^Usage: distkv get KEY/],
       [['scan', '--help'], 0, /^Usage: distkv scan/],
@@ -106,6 +106,11 @@ describe('modules a distkv command loads', () => {
       [['get', '--bogus', 'k'], 2, /^$/],
       [['get', 'k', '--refused-wait-ms', '-1'], 2, /^$/],
       [['--url', 'bad host', 'stats'], 2, /^$/],
+      [['get'], 2, /^$/],
+      [['set', 'k'], 2, /^$/],
+      [['scan', 'a', 'b'], 2, /^$/],
+      [['cluster', 'x'], 2, /^$/],
+      [['restore'], 2, /^$/],
     ];
     for (const [args, code, stdout] of cases) {
       const r = await traced(args);

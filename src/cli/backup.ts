@@ -250,6 +250,7 @@ export const BACKUP_VERB: ClientVerb = {
     },
     ...WAIT_OPTION,
   },
+  check: (args) => positionals(args, 1, 1, 'distkv backup FILE'),
   run: async (client, args, out, conn) => {
     const [file] = positionals(args, 1, 1, 'distkv backup FILE') as [string];
     // "-" is standard output to every other verb that takes a file: `distkv backup - | gzip` wrote

@@ -82,6 +82,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv cluster',
     summary: VERB_SUMMARIES.cluster,
     options: {},
+    check: (args) => positionals(args, 0, 0, 'distkv cluster'),
     run: async (client, args, out, conn) => {
       positionals(args, 0, 0, 'distkv cluster');
       // The first node that answers: the last one asked is tried as long as the client retries a
@@ -211,6 +212,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv stats',
     summary: VERB_SUMMARIES.stats,
     options: {},
+    check: (args) => positionals(args, 0, 0, 'distkv stats'),
     run: async (client, args, out) => {
       positionals(args, 0, 0, 'distkv stats');
       const doc = await client.nodeStats();

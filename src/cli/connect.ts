@@ -3,8 +3,11 @@
  * Nodes come from `--url` (repeatable or comma-separated), else `DISTKV_URL` (comma-separated, like
  * `ETCDCTL_ENDPOINTS`), else 127.0.0.1:8080; each is `host:port` or `http(s)://host:port`.
  * `--ca FILE` (or `DISTKV_CA`) trusts a private CA for https:// nodes.
+ *
+ * The client library (~45 modules) is imported only once a verb's options are checked and it is
+ * about to connect: `distkv get --help` and a mistake in an option answer without loading it.
  */
-import { DistkvClient } from '../client/client.js';
+import type { DistkvClient } from '../client/client.js';
 import { controlCharAt } from '../client/token.js';
 import type { WaitNotice } from '../client/types.js';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
@@ -176,6 +179,11 @@ export interface ClientVerb {
   /** details follow the summary in --help (exit codes, examples). */
   details?: string;
   options: Record<string, OptionSpec>;
+  /**
+   * check reads the arguments that `run` reads first (the positionals), throwing their UsageError.
+   * It runs before the client library loads: a missing or extra argument answers without it.
+   */
+  check: (args: ParsedArgs) => unknown;
   run: (client: DistkvClient, args: ParsedArgs, out: Output, conn: Connection) => Promise<number>;
 }
 
@@ -198,6 +206,8 @@ export async function runClientVerb(verb: ClientVerb, argv: readonly string[]): 
   }
   const conn = connection(args);
   const refusedWait = refusedWaitMs(args);
+  verb.check(args);
+  const { DistkvClient } = await import('../client/client.js');
   const client = new DistkvClient({
     urls: conn.urls,
     token: conn.token,

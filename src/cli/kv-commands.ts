@@ -80,6 +80,20 @@ function keyAndRest(args: ParsedArgs, rest: number, usage: string): [Key, ...str
   return [bytes, ...positionals(args, rest, rest, `${usage} (with --key-base64, no KEY)`)];
 }
 
+/** getKey is the key of `distkv get`. */
+const getKey = (args: ParsedArgs): Key => keyAndRest(args, 0, 'distkv get KEY')[0];
+
+/** delKey is the key of `distkv del`. */
+const delKey = (args: ParsedArgs): Key => keyAndRest(args, 0, 'distkv del KEY')[0];
+
+/** setKeyAndText is the key of `distkv set` and its VALUE argument (none with --file). */
+function setKeyAndText(args: ParsedArgs): [Key, string | undefined] {
+  if (stringOption(args, 'file') !== undefined)
+    return [keyAndRest(args, 0, 'distkv set KEY --file FILE')[0], undefined];
+  const [key, text] = keyAndRest(args, 1, 'distkv set KEY VALUE') as [Key, string];
+  return [key, text];
+}
+
 /** PREFIX_BASE64_OPTION is the `--prefix-base64` of scan and watch. */
 export const PREFIX_BASE64_OPTION = {
   type: 'string',
@@ -185,8 +199,9 @@ export const KV_VERBS: Record<string, ClientVerb> = {
         help: 'also print the key\'s version E.S (first line; "version" in --json), for --if-match',
       },
     },
+    check: getKey,
     run: async (client, args, out, conn) => {
-      const [key] = keyAndRest(args, 0, 'distkv get KEY');
+      const key = getKey(args);
       const showVersion = args.options.get('show-version') === true;
       if (args.options.get('replica') === true && args.options.has('w'))
         throw new UsageError("give --replica or --w (which reads the key's leader), not both");
@@ -240,18 +255,12 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       },
       'if-none-match': { type: 'boolean', help: 'write only if the key does not exist (create only)' },
     },
+    check: setKeyAndText,
     run: async (client, args, out, conn) => {
       const file = stringOption(args, 'file');
-      let key: Key;
-      let value: Buffer;
-      if (file !== undefined) {
-        [key] = keyAndRest(args, 0, 'distkv set KEY --file FILE');
-        value = readInput(file);
-      } else {
-        const [k, text] = keyAndRest(args, 1, 'distkv set KEY VALUE') as [Key, string];
-        key = k;
-        value = text === '-' ? readInput('-') : Buffer.from(text);
-      }
+      const [key, text] = setKeyAndText(args);
+      const value =
+        file !== undefined ? readInput(file) : text === '-' ? readInput('-') : Buffer.from(text ?? '');
       const ttlMs = intOption(args, 'ttl', { min: 1, max: MAX_TTL_MS, what: ' ms (ten years)' });
       const latest = Date.now() + MAX_TTL_MS;
       const expiresAtMs = intOption(args, 'expires-at', {
@@ -299,8 +308,9 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       ...WRITE_CONCERN,
       'if-match': { type: 'string', valueName: 'V', help: "delete only if the key's version is V" },
     },
+    check: delKey,
     run: async (client, args, out, conn) => {
-      const [key] = keyAndRest(args, 0, 'distkv del KEY');
+      const key = delKey(args);
       const ifMatch = ifMatchOption(args);
       const { concern, slowMs } = await concernOptions(args, client, key);
       const existed = await withSlowNote(
@@ -341,6 +351,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       all: { type: 'boolean', help: 'follow the next cursor to the end' },
       replica: { type: 'boolean', help: 'let nodes read the shards they replicate (may lag; says so)' },
     },
+    check: (args) => prefixArgument(args, 'scan'),
     run: async (client, args, out) => {
       const prefix = prefixArgument(args, 'scan');
       const after = afterOption(args);

@@ -78,6 +78,7 @@ export const RESTORE_VERB: ClientVerb = {
     },
     ...WAIT_OPTION,
   },
+  check: (args) => positionals(args, 1, 1, 'distkv restore FILE'),
   run: async (client, args, out, conn) => {
     const [file] = positionals(args, 1, 1, 'distkv restore FILE') as [string];
     // Before the file is opened: a mistyped --wait-ms is a usage mistake, whatever the file holds.

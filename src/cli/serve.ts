@@ -1,27 +1,12 @@
 /**
- * `distkv serve`: run the nodes of a config in this process until SIGTERM/SIGINT/SIGHUP.
+ * `distkv serve`: its options and --help; the run (serve-run.ts) runs the nodes of a config in this
+ * process until SIGTERM/SIGINT/SIGHUP. This module loads only the option parser, so `distkv serve
+ * --help` and a mistyped option do not load the server.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ConfigOverrides, loadConfig } from '../config/load-config.js';
-import type { Config } from '../config/schema.js';
-import { DistkvError } from '../errors.js';
-import { DistkvNode } from '../server/node.js';
-import { planNode, selectNodes } from '../server/node-plan.js';
-import { LOADING_MARKER } from '../storage/bulk-load-marker.js';
-import { createLogger } from '../util/logger.js';
-import {
-  formatOptions,
-  intOption,
-  listOption,
-  type OptionSpec,
-  parseArgs,
-  stringOption,
-  UsageError,
-} from './args.js';
-import { type HeldSignals, STOP_SIGNALS } from './held-signals.js';
-import { refuseOtherNodesDir } from './node-dir-check.js';
+import type { ConfigOverrides } from '../config/load-config.js';
+import { formatOptions, intOption, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
+import type { HeldSignals } from './held-signals.js';
 
 /** DEFAULT_CONFIG is config/default.toml of the installed package. */
 export const DEFAULT_CONFIG = fileURLToPath(new URL('../../../config/default.toml', import.meta.url));
@@ -109,21 +94,6 @@ requests, flushes and exits 0 (given while the stores open, once they are open).
 exits at once. To keep a node running after its terminal closes, run it as a service (systemd) or
 with setsid, not nohup (Node undoes nohup's ignoring of SIGHUP).`;
 
-/**
- * refuseUnfinishedLoads throws BULK_LOAD_REFUSED naming a store of `nodes` that holds a bulk load
- * that did not finish (interrupted, killed, disk full: its LOADING marker, docs/bulk-load.md):
- * serving it would present part of the load as the whole.
- */
-function refuseUnfinishedLoads(config: Config, nodes: readonly string[]): void {
-  for (const st of planNode(config, selectNodes(config, nodes), 1).stores) {
-    if (!existsSync(join(st.dir, LOADING_MARKER))) continue;
-    throw new DistkvError(
-      'BULK_LOAD_REFUSED',
-      `store ${st.dir} holds a bulk load that did not finish (its ${LOADING_MARKER} file): run the same \`distkv load\` again to finish it, or remove the store's directory to start it empty`,
-    );
-  }
-}
-
 /** LOG_LEVELS are the levels --log-level and DISTKV_LOG_LEVEL take (pino's, in any letter case). */
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -169,82 +139,7 @@ export async function serve(argv: readonly string[], held?: HeldSignals): Promis
   const engine = stringOption(args, 'engine');
   if (engine !== undefined) overrides['storage.engine'] = engine;
 
-  const config = loadConfig(stringOption(args, 'config') ?? DEFAULT_CONFIG, overrides);
-  refuseOtherNodesDir(config, listOption(args, 'node'));
-  refuseUnfinishedLoads(config, listOption(args, 'node'));
-  const log = createLogger(logLevel);
-  // The signal handlers are installed before the stores open: a Ctrl-C or SIGTERM while they open
-  // (a long WAL replay, a resync) used to kill the process at once (exit 130/143, no stores
-  // closed, "did not stop cleanly" at the next start). Now the first one stops the node as soon as
-  // it is open; a second one still exits at once.
-  let signals = 0;
-  let stopping: ((signal: NodeJS.Signals) => void) | undefined;
-  let exitNow: ((code: number) => void) | undefined;
-  let pending: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals++;
-    if (signals > 1) {
-      log.warn({ signal }, 'second signal: exiting at once');
-      if (exitNow === undefined) process.exit(1);
-      exitNow(1);
-      return;
-    }
-    if (stopping !== undefined) stopping(signal);
-    else {
-      pending = signal;
-      log.info({ signal }, 'shutting down once the stores are open (a second signal exits at once)');
-    }
-  };
-  for (const s of STOP_SIGNALS) process.on(s, onSignal);
-  // A signal that came while the modules loaded (held until now): stopped before anything opened,
-  // so nothing to close and no run marker written; the next start finds the last stop as it was.
-  const early = held?.release() ?? [];
-  if (early.length > 0) {
-    for (const s of STOP_SIGNALS) process.off(s, onSignal);
-    log.info({ signal: early[0] }, 'stopped before starting (the signal came while distkv loaded)');
-    return 0;
-  }
-  // Logged once the handlers are in place: from this line on, a signal stops the node cleanly.
-  log.info(
-    {
-      config: config.source,
-      data_dir: config.server.data_dir,
-      durability: config.storage.durability,
-      engine: config.storage.engine,
-    },
-    'starting distkv',
-  );
-  const listen = stringOption(args, 'listen');
-  let node: DistkvNode;
-  try {
-    node = await DistkvNode.start({
-      config,
-      nodes: listOption(args, 'node'),
-      ...(listen === undefined ? {} : { listen }),
-      inline: args.options.get('inline') === true,
-      proxy: args.options.get('proxy') === true,
-      log,
-      repair: args.options.get('repair') === true,
-    });
-  } catch (err) {
-    for (const s of STOP_SIGNALS) process.off(s, onSignal);
-    throw err;
-  }
-
-  return new Promise<number>((resolve) => {
-    exitNow = resolve;
-    stopping = (signal) => {
-      log.info({ signal }, 'shutting down');
-      node.stop().then(
-        () => {
-          resolve(0);
-        },
-        (err: unknown) => {
-          log.error({ err }, 'error while shutting down');
-          resolve(1);
-        },
-      );
-    };
-    if (pending !== undefined) stopping(pending);
-  });
+  // The config, the checks of the data directory and the server are loaded only from here on: `serve
+  // --help` and a mistake in an option answer without them (~180 modules, ~300 ms).
+  return (await import('./serve-run.js')).runServe(args, logLevel, overrides, held);
 }

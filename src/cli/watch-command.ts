@@ -33,6 +33,7 @@ export const WATCH_VERBS: Record<string, ClientVerb> = {
       'no-values': { type: 'boolean', help: 'omit values' },
       'prefix-base64': PREFIX_BASE64_OPTION,
     },
+    check: (args) => prefixArgument(args, 'watch'),
     run: async (client, args, out, conn) => {
       // --prefix-base64 as the scan takes it: keys that are not UTF-8 were printed (key_base64)
       // but could not be watched by their own bytes.

@@ -3,12 +3,16 @@
  * (the client library, backup, restore, watch) for any command, so `distkv --version` loaded 73
  * modules and took ~90 ms more than a bare node to start, and so did every call of a script. Here a
  * module-loading hook (`--import` through NODE_OPTIONS) lists the modules each command loads.
+ * A verb's --help and a mistake in its options load neither the client library (connect.ts imported
+ * it up front: `get --help` loaded ~45 client modules) nor the server (`serve --help` loaded ~180
+ * modules, ~300 ms): only the run loads them.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from '../helpers/ports.js';
 import { runCli, type CliResult } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -84,10 +88,49 @@ describe('modules a distkv command loads', () => {
     }
   });
 
-  it('a key verb loads the client library, not backup, restore or the server', async () => {
-    const r = await traced(['get', '--help']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^Usage: distkv get KEY/);
+  /**
+   * CLIENT_PARSERS are the client modules that read what a verb was given (an address, a token, a
+   * key's bytes) or a node's error, without the client: a verb that has not connected loads no other.
+   */
+  const CLIENT_PARSERS = ['client/endpoint', 'client/key-bytes', 'client/token', 'client/wire-decode'];
+
+  it("a client verb's --help and a mistake in its options or arguments load no client or server module", async () => {
+    const cases: [string[], number, RegExp][] = [
+      [['get', '--help'], 0, /^Usage: distkv get KEY/],
+      [['scan', '--help'], 0, /^Usage: distkv scan/],
+      [['watch', '--help'], 0, /^Usage: distkv watch/],
+      [['cluster', '--help'], 0, /^Usage: distkv cluster/],
+      [['backup', '--help'], 0, /^Usage: distkv backup FILE/],
+      [['restore', '--help'], 0, /^Usage: distkv restore FILE/],
+      [['help', 'set'], 0, /^Usage: distkv set KEY/],
+      [['get', '--bogus', 'k'], 2, /^$/],
+      [['get', 'k', '--refused-wait-ms', '-1'], 2, /^$/],
+      [['--url', 'bad host', 'stats'], 2, /^$/],
+      [['get'], 2, /^$/],
+      [['set', 'k'], 2, /^$/],
+      [['scan', 'a', 'b'], 2, /^$/],
+      [['cluster', 'x'], 2, /^$/],
+      [['restore'], 2, /^$/],
+    ];
+    for (const [args, code, stdout] of cases) {
+      const r = await traced(args);
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, stdout, args.join(' '));
+      assert.deepEqual(
+        r.modules.filter(
+          (m) => (m.startsWith('client/') && !CLIENT_PARSERS.includes(m)) || m.startsWith('server/'),
+        ),
+        [],
+        `distkv ${args.join(' ')} loaded them`,
+      );
+    }
+  });
+
+  it('a key verb that runs loads the client library, not backup, restore or the server', async () => {
+    const dead = `127.0.0.1:${String(await freePort())}`; // nothing listens there
+    const r = await traced(['get', 'k', '--url', dead, '--refused-wait-ms', '0']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^distkv get: /);
     assert.ok(r.modules.includes('client/client'), r.modules.join(' '));
     for (const m of ['cli/backup', 'cli/restore', 'cli/serve', 'cli/watch-command'])
       assert.ok(!r.modules.includes(m), `get loaded ${m}`);
@@ -97,10 +140,28 @@ describe('modules a distkv command loads', () => {
     );
   });
 
-  it('serve loads the server, not the client library', async () => {
-    const r = await traced(['serve', '--help']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(r.modules.includes('cli/serve'), r.modules.join(' '));
+  it('serve --help and a mistake in its options load neither the server nor the client library', async () => {
+    const cases: [string[], number][] = [
+      [['serve', '--help'], 0],
+      [['help', 'serve'], 0],
+      [['serve', '--bogus'], 2],
+      [['serve', 'extra'], 2],
+      [['serve', '--log-level', 'loud'], 2],
+      [['serve', '--workers', 'x'], 2],
+    ];
+    for (const [args, code] of cases) {
+      const r = await traced(args);
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.ok(r.modules.includes('cli/serve'), r.modules.join(' '));
+      assert.deepEqual(heavy(r.modules), ['cli/serve'], `distkv ${args.join(' ')} loaded them`);
+    }
+  });
+
+  it('a config mistake of serve answers before the server loads', async () => {
+    const r = await traced(['serve', '--config', join(dir, 'missing.toml')]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /missing\.toml/);
+    assert.ok(!r.modules.includes('server/node'), 'serve loaded server/node');
     assert.deepEqual(
       r.modules.filter((m) => m.startsWith('client/') || m === 'cli/connect'),
       [],

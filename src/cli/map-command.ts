@@ -161,12 +161,20 @@ async function fetchPeerClusterWith(
       'SHARD_UNREACHABLE',
       `${base} answered GET /cluster with ${res.status}: ${text.slice(0, 200)}`,
     );
+  let doc: unknown;
   try {
-    return JSON.parse(text) as { version?: unknown; map?: unknown };
+    doc = JSON.parse(text);
   } catch {
     throw new DistkvError(
       'SHARD_UNREACHABLE',
       `${base} answered GET /cluster with something other than JSON`,
     );
   }
+  // `null` or an array would be read as a document of no config (null threw a TypeError).
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `${base} answered GET /cluster with JSON that is not a document: ${text.slice(0, 200)}`,
+    );
+  return doc as { version?: unknown; map?: unknown };
 }

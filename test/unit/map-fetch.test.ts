@@ -81,13 +81,15 @@ describe('distkv map fetch', () => {
   let peer: Server;
   let addr = '';
   let hash = topologyHash(config.shards);
+  /** body, when set, is what the peer answers in place of its document. */
+  let body: string | undefined;
   before(async () => {
     peer = createServer((req, res) => {
       if (req.url !== '/cluster') res.writeHead(404).end();
       else
         res
           .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ version: hash, map_version: peerMap.version, map: peerMap }));
+          .end(body ?? JSON.stringify({ version: hash, map_version: peerMap.version, map: peerMap }));
     });
     await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
     addr = `127.0.0.1:${(peer.address() as AddressInfo).port}`;
@@ -124,5 +126,22 @@ describe('distkv map fetch', () => {
     const missing = await runCli(['map', 'fetch']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /missing --from ADDR/);
+  });
+
+  it('refuses a peer whose answer is JSON but not a document, saying so', async () => {
+    for (const b of ['null', '[1]', '"x"'])
+      try {
+        body = b;
+        const d = dirs.make();
+        const r = await runCli(['map', 'fetch', '--from', addr, '--config', CONFIG_FILE, '--data-dir', d]);
+        assert.equal(r.code, 1, `${b}: ${r.stderr}`);
+        assert.match(
+          r.stderr,
+          /SHARD_UNREACHABLE: .* answered GET \/cluster with JSON that is not a document/,
+          b,
+        );
+      } finally {
+        body = undefined;
+      }
   });
 });

@@ -25,6 +25,9 @@ function percentEncoded(key: Uint8Array): string {
   return [...key].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 }
 
+/** BIG_VALUES is how many values of 1 MiB the byte-bound case writes. */
+const BIG_VALUES = 24;
+
 interface Page {
   items: { key: string; key_base64?: string }[];
   next: string | null;
@@ -174,14 +177,15 @@ describe('a scan over keys that are not UTF-8', () => {
     const rand = seededRandom(seed);
     const keys = randomKeys(rand, 'big:', 100);
     const MIB = 1024 * 1024;
-    // 40 values of 1 MiB (the default max_value_bytes), the rest 0..2000 bytes, in seeded order:
-    // each part of a page (a shard's) ends past 4 MiB, so 40 MiB takes several pages (60 took a
-    // third longer and cut pages at the same bounds).
+    // 24 values of 1 MiB (the default max_value_bytes), the rest 0..2000 bytes, in seeded order:
+    // each part of a page (a shard's) ends past 4 MiB, with at most one value more, so a page of
+    // the two shards holds at most about 10 MiB and 24 MiB takes 3 pages at least (40 and 60 took
+    // longer and cut pages at the same bounds).
     const big = new Set(
       keys
         .map((_, i) => i)
         .sort(() => rand() - 0.5)
-        .slice(0, 40),
+        .slice(0, BIG_VALUES),
     );
     const model = keys.map((key, i) => ({
       key,
@@ -220,7 +224,10 @@ describe('a scan over keys that are not UTF-8', () => {
             : `&after=${encodeURIComponent(page.next)}`;
       }
       assert.deepEqual(got, want, `seed ${seed}: scan at ${node === a ? 'A' : 'B'}`);
-      assert.ok(pagesRead >= 3, `seed ${seed}: 40 MiB in ${pagesRead} pages of limit=10000 at ${node}`);
+      assert.ok(
+        pagesRead >= 3,
+        `seed ${seed}: ${BIG_VALUES} MiB in ${pagesRead} pages of limit=10000 at ${node}`,
+      );
       console.log(
         `# scan at ${node === a ? 'A' : 'B'}: largest page ${(largest / MIB).toFixed(1)} MiB of JSON`,
       );

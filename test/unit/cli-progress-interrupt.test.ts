@@ -5,8 +5,11 @@
  * line open: the shell's prompt landed on it.
  *
  * stderr is a pipe here; the CLI is made to take it for a terminal (test/helpers/stderr-tty.ts). The
- * node the restore is given names a leader that refuses everything as DRAINING (a leader stopping:
- * leader-wait.ts, MOVING), so the restore waits for the shard's leader, up to 30 s, its wait drawn.
+ * node the restore is given names a leader that refuses everything as UNAVAILABLE (a leader whose
+ * worker died: leader-wait.ts, MOVING), so the restore waits for the shard's leader, up to 30 s, its
+ * wait drawn. (Not DRAINING: the client waits a stopping leader out for its switchWaitMs, 15 s,
+ * before the restore sees the refusal and draws its wait; UNAVAILABLE is given up after three
+ * quick retries.)
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -31,7 +34,7 @@ before(async () => {
     req.resume().on('end', () => {
       res
         .writeHead(503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ error: { code: 'DRAINING', message: 'the node is stopping' } }));
+        .end(JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'the shard worker is restarting' } }));
     });
   });
   node = await startHandlerTwin((req, res) => {

@@ -176,5 +176,5 @@ async function fetchPeerClusterWith(
       'SHARD_UNREACHABLE',
       `${base} answered GET /cluster with JSON that is not a document: ${text.slice(0, 200)}`,
     );
-  return doc as { version?: unknown; map?: unknown };
+  return doc;
 }

@@ -266,7 +266,8 @@ function writeValues(w: RespWriter, g: Gather): void {
   w.array(g.values.length);
   for (const v of g.values) {
     if (v === undefined) w.nil();
-    else w.bulk(v);
+    // The Gather's own copy, unchanged until the reply is sent: large ones are not copied again.
+    else w.bulkShared(v);
   }
 }
 

@@ -209,7 +209,7 @@ export class ReplyQueue {
       if (next?.ready !== true) break;
       if (next.muted) {
         // written nowhere (CLIENT REPLY OFF / SKIP)
-      } else if (next.writer !== undefined) this.out.raw(next.writer.take());
+      } else if (next.writer !== undefined) this.out.append(next.writer);
       else {
         this.out.proto = next.proto;
         next.format(this.out, next.status, next.seq, next.value, next);

@@ -489,8 +489,9 @@ export class RespConnection {
     if (out.length === 0) return;
     this.window.fit(out.length, this.queue.outReplies);
     this.queue.outReplies = 0;
-    // The replies' bytes in place: reused at once unless the socket keeps them (resp-format.ts).
-    const sent = this.out.write(out.view());
+    // The replies' bytes in place: reused at once unless the socket keeps them (resp-format.ts);
+    // an MGET's large values are parts of their own (`bulkShared`), sent with the rest in one writev.
+    const sent = out.shared ? this.out.writev(out.chunks()) : this.out.write(out.view());
     out.release(this.out.retained);
     if (!sent) this.writeBlocked = true;
   }

@@ -43,12 +43,21 @@ const DOLLAR = 0x24;
 const STAR = 0x2a;
 /** MAX_COUNT_LINE bounds a type byte, a length of up to 16 digits and CRLF. */
 const MAX_COUNT_LINE = 1 + 16 + 2;
+/** SHARE_BYTES is the smallest value `bulkShared` keeps by reference instead of copying. */
+export const SHARE_BYTES = 64 * 1024;
 
 /**
  * RespWriter appends replies to a growable buffer. `proto` picks the RESP2 or RESP3 form of nulls
  * and maps. `take()` hands out a copy of what was written and empties the writer; a connection's
  * writer instead sends `view()`, the bytes in place, and `release`s them: when the socket took
  * them at once (the usual case) the buffer is reused, else the writer moves to a new one.
+ *
+ * Large values by reference: `bulkShared` (an MGET's reply, gather.ts) does not copy a value of
+ * SHARE_BYTES or more into the buffer; the writer then holds a list of parts (the bytes written
+ * before it, the value itself, then the buffer again), and the connection sends them in one
+ * `writev` (`chunks()`). Copied, an MGET of 63 values of 1 MiB grew one buffer to 64 MiB by
+ * doubling (each growth copying everything before it) on the main thread, in one turn that every
+ * other connection of the node waited behind (docs/resp.md, "Large replies").
  */
 export class RespWriter {
   proto: ProtocolVersion;
@@ -56,6 +65,12 @@ export class RespWriter {
   errors: ErrorCounts | undefined = undefined;
   private buf: Buffer;
   private len = 0;
+  /** parts are the bytes before buf[start, len) when a value was kept by reference (`bulkShared`). */
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  private start = 0;
+  /** copied counts the bytes copied into the buffer when it grew (tests: resp-writer-shared). */
+  copied = 0;
 
   constructor(proto: ProtocolVersion, initialBytes = INITIAL_BYTES) {
     this.proto = proto;
@@ -64,34 +79,85 @@ export class RespWriter {
 
   /** length is the number of bytes written and not yet taken. */
   get length(): number {
-    return this.len;
+    return this.partBytes + this.len - this.start;
+  }
+
+  /** shared reports whether a value is held by reference: send `chunks()`, not `view()`. */
+  get shared(): boolean {
+    return this.parts.length > 0;
   }
 
   /** take returns a copy of the bytes written and empties the writer. */
   take(): Buffer {
-    const out = Buffer.allocUnsafe(this.len);
-    this.buf.copy(out, 0, 0, this.len);
-    this.len = 0;
+    const out = this.shared ? Buffer.concat(this.chunks()) : Buffer.from(this.buf.subarray(0, this.len));
+    this.discard();
     return out;
   }
 
-  /** view returns the bytes written in place: valid until the next write to this writer or `release`. */
+  /** view returns the bytes written in place (joined when `shared`): valid until the next write to this writer or `release`. */
   view(): Buffer {
-    return this.buf.subarray(0, this.len);
+    return this.shared ? Buffer.concat(this.chunks()) : this.buf.subarray(0, this.len);
+  }
+
+  /** chunks returns the bytes written as parts in order (values of `bulkShared` among them), valid as `view()`'s. */
+  chunks(): Buffer[] {
+    const out = this.parts.slice();
+    if (this.len > this.start) out.push(this.buf.subarray(this.start, this.len));
+    return out;
   }
 
   /**
-   * release empties the writer once its `view()` was sent; `kept`: the socket still holds those
-   * bytes (a write queued or buffered), so the writer must not overwrite them: it takes a new buffer.
+   * release empties the writer once its `view()` or `chunks()` was sent; `kept`: the socket still
+   * holds those bytes (a write queued or buffered), so the writer must not overwrite them: it takes
+   * a new buffer.
    */
   release(kept: boolean): void {
-    this.len = 0;
+    this.discard();
     if (kept) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
   }
 
   /** discard drops the bytes written (the connection they were for is gone). */
   discard(): void {
     this.len = 0;
+    this.start = 0;
+    if (this.parts.length > 0) this.parts = [];
+    this.partBytes = 0;
+  }
+
+  /** append moves what `w` holds to the end of this writer (its shared values by reference) and empties `w`. */
+  append(w: RespWriter): void {
+    if (w.shared) {
+      for (const part of w.parts) this.share(part);
+      w.parts = [];
+      w.partBytes = 0;
+    }
+    this.raw(w.buf.subarray(w.start, w.len));
+    w.discard();
+  }
+
+  /**
+   * bulkShared writes a bulk string whose value the caller leaves unchanged until the reply is
+   * sent: one of SHARE_BYTES or more is kept by reference, not copied (see the class comment).
+   */
+  bulkShared(value: Buffer): void {
+    if (value.length < SHARE_BYTES) {
+      this.bulk(value);
+      return;
+    }
+    this.count(DOLLAR, value.length);
+    this.share(value);
+    this.raw(CRLF);
+  }
+
+  /** share ends the buffer's current part and adds `part` after it, by reference. */
+  private share(part: Buffer): void {
+    if (this.len > this.start) {
+      this.parts.push(this.buf.subarray(this.start, this.len));
+      this.partBytes += this.len - this.start;
+      this.start = this.len;
+    }
+    this.parts.push(part);
+    this.partBytes += part.length;
   }
 
   /** raw appends encoded bytes as they are. */
@@ -241,10 +307,15 @@ export class RespWriter {
 
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
+    // Bytes before `start` are in `parts` (which keep the old buffer): only the current part moves.
+    const used = this.len - this.start;
     let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
+    while (size < used + n) size *= 2;
     const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.len);
+    this.buf.copy(next, 0, this.start, this.len);
+    this.copied += used;
     this.buf = next;
+    this.len = used;
+    this.start = 0;
   }
 }

@@ -124,15 +124,20 @@ export class RespWriter {
     this.partBytes = 0;
   }
 
-  /** append moves what `w` holds to the end of this writer (its shared values by reference) and empties `w`. */
+  /**
+   * append moves what `w` holds to the end of this writer (its shared values by reference) and
+   * empties `w`. `w`'s parts may be slices of its buffer: it then writes on in a new one.
+   */
   append(w: RespWriter): void {
-    if (w.shared) {
+    const shared = w.shared;
+    if (shared) {
       for (const part of w.parts) this.share(part);
       w.parts = [];
       w.partBytes = 0;
     }
     this.raw(w.buf.subarray(w.start, w.len));
     w.discard();
+    if (shared) w.buf = Buffer.allocUnsafe(INITIAL_BYTES);
   }
 
   /**

@@ -115,6 +115,9 @@ describe('RespWriter: an MGET of large values', () => {
     out.append(behind);
     out.integer(7);
     assert.equal(behind.length, 0, 'the writer behind is emptied');
+    // Written again, the writer behind must not write over the bytes `out` now holds by reference
+    // (the array's header, a part of its buffer).
+    behind.raw(Buffer.alloc(64, 0x21));
     assert.ok(out.chunks().includes(big));
     const whole = Buffer.concat([
       Buffer.from('$5\r\nfirst\r\n'),

@@ -62,9 +62,13 @@ describe(
     });
 
     after(async () => {
-      await cluster.stop();
-      await etcd.stop();
-      rmSync(dir, { recursive: true, force: true });
+      // `cluster` is unset when its start failed (it stopped its nodes then): etcd is stopped anyway.
+      try {
+        await (cluster as TestCluster | undefined)?.stop();
+      } finally {
+        await (etcd as TestEtcd | undefined)?.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('publishes its new epoch through etcd, after its recovered last seq', async () => {

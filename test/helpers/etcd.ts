@@ -67,6 +67,16 @@ export class TestEtcd {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    // A test file whose `after` never reached stop() (it threw first: a cluster that did not start)
+    // must still end: etcd's process and pipes do not hold the event loop, and it is killed when the
+    // file's process exits. Held, the file waited for etcd for ever and the CI's e2e tier with it.
+    child.unref();
+    for (const s of [child.stdout, child.stderr]) (s as { unref?: () => void } | null)?.unref?.();
+    const killAtExit = (): void => {
+      child.kill('SIGKILL');
+    };
+    process.once('exit', killAtExit);
+    child.once('exit', () => process.off('exit', killAtExit));
     const etcd = new TestEtcd(child, url, dir);
     const spawnedAt = new Date().toISOString();
     const deadline = Date.now() + timeoutMs;
@@ -99,6 +109,8 @@ export class TestEtcd {
   /** stop kills etcd and removes its data. */
   async stop(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
+      // Held again while its exit is awaited (start unref'd it): else the file could end first.
+      this.child.ref();
       this.child.kill('SIGCONT');
       const exited = new Promise((r) => this.child.once('exit', r));
       this.child.kill('SIGKILL');

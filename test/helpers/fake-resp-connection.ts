@@ -6,7 +6,9 @@ import { ClientPause } from '../../src/resp/client-pause.js';
 import { COMMAND_NAMES } from '../../src/resp/command-table.js';
 import { ReplyQueue } from '../../src/resp/reply-queue.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
-import type { ShardMap } from '../../src/routing/shard-map.js';
+import { validateConfig } from '../../src/config/validate-config.js';
+import { ScanCursors } from '../../src/resp/scan-cursors.js';
+import { ShardMap } from '../../src/routing/shard-map.js';
 
 /**
  * fakeConnection returns a connection with a fresh ReplyQueue, `proto` 2 and `fields`; its
@@ -38,6 +40,39 @@ export function fakeNodeConnection(
       read();
     },
     ctx: { config, shardMap, liveShards: () => shardMap.shards, listener, ...ctx },
+  });
+}
+
+/** ONE_SHARD_NODE is the address of the node of `oneShardConnection`, which owns every slot. */
+export const ONE_SHARD_NODE = '127.0.0.1:7001';
+
+/**
+ * oneShardConnection is an authenticated connection to a node of one shard that leads every slot
+ * (store 0 on worker 0), its ops sent to `pool` (a stand-in WorkerPool with `submit`), a round of
+ * 63 keys.
+ */
+export function oneShardConnection(pool: Record<string, unknown>): RespConnection {
+  const config = validateConfig(
+    { shards: [{ name: 'shard-0', idx: 0, address: ONE_SHARD_NODE, slots: '0-16383' }] },
+    '<test>',
+  );
+  const local = { local: true, worker: 0, store: 0, role: 'leader', leaderStore: undefined } as const;
+  return fakeConnection({
+    authenticated: true,
+    gone: false,
+    roundKeys: 63,
+    noteWrite: () => undefined,
+    noteGathered: () => undefined,
+    ctx: {
+      config,
+      shardMap: new ShardMap(config.shards),
+      listener: { address: ONE_SHARD_NODE, host: '127.0.0.1', port: 7001, reads: [local], writes: [local] },
+      pool,
+      cursors: new ScanCursors(),
+      draining: () => false,
+      leaderWithoutLease: () => false,
+      liveShards: () => new ShardMap(config.shards).shards,
+    },
   });
 }
 

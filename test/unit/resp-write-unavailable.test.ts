@@ -6,21 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { validateConfig } from '../../src/config/validate-config.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
 import { dispatch } from '../../src/resp/command-table.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
-import { ScanCursors } from '../../src/resp/scan-cursors.js';
 import type { OpHandler } from '../../src/server/worker-pool.js';
 import { ST_ERROR } from '../../src/worker/op-format.js';
-import { fakeConnection, takeReply } from '../helpers/fake-resp-connection.js';
+import { oneShardConnection, takeReply } from '../helpers/fake-resp-connection.js';
 
-const A = '127.0.0.1:7001';
-const config = validateConfig(
-  { shards: [{ name: 'shard-0', idx: 0, address: A, slots: '0-16383' }] },
-  '<test>',
-);
-const local = { local: true, worker: 0, store: 0, role: 'leader', leaderStore: undefined } as const;
 const DIED = Buffer.from(
   JSON.stringify({
     code: 'UNAVAILABLE',
@@ -37,23 +28,7 @@ function connection(): RespConnection {
       });
     },
   };
-  return fakeConnection({
-    authenticated: true,
-    gone: false,
-    roundKeys: 63,
-    noteWrite: () => undefined,
-    noteGathered: () => undefined,
-    ctx: {
-      config,
-      shardMap: new ShardMap(config.shards),
-      listener: { address: A, host: '127.0.0.1', port: 7001, reads: [local], writes: [local] },
-      pool,
-      cursors: new ScanCursors(),
-      draining: () => false,
-      leaderWithoutLease: () => false,
-      liveShards: () => new ShardMap(config.shards).shards,
-    },
-  });
+  return oneShardConnection(pool);
 }
 
 /** run dispatches `args` and returns the reply once the worker's answer is in. */

@@ -7,23 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { validateConfig } from '../../src/config/validate-config.js';
-import { ShardMap } from '../../src/routing/shard-map.js';
 import { dispatch } from '../../src/resp/command-table.js';
 import { RespWriter, SHARE_BYTES } from '../../src/resp/resp-format.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
-import { ScanCursors } from '../../src/resp/scan-cursors.js';
 import type { OpHandler } from '../../src/server/worker-pool.js';
 import { ST_MISSING, ST_VALUE } from '../../src/worker/op-format.js';
-import { fakeConnection } from '../helpers/fake-resp-connection.js';
+import { oneShardConnection } from '../helpers/fake-resp-connection.js';
 
 const MIB = 1024 * 1024;
-const A = '127.0.0.1:7001';
-const config = validateConfig(
-  { shards: [{ name: 'shard-0', idx: 0, address: A, slots: '0-16383' }] },
-  '<test>',
-);
-const local = { local: true, worker: 0, store: 0, role: 'leader', leaderStore: undefined } as const;
 
 /** connection is a RESP connection whose worker answers each GET at once with `value` (undefined: no such key). */
 function connection(value: (key: string) => Buffer | undefined): RespConnection {
@@ -34,23 +25,7 @@ function connection(value: (key: string) => Buffer | undefined): RespConnection 
       else handler.onReply(ST_VALUE, 0, v);
     },
   };
-  return fakeConnection({
-    authenticated: true,
-    gone: false,
-    roundKeys: 63,
-    noteWrite: () => undefined,
-    noteGathered: () => undefined,
-    ctx: {
-      config,
-      shardMap: new ShardMap(config.shards),
-      listener: { address: A, host: '127.0.0.1', port: 7001, reads: [local], writes: [local] },
-      pool,
-      cursors: new ScanCursors(),
-      draining: () => false,
-      leaderWithoutLease: () => false,
-      liveShards: () => new ShardMap(config.shards).shards,
-    },
-  });
+  return oneShardConnection(pool);
 }
 
 /** copiedForm is `values` as an MGET reply written with `bulk` (every value copied). */

@@ -433,7 +433,11 @@ describe(
         method: 'PUT',
         body: 'l',
         signal: AbortSignal.timeout(30000),
-      }).then(async (r) => `${r.status} ${await r.text()}`);
+      }).then(
+        async (r) => `${r.status} ${await r.text()}`,
+        // Handled here: a check below that throws first must not leave it rejecting unobserved.
+        (err: unknown) => `no answer: ${String(err)}`,
+      );
       await waitFor(`${A!} to hold the w=1 write`, async () => {
         const r = await fetch(`http://${A!}/kv/late-ack`, { redirect: 'manual' });
         return (await r.text()) === 'l';

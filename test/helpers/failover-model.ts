@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DistkvClient } from '../../src/client/client.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
 import { runCli } from './server-process.js';
@@ -93,6 +94,8 @@ export async function waitFor(what: string, check: () => Promise<boolean>, ms = 
 
 /** LOAD_MAX_MS bounds how long a Load writes (longer than any test that uses one runs). */
 const LOAD_MAX_MS = 300_000;
+/** FAILED_WRITE_PAUSE_MS is how long a load loop waits after a failed write before its next. */
+const FAILED_WRITE_PAUSE_MS = 10;
 
 /**
  * Load writes distinct keys with write concern `w` from `concurrency` loops until stopped (bounded
@@ -130,6 +133,9 @@ export class Load {
           this.acked.set(key, value);
         } catch {
           this.failed++;
+          // A client that rejects at once (every node refusing connections) must not spend the
+          // loop's whole `max` in one burst: the writes are meant to span the failover.
+          await sleep(FAILED_WRITE_PAUSE_MS);
         }
       }
       this.ended++;

@@ -10,6 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 
 const SERVE = new URL('../../src/cli/serve.js', import.meta.url).href;
+/** SERVE_RUN is what serve.js imports once the config is checked: it imports the server. */
+const SERVE_RUN = new URL('../../src/cli/serve-run.js', import.meta.url).href;
 const NODE = new URL('../../src/server/node.js', import.meta.url).href;
 
 // A module hook (run in the hooks thread) that refuses to resolve etcd3, so importing anything
@@ -36,6 +38,7 @@ await import(${JSON.stringify(url)});`;
 test('the serve command and the node module load without etcd3 (loaded only where [coordination] etcd is set)', () => {
   assert.equal(importWithoutEtcd(NODE), '');
   assert.equal(importWithoutEtcd(SERVE), '');
+  assert.equal(importWithoutEtcd(SERVE_RUN), '');
 });
 
 test('the hook refuses etcd3 where it is imported: the coordinator module fails to load without it', () => {

@@ -25,7 +25,7 @@
  *
  * The pulls that bring a replica the last seq are served as always: the stop wakes the replicas'
  * parked pulls (src/util/stop-wakes.ts) only after this handover and the lease's release
- * (node.ts), once the front door has stopped accepting. Ended before, the handover's pulls would
+ * (node-drain.ts), once the front door has stopped accepting. Ended before, the handover's pulls would
  * not park: a replica with nothing new yet would be answered at once and ask again and again,
  * reconnecting each time (those answers close their connections), instead of being woken by the
  * last records. Woken after, the pull a caught-up replica has parked then (its ack is the last

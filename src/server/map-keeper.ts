@@ -3,12 +3,13 @@
  *
  * It loads the persisted map at start, adopts any valid successor it is given (by a peer's
  * `/cluster` in the peer checks, or `POST /_admin/map`; with etcd, by etcd), persists it before acting on
- * it, turns the hosted stores over to their new roles and rebuilds the routing tables.
+ * it, turns the hosted stores over to their new roles and rebuilds the routing tables
+ * (store-turnover.ts).
  *
  * Write fencing: while a shard's stores change role, and while an operator's planned failover holds
- * it (`fence`), writes to that shard are answered 503 with Retry-After (SWITCHING_LEADER), never
- * executed: a store must not take writes while its role is changing, and the old leader must not take
- * writes its successor has not copied. Adoptions run one at a time, in arrival order.
+ * it (`fence`, failover-fences.ts), writes to that shard are answered 503 with Retry-After
+ * (SWITCHING_LEADER), never executed: a store must not take writes while its role is changing, and
+ * the old leader must not take writes its successor has not copied. Adoptions run one at a time, in arrival order.
  *
  * With a coordinator (`[coordination] etcd`, src/coordination/etcd-coordinator.ts) a leader also
  * needs its lease: writes are fenced whenever the coordinator says this process may not write the
@@ -27,12 +28,13 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { DistkvError } from '../errors.js';
-import { checkSuccessor, forkSeq, type LiveMap, liveShardInfos, parseLiveMap } from '../routing/live-map.js';
+import { checkSuccessor, type LiveMap, liveShardInfos, parseLiveMap } from '../routing/live-map.js';
 import { type Adoption, adoption, mergedMap, sameShards } from '../routing/map-merge.js';
-import type { Fork, StoreSpec } from '../worker/messages.js';
+import type { StoreSpec } from '../worker/messages.js';
 import type { ShardInfo } from '../routing/shard-map.js';
 import { loadLiveMap, saveLiveMap } from './live-map-file.js';
-import { applyLeaders, type NodePlan, type RoleChange } from './node-plan.js';
+import { FailoverFences } from './failover-fences.js';
+import type { NodePlan } from './node-plan.js';
 import {
   type RemovedLeader,
   removedLeaderError,
@@ -40,6 +42,7 @@ import {
   unresolved,
 } from './removed-leaders.js';
 import { StoreHolds } from './store-holds.js';
+import { roleChanges, turnOverStores } from './store-turnover.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /**
@@ -133,14 +136,10 @@ export class MapKeeper {
   private readonly log: Logger;
   private plan: NodePlan | undefined;
   private pool: WorkerPool | undefined;
-  /** switching holds shards whose stores are changing role; fenced holds shards an operator fenced. */
+  /** switching holds shards whose stores are changing role. */
   private readonly switching = new Set<number>();
-  private readonly fenced = new Set<number>();
-  private readonly fenceTimers = new Map<number, NodeJS.Timeout>();
-  /** fenceOwners names, per fenced shard, the failover that holds it (`fence`'s `by`). */
-  private readonly fenceOwners = new Map<number, string>();
-  /** fenceEnds is when each shard's hold runs out (performance.now()), for the messages. */
-  private readonly fenceEnds = new Map<number, number>();
+  /** fences are the holds of planned failovers on leaders' writes here (failover-fences.ts). */
+  private readonly fences: FailoverFences;
   private queue: Promise<unknown> = Promise.resolve();
   private coordination: Coordination | undefined;
   /** holds are the owners of this process's replica stores' holds (`distkv failover`'s claims among them). */
@@ -158,6 +157,7 @@ export class MapKeeper {
   constructor(config: Config, log: Logger) {
     this.config = config;
     this.log = log;
+    this.fences = new FailoverFences(log);
     this.map = loadLiveMap(config.server.data_dir, config.shards, log);
     this.removed = savedRemovedLeaders(config.server.data_dir, config.shards);
   }
@@ -216,7 +216,7 @@ export class MapKeeper {
   /** writesFenced tells whether writes to shard `idx` must wait (503 with Retry-After). */
   writesFenced(idx: number): boolean {
     return (
-      this.fenced.has(idx) ||
+      this.fences.has(idx) ||
       this.behind.has(idx) ||
       this.switching.has(idx) ||
       (this.coordination !== undefined && !this.coordination.mayWrite(idx))
@@ -269,56 +269,12 @@ export class MapKeeper {
   }
 
   /**
-   * fence holds (or releases) writes to shard `idx` for a planned failover; returns whether it
-   * acted (the caller then holds or releases the store's worker too). A hold ends by itself after
-   * `ms` unless released or moved by a new map first; `onExpire` then releases what else holds the
-   * writes (the store's worker).
-   *
-   * `by` names the failover that holds it: while it does, a hold or release by another is refused
-   * (MAP_CHANGED), so of two failovers at once only one goes on (the other changed nothing).
-   * Before, a second hold was taken as the first, both commands promoted their own targets and two
-   * leaders took writes at one map version (test/e2e/failover-concurrent.test.ts). A release named
-   * by a failover when no hold is left (it ran out, or a map moved the shard) changes nothing and
-   * returns `false`: the store's worker may be fenced by the coordinator, or be a replica now. A
-   * call without `by` (an operator's own release) acts whoever holds it.
+   * fence holds (or releases) writes to shard `idx` for a planned failover `by`; returns whether it
+   * acted. The hold runs out after `ms` (then `onExpire`); another failover's hold or release is
+   * refused with MAP_CHANGED while it holds (FailoverFences.set, failover-fences.ts).
    */
   fence(idx: number, on: boolean, ms: number, onExpire: () => void, by?: string): boolean {
-    const owner = this.fenceOwners.get(idx);
-    if (by !== undefined && this.fenced.has(idx) && owner !== by) {
-      const left = this.fenceEnds.get(idx);
-      throw new DistkvError(
-        'MAP_CHANGED',
-        `writes to shard ${idx} are held by another failover (${owner ?? 'unnamed'}${left === undefined ? '' : ` for ${Math.ceil(left - performance.now())} ms more`}): it moves the leader or releases them (at the latest when its hold runs out); nothing was changed, run it again after if still needed`,
-      );
-    }
-    if (!on && by !== undefined && !this.fenced.has(idx)) return false;
-    clearTimeout(this.fenceTimers.get(idx));
-    this.fenceTimers.delete(idx);
-    this.fenceOwners.delete(idx);
-    this.fenceEnds.delete(idx);
-    if (on) {
-      this.fenced.add(idx);
-      if (by !== undefined) this.fenceOwners.set(idx, by);
-      this.fenceEnds.set(idx, performance.now() + ms);
-      const timer = setTimeout(() => {
-        this.fenceTimers.delete(idx);
-        this.fenceOwners.delete(idx);
-        this.fenceEnds.delete(idx);
-        if (!this.fenced.delete(idx)) return;
-        this.log.warn(
-          { shard: idx, ms },
-          `writes to shard ${idx} released: the failover that held them did not finish within ${ms} ms`,
-        );
-        onExpire();
-      }, ms);
-      timer.unref();
-      this.fenceTimers.set(idx, timer);
-    } else this.fenced.delete(idx);
-    this.log.info(
-      { shard: idx, fenced: on },
-      on ? `writes to shard ${idx} held for a failover` : `writes to shard ${idx} released`,
-    );
-    return true;
+    return this.fences.set(idx, on, ms, onExpire, by);
   }
 
   /**
@@ -326,7 +282,7 @@ export class MapKeeper {
    * leader's writes, or a claim on one of its replica stores (store-holds.ts).
    */
   claimOf(idx: number): string | undefined {
-    const leader = this.fenced.has(idx) ? this.fenceOwners.get(idx) : undefined;
+    const leader = this.fences.ownerOf(idx);
     if (leader !== undefined) return leader;
     for (const st of this.plan?.stores ?? [])
       if (st.shard.idx === idx) {
@@ -423,71 +379,15 @@ export class MapKeeper {
     for (const s of moved) {
       this.behind.delete(s.idx);
       this.switching.add(s.idx);
-      this.fenced.delete(s.idx);
-      this.fenceOwners.delete(s.idx);
-      this.fenceEnds.delete(s.idx);
+      this.fences.drop(s.idx);
     }
     try {
       this.stamp(this.plan.stores);
-      const changes = applyLeaders(this.plan, this.config, this.shards());
-      // Replicas of a shard whose epoch rose may hold records of an older epoch above its fork point.
-      const forks = new Map<number, Fork>();
-      for (const s of map.shards) {
-        const known = previous.shards.find((p) => p.idx === s.idx)?.epoch ?? 0;
-        // A leader that stays leader in a newer epoch writes in it from now on.
-        for (const st of this.plan.stores)
-          if (
-            s.epoch > known &&
-            st.shard.idx === s.idx &&
-            st.role === 'leader' &&
-            !changes.some((c) => c.spec === st)
-          )
-            changes.push({ spec: st, from: 'leader' });
-        const seq = rewritten.get(s.idx) ?? (s.epoch > known ? forkSeq(s, known) : undefined);
-        if (seq === undefined) continue;
-        for (const st of this.plan.stores)
-          if (st.shard.idx === s.idx && st.role === 'replica') {
-            forks.set(st.index, { epoch: s.epoch, seq });
-            if (!changes.some((c) => c.spec === st)) changes.push({ spec: st, from: 'replica' });
-          }
-      }
-      // Promotions first, so a demoted store's first pull finds its new leader ready.
-      changes.sort((a, b) => (a.spec.role === 'leader' ? 0 : 1) - (b.spec.role === 'leader' ? 0 : 1));
-      // Each store on its own: one that cannot turn over (it failed to open, its worker is down)
-      // must not leave the stores after it in their old roles, leading or following nobody.
-      for (const c of changes) await this.turnOver(c, forks.get(c.spec.index) ?? null);
+      const turnover = roleChanges(this.plan, this.config, previous, map, rewritten);
+      await turnOverStores(turnover, this.pool, this.holds, this.log);
     } finally {
       for (const s of moved) this.switching.delete(s.idx);
     }
     return true;
-  }
-
-  /**
-   * turnOver tells a store's worker its new role. A store that failed to open is skipped: it is
-   * not hosted, and it opens in the role its spec holds now when it is opened again. A failure is
-   * logged, not thrown: the map is adopted, and the other stores still turn over.
-   */
-  private async turnOver(c: RoleChange, fork: Fork | null): Promise<void> {
-    const pool = this.pool!;
-    const at = { shard: c.spec.shard.name, node: c.spec.node, from: c.from, to: c.spec.role, fork };
-    const failure = pool.storeFailure(c.spec.index);
-    if (failure !== undefined) {
-      this.log.warn(
-        { ...at, err: failure.message },
-        `store ${c.spec.shard.name} on ${c.spec.node} is ${c.spec.role} in the new map but failed to open (${failure.message}): it answers 503 until fixed, and opens as ${c.spec.role}`,
-      );
-      return;
-    }
-    // set-role ends the store's hold at its worker, whoever placed it.
-    this.holds.ended(c.spec.index);
-    try {
-      await pool.call(c.spec.worker, { type: 'set-role', store: c.spec.index, spec: c.spec, fork });
-      this.log.info(at, `store ${c.spec.shard.name} on ${c.spec.node}: ${c.from} → ${c.spec.role}`);
-    } catch (err) {
-      this.log.error(
-        { ...at, err: (err as Error).message },
-        `store ${c.spec.shard.name} on ${c.spec.node} did not turn ${c.from} → ${c.spec.role}: ${(err as Error).message}`,
-      );
-    }
   }
 }

@@ -5,10 +5,9 @@
  * Lifecycle: lock the data directory (data-dir-lock.ts: a live owner makes start fail) → mark it
  * running (run-marker.ts) → listen, HTTP then RESP
  * (exclusively: a port in use makes start fail; until the stores are open every request answers 503
- * "starting", every RESP data command `-LOADING`) → open stores on the workers → serve → on stop: with a coordinator, hand the led shards over
- * to a replica (drain-handover.ts), then stop accepting, answer the replicas' parked pulls at once (src/util/stop-wakes.ts),
- * end the watch streams (`resume`, draining) and their feeds' parked polls (src/util/stop-wakes.ts), let in-flight requests finish (bounded), end peer checks and map adoptions (they write the data directory), close stores (flush + fsync),
- * end workers, remove the running mark. `stop()` returns within DRAIN_LIMIT_MS plus the time to close the stores.
+ * "starting", every RESP data command `-LOADING`) → open stores on the workers → serve → on stop,
+ * drain (node-drain.ts: hand the led shards over, stop accepting, let in-flight requests finish,
+ * close stores, end workers, remove the running mark; within DRAIN_LIMIT_MS plus closing the stores).
  * A start that finds the mark of a run that stopped uncleanly in a lossy durability mode starts a new
  * epoch for every shard it leads before it serves (restart-epochs.ts).
  */
@@ -24,10 +23,8 @@ import { readTlsFiles } from '../config/tls-files.js';
 import type { NodeState, SharedContext } from '../http/context.js';
 import { FrontDoor } from '../http/front-door.js';
 import { HttpMetrics, registerConnectionMetrics } from '../http/http-metrics.js';
-import { WatchHub } from '../watch/watch-hub.js';
 import { registerWatchMetrics } from '../watch/watch-metrics.js';
 import { Forwarder } from '../http/forwarder.js';
-import { respEndpointOf } from '../resp/resp-address.js';
 import { COMMAND_NAMES } from '../resp/command-table.js';
 import { RespListener } from '../resp/resp-listener.js';
 import { registerRespMetrics } from '../resp/resp-metrics.js';
@@ -36,10 +33,10 @@ import { fileReserve, fitConnections, openFileLimit } from './open-file-limit.js
 import { UnsentBudget } from './unsent-budget.js';
 import { ShardMap } from '../routing/shard-map.js';
 import { layoutOfShards } from '../routing/slot-dispute.js';
-import { MapKeeper, readsHeld } from './map-keeper.js';
+import { MapKeeper } from './map-keeper.js';
 import { checkDataFormat } from './data-format.js';
 import { DataDirLock } from './data-dir-lock.js';
-import { handOverLeads } from './drain-handover.js';
+import { drainNode } from './node-drain.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { clusterAsker } from './behind-confirm.js';
 import { BehindLeaders } from './behind-leaders.js';
@@ -47,20 +44,12 @@ import { PeerCheck } from './peer-check.js';
 import { registerPeerMetrics } from './peer-metrics.js';
 import { registerReplicationMetrics } from './replication-metrics.js';
 import { startRestartEpochs } from './restart-epochs.js';
+import { respListeners } from './resp-listeners.js';
 import { RunMarker } from './run-marker.js';
 import { warnIfAlone, warnIfUnclean } from './start-warnings.js';
 import { warnOfLeftStores } from './left-stores.js';
 import { registerStoreMetrics } from './store-metrics.js';
 import { INLINE, WorkerPool } from './worker-pool.js';
-
-/** DRAIN_LIMIT_MS bounds how long stop() waits for in-flight requests. */
-export const DRAIN_LIMIT_MS = 3000;
-/**
- * DRAIN_QUIET_MS is how long a stop keeps idle keep-alive connections open after the last request
- * it refused with DRAINING: beyond a round trip and a busy client's turn, so that a request sent
- * as the stop began gets an answer.
- */
-const DRAIN_QUIET_MS = 100;
 
 /**
  * defaultWorkers is one worker per CPU beyond the one the main thread (the front door) keeps busy:
@@ -105,7 +94,7 @@ export class DistkvNode {
   private readonly coordinator: EtcdCoordinator | undefined;
   private readonly scheme: 'http' | 'https';
   /** resp are the RESP listeners, one per hosted node (none when server.resp_port_offset = 0). */
-  private readonly resp: RespListener[] = [];
+  private readonly resp: readonly RespListener[];
   private readonly dataDir: string;
   /** lock is this process's hold on the data directory, from start until the stores are closed. */
   private lock: DataDirLock | undefined;
@@ -239,46 +228,7 @@ export class DistkvNode {
     registerConnectionMetrics(registry, shared.connections);
     registerRespMetrics(registry, () => this.resp, COMMAND_NAMES);
     this.frontDoor = new FrontDoor(shared);
-    let clientIds = 0;
-    const respShared = {
-      config,
-      shardMap,
-      liveShards: () => this.liveMap.shards(),
-      // The cluster commands report the peers that did not answer the last check as failed.
-      downNodes: () =>
-        new Set(
-          this.peers
-            .view()
-            .filter((p) => p.state === 'unreachable')
-            .map((p) => p.address),
-        ),
-      // A key of a down owner asks about it at once: a leader that is back is served within ~1 s.
-      checkPeerSoon: (address: string) => {
-        this.peers.checkSoon(address);
-      },
-      leaderWithoutLease: (role: 'leader' | 'replica', idx: number) =>
-        this.liveMap.leaderWithoutLease(role, idx),
-      readsHeld: (role: 'leader' | 'replica', idx: number) => readsHeld(this.liveMap, role, idx),
-      behindError: (idx: number) => this.liveMap.behindError(idx),
-      // Until the stores are open and the peers asked, data commands answer -LOADING (start()).
-      loading: () => this.state.phase === 'starting',
-      replayProgress: () => this.pool.replayProgress(),
-      slotGate: this.peers.gate,
-      plan: this.plan,
-      pool: this.pool,
-      log,
-      startedAt: shared.startedAt,
-      nextClientId: () => ++clientIds,
-      connections: shared.connections,
-    };
-    for (const l of this.plan.listeners) {
-      // The RESP port follows the bound HTTP port, so --listen moves both.
-      const bind = respEndpointOf(
-        `${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`,
-        config.server.resp_port_offset,
-      );
-      if (bind !== undefined) this.resp.push(new RespListener(respShared, l, bind));
-    }
+    this.resp = respListeners(shared);
     if (config.server.token === '') {
       const exposed = this.plan.listeners.filter((l) => !isLoopbackHost(l.host));
       if (exposed.length > 0) {
@@ -418,73 +368,22 @@ export class DistkvNode {
     return node;
   }
 
-  /** quietMs is how long no request or command has come on either front door since they stopped accepting. */
-  private quietMs(): number {
-    return Math.min(this.frontDoor.quietMs(), ...this.resp.map((r) => r.quietMs()));
-  }
-
-  /** stop drains and shuts down; calling it again returns the same promise. */
+  /** stop drains and shuts down (node-drain.ts); calling it again returns the same promise. */
   stop(): Promise<void> {
-    this.stopping ??= this.drain();
+    this.stopping ??= drainNode({
+      state: this.state,
+      plan: this.plan,
+      pool: this.pool,
+      liveMap: this.liveMap,
+      frontDoor: this.frontDoor,
+      resp: this.resp,
+      peers: this.peers,
+      coordinator: this.coordinator,
+      forwarder: this.forwarder,
+      marker: this.marker,
+      lock: this.lock,
+      log: this.log,
+    });
     return this.stopping;
-  }
-
-  private async drain(): Promise<void> {
-    this.state.phase = 'draining';
-    // The handover's wait counts against the drain limit: stop() stays within it.
-    const deadline = performance.now() + DRAIN_LIMIT_MS;
-    for (const r of this.resp) r.stopAccepting();
-    // With a coordinator a replica takes each shard over once the lease goes: the leaders hold
-    // their writes and a replica catches up first (its pulls are still served), so it takes over
-    // with every write acknowledged here (drain-handover.ts). Then the lease goes, at once.
-    if (this.coordinator !== undefined) {
-      await handOverLeads(this.plan, this.pool, this.liveMap.current, this.log);
-      await this.coordinator.stop();
-    }
-    this.frontDoor.close();
-    // Replicas in other processes long-poll their pulls (replication.pull_wait_ms): the stop no
-    // longer waits those out. Once the writes accepted settle, the workers answer every parked pull
-    // with what the log holds, and later pulls at once, closing their connections
-    // (src/util/stop-wakes.ts). With a coordinator this comes after the handover, whose
-    // pulls must bring a replica the last seq. The loop below waits for those answers.
-    void this.pool.endPulls();
-    // Watch streams end now with `resume` (reason `draining`), and the workers answer their feeds'
-    // parked polls at once: the loop below waits for every call in flight, and waited for the
-    // hub's next heartbeat, then for those polls to run out (src/util/stop-wakes.ts). After the
-    // front door's close, so that each stream's connection closes once its `resume` is written
-    // (Http1Connection.serverStopping): the client's next try is refused by the stopped listener
-    // rather than answered 503 on it, a request that kept the stop's quiet wait from ending. With a
-    // coordinator the hub's heartbeat ends the streams during the handover, as the node drains.
-    void WatchHub.find(this.pool)?.end();
-    this.log.info({ in_flight: this.state.inFlight }, 'draining: stopped accepting connections');
-    // Connections with nothing pending stay open until no request has started for DRAIN_QUIET_MS:
-    // a request a keep-alive client sent as the stop began is answered 503 DRAINING (not
-    // executed: sent again) rather than cut off unanswered (http1-connection.ts, serverStopping).
-    // RESP's idle connections alike: such a command gets -TRYAGAIN (RespConnection, "Shutdown").
-    while (
-      (this.state.inFlight > 0 || this.pool.inFlight > 0 || this.quietMs() < DRAIN_QUIET_MS) &&
-      performance.now() < deadline
-    ) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    this.frontDoor.endIdle();
-    for (const r of this.resp) r.endIdle();
-    if (this.state.inFlight > 0)
-      this.log.warn(
-        { in_flight: this.state.inFlight },
-        'drain limit reached; closing stores with requests in flight',
-      );
-    // Peer checks (and POST /_admin/map) adopt live maps, which are saved into the data directory
-    // and turn stores over: they end before the stores close and the lock is released.
-    await this.peers.stop();
-    await this.liveMap.settled();
-    this.frontDoor.destroyConnections();
-    this.frontDoor.closeLogs();
-    // A store whose final flush or sync failed may have lost what it showed: the marker stays.
-    if (await this.pool.stop()) this.marker?.close();
-    for (const r of this.resp) r.close();
-    this.lock?.release();
-    await this.forwarder.close();
-    this.log.info('stores closed; stopped');
   }
 }

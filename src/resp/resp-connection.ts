@@ -55,7 +55,7 @@
  * once: a command its client sent as the stop began (it had its last reply; the FIN had not reached
  * it) was dropped unanswered. It reads on: the commands of the next read are answered (refused,
  * not run) and the connection then ends as above; one still idle ends at `endIdle`, which the node
- * calls once no command has come for a while (src/server/node.ts, DRAIN_QUIET_MS), as HTTP's idle
+ * calls once no command has come for a while (src/server/node-drain.ts, DRAIN_QUIET_MS), as HTTP's idle
  * keep-alive connections (src/http/http1-connection.ts, serverStopping).
  */
 import type { Socket } from 'node:net';

@@ -6,7 +6,7 @@
  * went to its worker in slices of up to 1 s, and the stop waited for the slice parked there, as
  * for any op in flight: up to 1 s more. The SIGTERM is sent SIGNAL_AFTER_WAIT_MS after the WAIT
  * began, so the old stop waited about 900 ms and fails the bound clearly. The idle connection costs
- * the stop only its quiet wait (100 ms, src/server/node.ts DRAIN_QUIET_MS), by design.
+ * the stop only its quiet wait (100 ms, src/server/node-drain.ts DRAIN_QUIET_MS), by design.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';

@@ -4,7 +4,7 @@
  * `REPLICATION_TIMEOUT` saying the node began to stop and that the write is durable on the leader,
  * and ends in about as long as a stop without it (src/worker/replica-waits.ts `acks`,
  * src/worker/store-writes.ts). Before, the write's wait (its `timeout_ms`, 5 s by default) held
- * the stop for its whole drain limit (3 s, src/server/node.ts DRAIN_LIMIT_MS), as any op in
+ * the stop for its whole drain limit (3 s, src/server/node-drain.ts DRAIN_LIMIT_MS), as any op in
  * flight: "drain limit reached; closing stores with requests in flight".
  */
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 /**
  * A leader whose replica is in another process (HTTP pulls, long polls of
  * `replication.pull_wait_ms`), stopped with SIGTERM right after writes it acknowledged: its stop
- * wakes the replica's parked pull at once (src/server/node.ts, drain; src/util/stop-wakes.ts)
+ * wakes the replica's parked pull at once (src/server/node-drain.ts; src/util/stop-wakes.ts)
  * and ends in milliseconds, and that pull still carries every write acknowledged before the stop,
  * so the replica holds them all. Before, the stop waited the parked pull out: about one
  * `pull_wait_ms` (3 s here) between the "shutting down" and the "stopped" log lines. With etcd the

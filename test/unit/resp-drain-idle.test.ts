@@ -5,7 +5,7 @@
  * (`-TRYAGAIN the node is shutting down`: not run, so the client sends it again elsewhere), and the
  * connection then ends with a FIN. Before, it was ended at once and that command was dropped
  * unrun and unanswered. One that stays idle ends at `endIdle`, which the node calls once `quietMs`
- * says no command has come for a while (src/server/node.ts, DRAIN_QUIET_MS), as HTTP's idle
+ * says no command has come for a while (src/server/node-drain.ts, DRAIN_QUIET_MS), as HTTP's idle
  * keep-alive connections (test/unit/http-drain-connection-close.test.ts).
  *
  * Over loopback, with a RespListener on a fake worker pool.

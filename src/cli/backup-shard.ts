@@ -30,7 +30,7 @@ import type { FileSink } from './backup-file.js';
 import { encodeSectionHeader } from './backup-format.js';
 import { disputesOf } from './cluster-commands.js';
 import { behindAdvice, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
-import type { ProgressLine } from './progress-line.js';
+import { newWait, type ProgressLine } from './progress-line.js';
 
 /** ShardCopy is how a shard was copied: at which seq, how many keys, and whether it is exactly the shard at that seq. */
 export interface ShardCopy {
@@ -206,6 +206,8 @@ export async function backupShard(run: BackupRun, s: ShardInfo): Promise<ShardCo
   const failoverDeadline = performance.now() + waitMs;
   const start = sink.position;
   let copy: ShardCopy | undefined;
+  // The wait line drawn last (see below).
+  let shownWait: string | undefined;
   for (let attempt = 0; attempt <= retries && copy?.consistent !== true; attempt++) {
     await sink.cut(start);
     await sink.write(encodeSectionHeader(s.idx, false));
@@ -255,10 +257,11 @@ export async function backupShard(run: BackupRun, s: ShardInfo): Promise<ShardCo
         );
       // A failover: not a copy that raced writes, so it does not count against --retries.
       attempt--;
-      progress.show(
-        () =>
-          `backup: shard ${s.idx + 1}/${run.shards} (${s.name}): ${err.code} at ${leader}; looking for its leader`,
-      );
+      // Drawn at once when it names another refusal or leader: drawn as progress is, a log showed
+      // nothing of the wait for its first LOG_MS (progress-line.ts, newWait).
+      const waiting = `backup: shard ${s.idx + 1}/${run.shards} (${s.name}): ${err.code} at ${leader}; looking for its leader`;
+      progress.show(() => waiting, newWait(shownWait, waiting));
+      shownWait = waiting;
       leader = (await lookForLeader(client)).shard(s.idx).address;
     }
   }

@@ -1,198 +1,34 @@
 /**
- * `distkv backup FILE` (docs/operations.md, "Backup and restore"; restore.ts reads the file back).
+ * `distkv backup FILE` (docs/operations.md, "Backup and restore"; restore.ts reads the file back):
+ * the verb, its checks of FILE, and the file around the shards' sections.
  *
  * backup copies every shard from its leader with `GET /_repl/snapshot` (the stream a new replica
- * loads; needs the token when one is set) into FILE (backup-format.ts). A snapshot starts at the
- * leader's last seq S and is read while writes go on, so after each shard the leader is asked
- * again: no record after S but its own expire records (`heldStill`) means the copy is exactly the
- * shard at S ("consistent"); otherwise the shard is copied again, up to --retries times. A shard that never holds still fails the backup unless
- * --allow-fuzzy. A shard whose leader cannot be reached or no longer leads it (a failover during
- * the backup: SHARD_UNREACHABLE, WRONG_NODE, SWITCHING_LEADER, DRAINING, STARTING, UNAVAILABLE) is copied
- * again from the leader a reloaded map names, for up to --wait-ms (FAILOVER_WAIT_MS); a copy counts as
- * consistent only when the node it came from still leads the shard at the copy's seq. A shard
- * with a slot its leader refuses because a peer's config gives it another leader (`/cluster` →
- * `peers[].disputed_slots`, read with the same answer) fails the backup (SLOTS_DISPUTED): that
- * leader may hold keys and writes the copy lacks. So does a shard whose leader started behind its
- * replica (LEADER_BEHIND: an empty or older store, which refuses the snapshot; refuseBehind). The
- * file is written as FILE.partial and renamed when whole.
+ * loads; needs the token when one is set) into FILE (backup-format.ts), one shard after another
+ * (backup-shard.ts: a copy that raced writes is made again, up to --retries; a shard whose leader
+ * is down or moving is copied from the leader a reloaded map names, for up to --wait-ms; a leader
+ * that refuses disputed slots or started behind its replica fails the backup). FILE is checked
+ * before anything is copied (a directory, a special file, an existing file without --force are
+ * refused), written as FILE.partial (created exclusively) and renamed when whole; a backup that
+ * fails or is interrupted removes FILE.partial.
  */
 import { type FileHandle, link, open, rename, rm, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import type { Agent } from 'undici';
-import type { ClusterShard } from '../client/types.js';
-import { errorOf } from '../client/wire-decode.js';
-import { DistkvError } from '../errors.js';
-import type { ShardInfo } from '../routing/shard-map.js';
-import { formatRanges, intersectRanges, parseRanges } from '../routing/slot-dispute.js';
-import { SnapshotDecoder } from '../replication/snapshot-format.js';
 import { intOption, UsageError } from './args.js';
 import { appendCrc, FileSink } from './backup-file.js';
-import {
-  type BackupMeta,
-  type BackupShardMeta,
-  encodeBackupHeader,
-  encodeEnd,
-  encodeSectionHeader,
-} from './backup-format.js';
-import { disputesOf } from './cluster-commands.js';
+import { type BackupMeta, type BackupShardMeta, encodeBackupHeader, encodeEnd } from './backup-format.js';
+import { type BackupRun, backupShard } from './backup-shard.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { VERB_SUMMARIES } from './verb-table.js';
 import { fileProblem } from './files.js';
 import { reasonOf } from '../util/fs-reason.js';
-import {
-  behindAdvice,
-  FAILOVER_WAIT_MS,
-  failoverWaitMs,
-  isMoving,
-  lookForLeader,
-  noLeaderAdvice,
-  WAIT_OPTION,
-} from './leader-wait.js';
+import { FAILOVER_WAIT_MS, failoverWaitMs, WAIT_OPTION } from './leader-wait.js';
 import { stderrProgress } from './progress-line.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 import { removeFile, whileInterruptible } from './interrupt.js';
 import { undici } from '../util/lazy-undici.js';
-import { ERROR_BODY_BYTES, readBody } from '../util/peer-answer.js';
-import { mib } from '../util/mib.js';
 import { plural } from '../util/plural.js';
 
 const DEFAULT_RETRIES = 3;
-/** ERROR_READ_MS bounds the read of a refusal's body (its head came: a JSON error is a few hundred bytes). */
-const ERROR_READ_MS = 10_000;
-/**
- * decodedCount returns how many records `bytes` completes in `decoder`; a snapshot the decoder
- * refuses (its crc32c does not match, a bad header) is CORRUPTION naming `origin` (the caller adds
- * the shard and what to do): the decoder's message named neither.
- */
-function decodedCount(decoder: SnapshotDecoder, bytes: Buffer, idx: number, origin: string): number {
-  try {
-    return decoder.push(bytes).length;
-  } catch (err) {
-    throw new DistkvError(
-      'CORRUPTION',
-      `its snapshot from ${origin} is damaged (${(err as Error).message})`,
-      { cause: err },
-    );
-  }
-}
-
-/**
- * copyShard streams one shard's snapshot from `origin` into the sink; returns its seq and key
- * count. A connection that fails (refused, reset, cut mid-stream) is SHARD_UNREACHABLE naming the
- * shard and the node; a failed write to the file is the file's error, as it is.
- */
-async function copyShard(
-  origin: string,
-  idx: number,
-  token: string,
-  agent: Agent,
-  sink: FileSink,
-  onChunk: (keys: number) => void,
-): Promise<{ seq: number; keys: number }> {
-  const unreachable = (err: unknown): DistkvError =>
-    err instanceof DistkvError
-      ? err
-      : new DistkvError(
-          'SHARD_UNREACHABLE',
-          `shard ${idx} could not be copied from ${origin}: ${(err as Error).message}`,
-          { cause: err },
-        );
-  const { request } = await undici();
-  const res = await request(`${origin}/_repl/snapshot?shard=${idx}`, {
-    dispatcher: agent,
-    headers: token === '' ? {} : { authorization: `Bearer ${token}` },
-  }).catch((err: unknown) => {
-    throw unreachable(err);
-  });
-  // A refusal's body is read up to ERROR_BODY_BYTES: a node that sent more (broken, or not a
-  // distkv node) had it all gathered in memory.
-  if (res.statusCode !== 200)
-    throw errorOf(
-      res.statusCode,
-      await readBody(
-        res,
-        ERROR_BODY_BYTES,
-        ERROR_READ_MS,
-        `snapshot of shard ${idx} from ${origin}`,
-        true,
-      ).catch((err: unknown) => {
-        throw unreachable(err);
-      }),
-    );
-  const decoder = new SnapshotDecoder();
-  const chunks = res.body[Symbol.asyncIterator]();
-  let keys = 0;
-  try {
-    for (;;) {
-      const next = await chunks.next().catch((err: unknown) => {
-        throw unreachable(err);
-      });
-      if (next.done === true) break;
-      const bytes = next.value as Buffer;
-      keys += decodedCount(decoder, bytes, idx, origin);
-      await sink.write(bytes);
-      onChunk(keys);
-    }
-  } catch (err) {
-    // A stream left half read (the file could not take a chunk) kept its connection, and the
-    // agent's close waited for it for ever: the command exited 13 with nothing said.
-    res.body.destroy();
-    throw err;
-  }
-  if (decoder.seq === undefined || !decoder.done)
-    throw new DistkvError('SHARD_UNREACHABLE', `the snapshot of shard ${idx} from ${origin} ended early`);
-  return { seq: decoder.seq, keys };
-}
-
-/**
- * heldStill tells whether a shard copied from `leader` as a snapshot at `seq` is exactly its state
- * at `seq`, by the leader's `/cluster` read after the copy (`after`): the node still leads it and
- * logged nothing after `seq` but the expire records it writes itself as TTLs run out
- * (`last_write_seq`; a node that does not report it must have logged nothing at all). An expire
- * record changes nothing a restore writes: its key, whose expiry had passed, is in the copy with
- * that expiry or not at all, and a restore skips it either way. A shard whose keys keep expiring
- * used to fail every copy, with no client writing.
- */
-function heldStill(after: ClusterShard['leader'] | undefined, seq: number, leader: string): boolean {
-  if (after?.address !== leader || after.last_seq === undefined || after.last_seq < seq) return false;
-  return after.last_write_seq === undefined ? after.last_seq === seq : after.last_write_seq <= seq;
-}
-
-/**
- * refuseDisputed throws SLOTS_DISPUTED when `leader`'s `/cluster` peers (`peers`) name slots of
- * shard `s` it refuses: another node's config gives them another leader, which may have taken
- * writes for them that this copy lacks (docs/operations.md, "When the nodes disagree about the config").
- */
-function refuseDisputed(peers: unknown, leader: string, s: ShardInfo): void {
-  const shardSlots = [s.slots];
-  const found = disputesOf(leader, peers).flatMap((d) => {
-    const slots = intersectRanges(parseRanges(d.slots) ?? shardSlots, shardSlots);
-    return slots.length === 0
-      ? []
-      : [`node ${d.peer} (config ${String(d.peer_version)}): slots ${formatRanges(slots)}`];
-  });
-  if (found.length > 0)
-    throw new DistkvError(
-      'SLOTS_DISPUTED',
-      `shard ${s.idx} (${s.name}) was not backed up: its leader ${leader} refuses slots another node's config gives another leader (${found.join('; ')}), which may hold writes a copy would lack. Give every node the same sharding.toml and run the backup again`,
-    );
-}
-
-/**
- * refuseBehind throws LEADER_BEHIND when `leader`'s `/cluster` (`after`, read after the copy) says
- * it started behind a replica of shard `s` (an empty or older store, docs/failover.md): what it
- * streamed is not the shard. Such a leader refuses the snapshot itself (repl-routes.ts); this
- * catches one held while the copy ran. Before, the backup copied the empty store as the shard, at
- * seq 0, "consistent", and exited 0: a restore of that file had none of the shard's keys.
- */
-function refuseBehind(after: ClusterShard['leader'] | undefined, leader: string, s: ShardInfo): void {
-  const b = after?.behind;
-  if (b === undefined) return;
-  throw new DistkvError(
-    'LEADER_BEHIND',
-    `shard ${s.idx} (${s.name}) was not backed up: ${behindAdvice(s.name, leader, b)}`,
-  );
-}
 
 /** specialKind names what a path that is neither a regular file nor a directory is. */
 function specialKind(s: Stats): string {
@@ -312,74 +148,21 @@ export const BACKUP_VERB: ClientVerb = {
           ),
       );
       await sink.write(encodeBackupHeader());
+      const run: BackupRun = {
+        client,
+        scheme,
+        token: conn.token,
+        agent,
+        sink,
+        progress,
+        shards: map.shards.length,
+        retries,
+        waitMs,
+        allowFuzzy,
+        file,
+      };
       for (const s of map.shards) {
-        let leader = s.address;
-        const failoverDeadline = performance.now() + waitMs;
-        const start = sink.position;
-        let copy: { seq: number; keys: number; consistent: boolean } | undefined;
-        for (let attempt = 0; attempt <= retries && copy?.consistent !== true; attempt++) {
-          await sink.cut(start);
-          await sink.write(encodeSectionHeader(s.idx, false));
-          try {
-            const { seq, keys } = await copyShard(
-              `${scheme}//${leader}`,
-              s.idx,
-              conn.token,
-              agent,
-              sink,
-              (n) => {
-                progress.show(
-                  () =>
-                    `backup: shard ${s.idx + 1}/${map.shards.length} (${s.name}${attempt > 0 ? `, copy ${attempt + 1}` : ''}): ${plural(n, 'key')}; ${mib(sink.position)} MiB written`,
-                );
-              },
-            );
-            const view = await client.cluster(leader);
-            refuseDisputed(view.peers, leader, s);
-            const after = view.shards.find((v) => v.idx === s.idx)?.leader;
-            refuseBehind(after, leader, s);
-            copy = { seq, keys, consistent: heldStill(after, seq, leader) };
-          } catch (err) {
-            // The leader's file is not damaged: what it streamed was (a transfer, or the leader).
-            if (err instanceof DistkvError && err.code === 'CORRUPTION')
-              throw new DistkvError(
-                err.code,
-                `shard ${s.idx} (${s.name}): ${err.message}; a transfer or leader problem: run the backup again (if it fails again, check ${leader}'s log or fail the shard over); ${file} was not written`,
-                { cause: err },
-              );
-            if (err instanceof DistkvError && err.code === 'LEADER_BEHIND')
-              throw new DistkvError(
-                err.code,
-                `${err.message}; then run the backup again; ${file} was not written`,
-                {
-                  cause: err,
-                },
-              );
-            if (!isMoving(err)) throw err;
-            // The last refusal alone ("connect ECONNREFUSED") said neither that the shard was
-            // waited for nor what to do about it.
-            if (performance.now() >= failoverDeadline)
-              throw new DistkvError(
-                err.code,
-                `${err.message}; ${noLeaderAdvice(s.idx, s.name, leader, waitMs)}, then run the backup again; ${file} was not written`,
-                { cause: err },
-              );
-            // A failover: not a copy that raced writes, so it does not count against --retries.
-            attempt--;
-            progress.show(
-              () =>
-                `backup: shard ${s.idx + 1}/${map.shards.length} (${s.name}): ${err.code} at ${leader}; looking for its leader`,
-            );
-            leader = (await lookForLeader(client)).shard(s.idx).address;
-          }
-        }
-        if (copy === undefined) throw new DistkvError('INTERNAL', `shard ${s.idx} was not copied`);
-        if (copy.consistent) await sink.writeAt(encodeSectionHeader(s.idx, true), start);
-        else if (!allowFuzzy)
-          throw new DistkvError(
-            'UNAVAILABLE',
-            `shard ${s.idx} (${s.name}) was written to during each of ${retries + 1} copies; run the backup when writes pause, raise --retries, or pass --allow-fuzzy`,
-          );
+        const copy = await backupShard(run, s);
         shards.push({ idx: s.idx, name: s.name, ...copy });
       }
       const meta: BackupMeta = {

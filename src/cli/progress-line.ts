@@ -34,6 +34,18 @@ export function formatProgress(p: Progress): string {
   return `${bar}${p.phase.padEnd(7)} ${p.elapsedS.toFixed(1)}s  ${Math.round(p.rate)} ops/s  ${p.done} done  ${plural(p.errors, 'error')}`;
 }
 
+/**
+ * newWait reports whether a wait's progress line (`now`; undefined: none) is drawn at once: when it
+ * says something other than the line last drawn for a wait (`shown`). A wait that goes on is drawn
+ * as progress is, at most every LOG_MS to a log: each retry of a wait for a shard's leader
+ * (FAILOVER_RETRY_MS and a reload, leader-wait.ts) used to draw its line at once in a restore, a
+ * line or two a second in a log for up to 30 s; and a backup drew its wait only as progress, so a
+ * log showed nothing of it for LOG_MS (its leader stopping, its copy waiting for the next one).
+ */
+export function newWait(shown: string | undefined, now: string | undefined): boolean {
+  return now !== undefined && now !== shown;
+}
+
 /** ProgressLine draws progress reports to a terminal or a log. */
 export class ProgressLine {
   private lastDraw = Number.NEGATIVE_INFINITY;

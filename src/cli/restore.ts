@@ -42,7 +42,7 @@ import {
   noLeaderAdvice,
   WAIT_OPTION,
 } from './leader-wait.js';
-import { type ProgressLine, stderrProgress } from './progress-line.js';
+import { newWait, type ProgressLine, stderrProgress } from './progress-line.js';
 import { checkLimits, openBackup } from './restore-file.js';
 import { expiredAt, RestoreWriter, shardOfEntry } from './restore-writer.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
@@ -298,16 +298,6 @@ async function anyView(client: DistkvClient, outcome: () => string): Promise<Clu
     if (!isMoving(err)) throw err;
     throw new DistkvError(err.code, `${err.message}; ${outcome()}`, { cause: err });
   }
-}
-
-/**
- * newWait reports whether a wait's progress line (`now`; undefined: none) is drawn at once: when it
- * says something other than the line last drawn for a wait (`shown`). A wait that goes on is drawn
- * as progress is, at most every LOG_MS to a log (progress-line.ts): each retry (FAILOVER_RETRY_MS
- * and a reload) used to draw its line at once, a line or two a second in a log for up to 30 s.
- */
-function newWait(shown: string | undefined, now: string | undefined): boolean {
-  return now !== undefined && now !== shown;
 }
 
 /** LeaderSilent is a leader's failure to answer `/cluster`, naming it (caught by leaderViews). */

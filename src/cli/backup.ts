@@ -135,6 +135,7 @@ export const BACKUP_VERB: ClientVerb = {
     });
     const shards: BackupShardMeta[] = [];
     const progress = stderrProgress(true);
+    conn.progress = progress;
     // Copies every shard into FILE.partial; FILE appears only once this completed (rename below).
     const copyAll = async (): Promise<void> => {
       // A full disk (or a file size limit) used to end the backup with the bare system error

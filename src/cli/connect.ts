@@ -123,6 +123,12 @@ export interface Connection {
    * stream went down reconnects for as long as it runs): a wait note promises no bound.
    */
   untilBack: boolean;
+  /**
+   * progress, once a verb draws a progress line (restore, backup), is erased before a wait note is
+   * written: on a terminal the line has no newline, and the note ran on after its text
+   * ("restore: 2000 keys writtendistkv restore: node ... is stopping"). The next update redraws it.
+   */
+  progress: { clear(): void } | undefined;
 }
 
 /** connection reads the nodes, token and CA of a verb's options (and environment). */
@@ -146,6 +152,7 @@ export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
     waited: new Set(),
     askBoundMs: undefined,
     untilBack: false,
+    progress: undefined,
   };
 }
 
@@ -219,6 +226,7 @@ export async function runClientVerb(verb: ClientVerb, argv: readonly string[]): 
       const what = `${n.code} ${n.node}`;
       if (conn.waited.has(what)) return;
       conn.waited.add(what);
+      conn.progress?.clear();
       process.stderr.write(`${waitNote(verbName(verb), n, conn.askBoundMs, conn.untilBack)}\n`);
     },
   });

@@ -88,6 +88,7 @@ export const RESTORE_VERB: ClientVerb = {
     const { fh, size } = backup;
     try {
       const progress = stderrProgress(true);
+      conn.progress = progress;
       // Before anything is written: a leader that does not answer is waited for as it fails over.
       // A node that takes requests and never answers (stopped with SIGSTOP) held the restore here
       // for about 50 s without a word: it says it is still trying, as get and backup do.

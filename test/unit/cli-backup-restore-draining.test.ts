@@ -16,17 +16,23 @@
  * Each twin refuses for WINDOW_MS from its first refusal, then serves.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { errorBody } from '../../src/http/respond.js';
 import { notServingError } from '../../src/http/route.js';
 import { writeOneShardBackup } from '../helpers/one-shard-backup.js';
-import { type CliResult, spawnCli } from '../helpers/server-process.js';
+import { BIN, type CliResult, REPO_ROOT, spawnCli } from '../helpers/server-process.js';
 import { snapshotStream } from '../helpers/snapshot-stream.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
 
+/** STDERR_TTY makes the CLI take its stderr (a pipe) for a terminal (test/helpers/stderr-tty.ts). */
+const STDERR_TTY = fileURLToPath(new URL('../helpers/stderr-tty.js', import.meta.url));
+/** ERASE_LINE is what a terminal's progress line is erased with (src/cli/progress-line.ts). */
+const ERASE_LINE = '\r\x1b[K';
 /** WINDOW_MS is how long a twin leader refuses as a stopping node, from its first refusal. */
 const WINDOW_MS = 3000;
 /** SAID_WITHIN_MS bounds how long after the first refusal the command says it waits (generous: a loaded machine). */
@@ -123,11 +129,11 @@ function saysAtOnce(w: Watched, drain: Drain, said: RegExp): void {
 }
 
 /** restoreFile writes a one-shard backup of KEYS keys named `name` and returns its path. */
-function restoreFile(name: string): string {
+function restoreFile(name: string, keys = KEYS): string {
   const file = join(dir, name);
   writeOneShardBackup(
     file,
-    Array.from({ length: KEYS }, (_, i) => ({
+    Array.from({ length: keys }, (_, i) => ({
       key: Buffer.from(`k${i}`),
       value: Buffer.from(`v${i}`),
       expiresAtMs: 0,
@@ -142,6 +148,7 @@ function restoreFile(name: string): string {
  */
 async function restoreTarget(
   refused: (req: IncomingMessage) => boolean,
+  batchMs = 0,
 ): Promise<{ node: HandlerTwin; leader: HandlerTwin; drain: Drain }> {
   const { twin: leader, drain } = await drainingLeader(refused, (req, res, self, body) => {
     const path = new URL(req.url ?? '/', 'http://twin').pathname;
@@ -149,7 +156,10 @@ async function restoreTarget(
     else if (req.method === 'GET' && path === '/kv') json(res, '{"items":[],"next":null}');
     else if (req.method === 'POST' && path === '/kv/_batch') {
       const ops = JSON.parse(body.toString()) as unknown[];
-      json(res, JSON.stringify({ results: ops.map(() => ({ ok: true })), errors: 0 }));
+      // `batchMs` lets a terminal's progress line be drawn between batches.
+      setTimeout(() => {
+        json(res, JSON.stringify({ results: ops.map(() => ({ ok: true })), errors: 0 }));
+      }, batchMs);
     } else res.writeHead(404).end();
   });
   const node = await startHandlerTwin((req, res) => {
@@ -207,5 +217,42 @@ describe('backup and restore whose leader is stopping (503 DRAINING)', { concurr
     assert.equal(w.r.code, 0, w.r.stdout + w.r.stderr);
     assert.match(w.r.stdout, /^restored 5 keys from /);
     saysAtOnce(w, drain, said);
+  });
+});
+
+describe('a wait note while the progress line is drawn on a terminal', () => {
+  it('starts a line of its own (it ran on after the line: "2000 keys writtendistkv restore: ...")', async () => {
+    // Two batches of 1000 keys (RESTORE_BATCH_OPS) are written, 400 ms each, drawing the line;
+    // then the leader stops (refuses as DRAINING) for WINDOW_MS and the client notes its wait.
+    let batches = 0;
+    const { node } = await restoreTarget((req) => req.url === '/kv/_batch' && ++batches > 2, 400);
+    const child = spawn(
+      process.execPath,
+      ['--import', STDERR_TTY, BIN, 'restore', restoreFile('tty.dkvb', 4000), '--url', node.address],
+      { cwd: REPO_ROOT, env: { ...process.env, DISTKV_TOKEN: '', DISTKV_URL: '' } },
+    );
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout.resume();
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('close', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    assert.equal(code, 0, stderr);
+    const note = stderr.indexOf('distkv restore: node ');
+    assert.ok(note >= 0, `no wait note: ${JSON.stringify(stderr)}`);
+    assert.match(
+      stderr.slice(0, note),
+      /keys written/,
+      `the line was not drawn before the note: ${JSON.stringify(stderr)}`,
+    );
+    // The note starts a line: after a newline, or after the drawn line was erased.
+    assert.ok(
+      stderr.slice(0, note).endsWith('\n') || stderr.slice(0, note).endsWith(ERASE_LINE),
+      `the wait note ran on after the progress line: ${JSON.stringify(stderr.slice(Math.max(0, note - 60), note + 40))}`,
+    );
   });
 });

@@ -31,9 +31,14 @@ import type { OnPullRefused } from '../replication/source.js';
 import { type OpCode, ST_ERROR } from '../worker/op-format.js';
 import type { ReplayReport } from '../storage/replay-progress.js';
 
-/** OpHandler receives the reply to one key operation. `value` is a view valid only during the call. */
+/**
+ * OpHandler receives the reply to one key operation. `value` is a view valid only during the call,
+ * unless `owned`: its bytes are then the main thread's alone and never written again (the reply
+ * batch a worker thread posted, which postMessage cloned into a buffer of this thread's own), so
+ * the handler may keep the view instead of a copy; the view keeps the whole batch's buffer alive.
+ */
 export interface OpHandler {
-  onReply(status: number, seq: number, value: Buffer): void;
+  onReply(status: number, seq: number, value: Buffer, owned?: boolean): void;
 }
 
 /** CallResult is a worker's answer to a control call. */
@@ -159,7 +164,7 @@ export class WorkerLink {
           settled = true;
           void worker.terminate();
           reject(errorFromWire(msg.error));
-        } else this.receive(msg);
+        } else this.receive(msg, true);
       });
       worker.on('error', (err) => {
         this.log.error({ worker: this.index, err }, 'shard worker crashed');
@@ -213,7 +218,9 @@ export class WorkerLink {
       this.stores,
       this.positions,
       (msg) => {
-        if (msg.type !== 'ready' && msg.type !== 'failed') this.receive(msg);
+        // A plain call on this thread: nothing promises that the host leaves the batch's buffer
+        // unchanged once the call returns, so its replies are not owned (OpHandler).
+        if (msg.type !== 'ready' && msg.type !== 'failed') this.receive(msg, false);
       },
       this.log.child({ worker: 'inline' }),
     );
@@ -298,7 +305,8 @@ export class WorkerLink {
     this.worker.postMessage(msg, [buffer]);
   }
 
-  private receive(msg: CallResult | Unasked): void {
+  /** receive handles a message of the worker; `owned`: a reply batch's buffer is this thread's alone (OpHandler). */
+  private receive(msg: CallResult | Unasked, owned: boolean): void {
     // Reply batches first: they are nearly every message.
     if (msg.type === 'replies') {
       const r = new ReplyReader(msg.buffer, msg.length);
@@ -310,7 +318,7 @@ export class WorkerLink {
         handlers[id] = undefined;
         this.free.push(id);
         this.opCount--;
-        handler.onReply(r.status, r.seq, r.value);
+        handler.onReply(r.status, r.seq, r.value, owned);
       }
       return;
     }

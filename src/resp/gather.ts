@@ -3,7 +3,7 @@
  * per key, all on one store (key-route.ts), the reply written when the last one answers.
  *
  * Bounds (docs/resp.md, "What one command can make the node hold"): a shard worker builds the
- * replies of a batch together and the listener keeps each value (see Views), so a command that reads
+ * replies of a batch together and the listener copies each value it keeps, so a command that reads
  * (MGET, EXISTS, DEL: a counted delete answers the old value) submits its ops in rounds of at most
  * `roundKeys` keys (as many max-size values as a connection's window may hold, WINDOW_CAP_BYTES),
  * each round once the one before answered: an MGET of a million keys of 1 MiB never has more than
@@ -16,24 +16,13 @@
  * Order: while it gathers, the command weighs its key count in the connection's window
  * (ReplyQueue.hold), so a command of more keys than a round stops parsing until its last round
  * answered; no later command of the connection is submitted between two rounds.
- *
- * Views: MGET keeps a value of SHARE_BYTES or more as a view of its reply batch when the batch is
- * `owned` (OpHandler: a worker thread's batch, cloned for this thread and never written again) and
- * holds at most SHARE_BYTES besides the value (what the view keeps alive is then about what the
- * budget counts: the value); it copies every other value. The copies of an MGET of 63 values of
- * 1 MiB took 40-350 ms of the main thread per round (into memory the allocator had to map and the
- * kernel zero anew), a turn every other connection waited behind. Inline (the stores on the main
- * thread), no batch is owned: a view of a buffer written again would answer another reply's bytes.
- * Values under SHARE_BYTES are copied (the writer copies them anyway, `bulkShared`), and so is a
- * value whose batch holds more besides it (values under 1 MiB share batches, reply-batch.ts's
- * FLUSH_BYTES): its view would keep the others' bytes alive, uncounted.
  */
 import type { OpHandler } from '../server/worker-pool.js';
 import { ST_DONE, ST_ERROR, ST_VALUE } from '../worker/op-format.js';
 import type { LocalTarget } from './key-route.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
-import { type RespWriter, SHARE_BYTES } from './resp-format.js';
+import type { RespWriter } from './resp-format.js';
 import { errorText } from './worker-reply.js';
 
 /** MAX_REPLY_BYTES bounds the values of one MGET reply (Redis's largest string, proto-max-bulk-len); half of `server.max_unsent_bytes` may bound it lower. */
@@ -109,17 +98,17 @@ export class Gather {
 
   private part(i: number): OpHandler {
     return {
-      onReply: (status, seq, value, owned) => {
-        this.answer(i, status, seq, value, owned === true);
+      onReply: (status, seq, value) => {
+        this.answer(i, status, seq, value);
       },
     };
   }
 
-  private answer(i: number, status: number, seq: number, value: Buffer, owned: boolean): void {
+  private answer(i: number, status: number, seq: number, value: Buffer): void {
     if (status === ST_ERROR) this.error ??= errorText(value, this.writes);
     else if (status === ST_VALUE || (status === ST_DONE && value.length > 0)) {
       if (this.keep === 'value') {
-        if (this.error === undefined) this.values[i] = this.kept(value, owned);
+        if (this.error === undefined) this.values[i] = this.kept(value);
       } else if (this.keep === 'found' || value[0] === 1) this.values[i] = FOUND;
     }
     if (status === ST_DONE) this.c.noteWrite(this.pending.store, seq);
@@ -138,15 +127,12 @@ export class Gather {
     });
   }
 
-  /**
-   * kept is the value to keep, a view or a copy (see Views: a view that is not `owned` lasts only
-   * during the call), or undefined when the reply would pass its bound.
-   */
-  private kept(value: Buffer, owned: boolean): Buffer | undefined {
+  /** kept copies a value (the worker's view lasts only during the call) unless the reply would pass its bound. */
+  private kept(value: Buffer): Buffer | undefined {
     if (this.bytes + value.length <= this.maxBytes) {
       this.bytes += value.length;
       this.c.noteGathered(value.length);
-      return owned && keepsView(value) ? value : Buffer.from(value);
+      return Buffer.from(value);
     }
     this.error = `ERR reply of more than ${this.maxBytes} bytes (server.max_unsent_bytes, at most ${MAX_REPLY_BYTES}); ask for fewer keys`;
     this.values.fill(undefined);
@@ -158,11 +144,6 @@ export class Gather {
 }
 
 const FOUND = Buffer.alloc(0);
-
-/** keepsView says whether an owned value is kept as it is: SHARE_BYTES or more, in a buffer of at most SHARE_BYTES more. */
-function keepsView(value: Buffer): boolean {
-  return value.length >= SHARE_BYTES && value.buffer.byteLength - value.length <= SHARE_BYTES;
-}
 
 function noFormat(): void {
   // A Gather's reply is written by completeWith.

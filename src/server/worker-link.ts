@@ -31,14 +31,9 @@ import type { OnPullRefused } from '../replication/source.js';
 import { type OpCode, ST_ERROR } from '../worker/op-format.js';
 import type { ReplayReport } from '../storage/replay-progress.js';
 
-/**
- * OpHandler receives the reply to one key operation. `value` is a view valid only during the call,
- * unless `owned`: its bytes are then the main thread's alone and never written again (the reply
- * batch a worker thread posted, which postMessage cloned into a buffer of this thread's own), so
- * the handler may keep the view instead of a copy; the view keeps the whole batch's buffer alive.
- */
+/** OpHandler receives the reply to one key operation. `value` is a view valid only during the call. */
 export interface OpHandler {
-  onReply(status: number, seq: number, value: Buffer, owned?: boolean): void;
+  onReply(status: number, seq: number, value: Buffer): void;
 }
 
 /** CallResult is a worker's answer to a control call. */
@@ -164,7 +159,7 @@ export class WorkerLink {
           settled = true;
           void worker.terminate();
           reject(errorFromWire(msg.error));
-        } else this.receive(msg, true);
+        } else this.receive(msg);
       });
       worker.on('error', (err) => {
         this.log.error({ worker: this.index, err }, 'shard worker crashed');
@@ -218,9 +213,7 @@ export class WorkerLink {
       this.stores,
       this.positions,
       (msg) => {
-        // A plain call on this thread: nothing promises that the host leaves the batch's buffer
-        // unchanged once the call returns, so its replies are not owned (OpHandler).
-        if (msg.type !== 'ready' && msg.type !== 'failed') this.receive(msg, false);
+        if (msg.type !== 'ready' && msg.type !== 'failed') this.receive(msg);
       },
       this.log.child({ worker: 'inline' }),
     );
@@ -305,8 +298,7 @@ export class WorkerLink {
     this.worker.postMessage(msg, [buffer]);
   }
 
-  /** receive handles a message of the worker; `owned`: a reply batch's buffer is this thread's alone (OpHandler). */
-  private receive(msg: CallResult | Unasked, owned: boolean): void {
+  private receive(msg: CallResult | Unasked): void {
     // Reply batches first: they are nearly every message.
     if (msg.type === 'replies') {
       const r = new ReplyReader(msg.buffer, msg.length);
@@ -318,7 +310,7 @@ export class WorkerLink {
         handlers[id] = undefined;
         this.free.push(id);
         this.opCount--;
-        handler.onReply(r.status, r.seq, r.value, owned);
+        handler.onReply(r.status, r.seq, r.value);
       }
       return;
     }

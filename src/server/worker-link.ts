@@ -31,7 +31,11 @@ import type { OnPullRefused } from '../replication/source.js';
 import { type OpCode, ST_ERROR } from '../worker/op-format.js';
 import type { ReplayReport } from '../storage/replay-progress.js';
 
-/** OpHandler receives the reply to one key operation. `value` is a view valid only during the call. */
+/**
+ * OpHandler receives the reply to one key operation. `value` is a view into its reply batch's
+ * buffer, a new one for every batch in both modes (ReplyBatch's `take()` copies into an exact-size
+ * ArrayBuffer): a handler may keep it (HTTP writes a large value from it) but never writes it.
+ */
 export interface OpHandler {
   onReply(status: number, seq: number, value: Buffer): void;
 }

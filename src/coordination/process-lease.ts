@@ -105,7 +105,9 @@ export class ProcessLease {
   private async grantOnce(): Promise<void> {
     const sentAt = performance.now();
     this.deadline.lost();
-    const lease = this.etcd.lease(Math.ceil(this.ttlMs / 1000), { autoKeepAlive: false });
+    // Bounded like every other call: without a deadline a grant to an etcd that accepts the
+    // connection and never answers waits for ever (etcd3 does not apply its dialTimeout).
+    const lease = this.etcd.lease(Math.ceil(this.ttlMs / 1000), { autoKeepAlive: false, ...callOptions() });
     lease.on('lost', () => undefined);
     try {
       this.id = await lease.grant();

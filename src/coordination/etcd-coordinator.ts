@@ -58,7 +58,7 @@ import { WorkerFences } from './worker-fences.js';
 export type CoordinatedKeeper = Pick<MapKeeper, 'current' | 'offer' | 'holds' | 'behindOf'> &
   Partial<Pick<MapKeeper, 'removedLeaders'>>;
 
-/** STEP_CALLS is a start step's bound in etcd call deadlines (or a tick, if longer; start-steps.ts). */
+/** STEP_CALLS is a start step's bound in etcd call deadlines (or a tick and a deadline, if longer; start-steps.ts). */
 const STEP_CALLS = 4;
 /** HOLD_TTLS bounds, in lease TTLs, how long a campaign holds its store's following (it resumes by itself after). */
 const HOLD_TTLS = 10;
@@ -115,7 +115,8 @@ export class EtcdCoordinator {
     this.log = log;
     this.ttlMs = config.coordination.lease_ttl_ms;
     this.tickMs = Math.max(50, Math.floor(this.ttlMs / 4));
-    this.stepMs = Math.max(STEP_CALLS * CALL_TIMEOUT_MS, this.tickMs);
+    // Longer than a lease grant's deadline (a tick, process-lease.ts), so the grant's own error is the cause.
+    this.stepMs = Math.max(STEP_CALLS * CALL_TIMEOUT_MS, this.tickMs + CALL_TIMEOUT_MS);
     // Its breaker lets a call through again after a tick, not etcd3's 5 s (etcd-client.ts).
     this.etcd = etcdClient({
       hosts: config.coordination.etcd,

@@ -1,13 +1,15 @@
 /**
  * A coordinated node's start says why it is slow, and each of its steps is bounded
  * (src/coordination/start-steps.ts): each failed start try is logged at warn at once, naming the
- * try, the etcd endpoint and the cause, before the error after the last try; and a watch creation
- * that never answers fails the try naming that step. Before, nothing was logged until every try had
- * failed, and a lease grant or watch creation that never answered hung the start without a word.
+ * try, the etcd endpoint and the cause, before the error after the last try; a watch creation that
+ * never answers fails the try naming that step; and a lease grant sent into an etcd stalled for less
+ * than a tick is answered as it resumes (its deadline is a tick: one call's second made such a stall
+ * cost a try and its pause). Before, nothing was logged until every try had failed, and a lease
+ * grant or watch creation that never answered hung the start without a word.
  *
  * The etcd that never answers is a TCP server that accepts and reads nothing back; the etcd whose
  * watches never answer is a real one (test/helpers/etcd.ts) behind an HTTP/2 proxy that holds every
- * Watch stream and forwards the rest. Skipped only when no etcd binary exists (the second test).
+ * Watch stream and forwards the rest. Skipped only when no etcd binary exists (all but the first).
  */
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
@@ -122,6 +124,37 @@ describe('a coordinated node whose start tries fail', { timeout: 90000 }, () => 
       r.error.message,
     );
   });
+
+  it(
+    'waits out an etcd stalled for less than a tick in its lease grant, without a failed try',
+    { skip: etcdMissing() },
+    async () => {
+      const etcd = await TestEtcd.start();
+      after(() => etcd.stop());
+      // An 8 s lease: a tick, the grant's deadline, is 2 s; etcd stalls (SIGSTOP) for 1.2 s of it.
+      const { log, lines } = logSink();
+      const config = oneShardConfig(etcd.url, 'start-stall', 8000, '127.0.0.1:7001', ['127.0.0.1:7002']);
+      const coordinator = testCoordinator(
+        config,
+        'start-stall',
+        { role: 'leader', node: '127.0.0.1:7001', lastSeq: () => 0 },
+        undefined,
+        log,
+      );
+      await etcd.pause();
+      const started = coordinator.start();
+      await new Promise((r) => setTimeout(r, 1200));
+      etcd.resume();
+      const r = await settledWithin(started, 20000);
+      await coordinator.stop();
+      assert.deepEqual(r, {}, `started; logged: ${lines.join('')}`);
+      assert.equal(
+        lines.filter((l) => l.includes('start try')).length,
+        0,
+        `no try failed: ${lines.join('')}`,
+      );
+    },
+  );
 
   it('fails a try whose watch creation never answers, naming the step', { skip: etcdMissing() }, async () => {
     const etcd = await TestEtcd.start();

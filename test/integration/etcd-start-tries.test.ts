@@ -2,10 +2,11 @@
  * A coordinated node's start says why it is slow, and each of its steps is bounded
  * (src/coordination/start-steps.ts): each failed start try is logged at warn at once, naming the
  * try, the etcd endpoint and the cause, before the error after the last try; a watch creation that
- * never answers fails the try naming that step; and a lease grant sent into an etcd stalled for less
- * than a tick is answered as it resumes (its deadline is a tick: one call's second made such a stall
- * cost a try and its pause). Before, nothing was logged until every try had failed, and a lease
- * grant or watch creation that never answered hung the start without a word.
+ * never answers fails the try naming that step, as does a reconcile that never ends (naming the
+ * part it hangs in: here a worker that never answers); and a lease grant sent into an etcd stalled
+ * for less than a tick is answered as it resumes (its deadline is a tick: one call's second made
+ * such a stall cost a try and its pause). Before, nothing was logged until every try had failed,
+ * and a lease grant, reconcile or watch creation that never answered hung the start without a word.
  *
  * The etcd that never answers is a TCP server that accepts and reads nothing back; the etcd whose
  * watches never answer is a real one (test/helpers/etcd.ts) behind an HTTP/2 proxy that holds every
@@ -153,6 +154,47 @@ describe('a coordinated node whose start tries fail', { timeout: 90000 }, () => 
         0,
         `no try failed: ${lines.join('')}`,
       );
+    },
+  );
+
+  it(
+    'fails a try whose reconcile never ends, naming the part it hangs in',
+    { skip: etcdMissing() },
+    async () => {
+      const etcd = await TestEtcd.start();
+      after(() => etcd.stop());
+      // A replica of a shard without a leader key holds its store at its worker, which never answers.
+      const { log, lines } = logSink();
+      const config = oneShardConfig(etcd.url, 'start-hung', TTL_MS, '127.0.0.1:7001', ['127.0.0.1:7002']);
+      const worker = {
+        role: 'replica' as const,
+        node: '127.0.0.1:7002',
+        lastSeq: () => 0,
+        call: () => new Promise<never>(() => undefined),
+      };
+      const coordinator = testCoordinator(config, 'start-hung', worker, undefined, log);
+      const started = coordinator.start();
+      started.catch(() => undefined);
+      const first = await waitForLine(lines, /start try 1 of 10 failed/, 20000);
+      const second = await waitForLine(lines, /start try 2 of 10 failed/, 20000);
+      await coordinator.stop();
+      const r = await settledWithin(started, 10000);
+      assert.ok(
+        first !== undefined && second !== undefined,
+        `two failed tries were logged; logged: ${lines.join('')}`,
+      );
+      assert.match(
+        first,
+        /failed: reading the map under \/distkv\/start-hung\/ and reconciling did not answer within 4000 ms \(at: holding the replicas of shards without a leader key\)/,
+        first,
+      );
+      // The next try does not run a second reconcile beside the hung one: it waits for it, bounded.
+      assert.match(
+        second,
+        /failed: the reconcile of an earlier try did not answer within 4000 ms \(at: holding the replicas/,
+        second,
+      );
+      assert.ok(r !== 'pending' && r.error !== undefined, 'the stopped start ended with an error');
     },
   );
 

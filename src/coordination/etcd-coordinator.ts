@@ -50,6 +50,7 @@ import { LeaderKeys } from './leader-keys.js';
 import { mapSync, misfitMessage } from './map-sync.js';
 import { ProcessLease } from './process-lease.js';
 import { SeqPublisher } from './seq-publisher.js';
+import { createdWatch, Phase, startTries, within } from './start-steps.js';
 import { ShardSteps } from './shard-step.js';
 import { WorkerFences } from './worker-fences.js';
 
@@ -57,8 +58,8 @@ import { WorkerFences } from './worker-fences.js';
 export type CoordinatedKeeper = Pick<MapKeeper, 'current' | 'offer' | 'holds' | 'behindOf'> &
   Partial<Pick<MapKeeper, 'removedLeaders'>>;
 
-/** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
-const START_ATTEMPTS = 10;
+/** STEP_CALLS is a start step's bound in etcd call deadlines (or a tick and a deadline, if longer; start-steps.ts). */
+const STEP_CALLS = 4;
 /** HOLD_TTLS bounds, in lease TTLs, how long a campaign holds its store's following (it resumes by itself after). */
 const HOLD_TTLS = 10;
 
@@ -78,6 +79,10 @@ export class EtcdCoordinator {
   /** holds stop the replicas of a shard whose leader key is missing following (follow-holds.ts). */
   private readonly holds: FollowHolds;
   private readonly tickMs: number;
+  /** stepMs bounds each step of the start (start-steps.ts). */
+  private readonly stepMs: number;
+  /** phase is the part of the reconcile running now, named when a start step's bound expires. */
+  private readonly phase = new Phase();
   private watcher: Watcher | undefined;
   private timers: NodeJS.Timeout[] = [];
   private ticking: Promise<void> | undefined;
@@ -110,6 +115,8 @@ export class EtcdCoordinator {
     this.log = log;
     this.ttlMs = config.coordination.lease_ttl_ms;
     this.tickMs = Math.max(50, Math.floor(this.ttlMs / 4));
+    // Longer than a lease grant's deadline (a tick, process-lease.ts), so the grant's own error is the cause.
+    this.stepMs = Math.max(STEP_CALLS * CALL_TIMEOUT_MS, this.tickMs + CALL_TIMEOUT_MS);
     // Its breaker lets a call through again after a tick, not etcd3's 5 s (etcd-client.ts).
     this.etcd = etcdClient({
       hosts: config.coordination.etcd,
@@ -126,7 +133,9 @@ export class EtcdCoordinator {
         this.kick();
       },
       (m) => {
-        this.warnOnce(m);
+        // While starting, a failed grant is the cause its try's warning names (start-steps.ts).
+        if (this.started) this.warnOnce(m);
+        else this.lastError = m;
       },
       () => {
         // A new lease reconciles at once (its seqs go out); the first one's start reconciles itself.
@@ -176,7 +185,8 @@ export class EtcdCoordinator {
 
   /**
    * start takes a lease, adopts etcd's map and takes the leader keys this process is due, before
-   * the node serves; then keeps doing so. It throws when etcd does not answer. `lossy`: the last
+   * the node serves; then keeps doing so. Each step is bounded and a failed try is logged at once
+   * (start-steps.ts); it throws when no try succeeded. `lossy`: the last
    * run stopped uncleanly in a lossy durability mode, and every shard led here starts a new epoch.
    */
   async start(lossy = false): Promise<void> {
@@ -184,41 +194,49 @@ export class EtcdCoordinator {
     const keeper = setInterval(() => void this.lease.keepalive(), this.tickMs);
     keeper.unref();
     this.timers.push(keeper);
-    // The first failure names the cause (ECONNREFUSED); later ones may be the etcd client's own
-    // "circuit breaker is open", which was all the refusal said.
-    let first: string | undefined;
-    for (let attempt = 1; ; attempt++) {
-      await this.lease.keepalive();
-      try {
-        if (this.lease.id === undefined) throw new Error(this.lastError);
-        await this.tick();
-        this.started = true;
-        break;
-      } catch (err) {
+    const tries = {
+      endpoints: this.config.coordination.etcd,
+      pauseMs: this.tickMs,
+      log: this.log,
+      failed: (err: unknown) => {
         // A lease that expired while the process was starting (a loaded machine): take a new one.
         if (err instanceof EtcdLeaseInvalidError) this.lease.drop();
-        const why = (err as Error).message;
-        first ??= why;
-        if (attempt >= START_ATTEMPTS)
-          throw new Error(
-            `etcd ${this.config.coordination.etcd.join(', ')} (coordination): ${START_ATTEMPTS} tries to take a lease and read the map failed, the first with: ${first}${why === first ? '' : `; the last with: ${why}`}. Start etcd (or correct coordination.etcd) before distkv serve: with [coordination] a node serves only once etcd gave it a lease and the map`,
-          );
-        await new Promise((r) => setTimeout(r, this.tickMs));
-      }
-    }
+      },
+      stopped: () => this.stopped,
+    };
+    // A reconcile that outlived its bound runs on: the next try waits for it (bounded) first, so
+    // two never run at once.
+    let reconciling: Promise<unknown> | undefined;
+    await startTries(tries, async () => {
+      if (reconciling !== undefined)
+        await within(`the reconcile of an earlier try`, this.stepMs, reconciling, () => this.at());
+      await within('taking a lease (etcd lease grant or keepalive)', this.stepMs, this.lease.keepalive());
+      if (this.lease.id === undefined) throw new Error(this.lastError);
+      const run = this.tick();
+      reconciling = run.catch(() => undefined);
+      await within(`reading the map under ${this.keys.prefix} and reconciling`, this.stepMs, run, () =>
+        this.at(),
+      );
+      this.started = true;
+      this.watcher ??= await createdWatch(this.etcd, this.keys.prefix, this.stepMs);
+    });
     const ticker = setInterval(() => {
       this.kick();
     }, this.tickMs);
     ticker.unref();
     this.timers.push(ticker);
-    this.watcher = await this.etcd.watch().prefix(this.keys.prefix).create();
     const onChange = (kv: IKeyValue): void => {
       if (!kv.key.toString().startsWith(`${this.keys.prefix}seq/`)) this.kick();
     };
-    this.watcher.on('put', onChange).on('delete', onChange);
-    this.watcher.on('error', (err) => {
+    this.watcher?.on('put', onChange).on('delete', onChange);
+    this.watcher?.on('error', (err) => {
       this.log.debug({ err: err.message }, 'etcd watch error');
     });
+  }
+
+  /** at names the part of the reconcile running now, for a start step's bound. */
+  private at(): string {
+    return this.phase.now === '' ? '' : `at: ${this.phase.now}`;
   }
 
   /** stop ends the loop and revokes the lease, so the leader keys go at once (a replica takes over). */
@@ -284,6 +302,7 @@ export class EtcdCoordinator {
       // under no lease (an undefined ID) would never expire, so no replica could ever take over.
       const lease = this.lease.id;
       if (lease === undefined) return;
+      this.phase.now = `reading ${this.keys.prefix}`;
       const snap = await this.keys.read();
       const misfit = this.misfit(snap);
       if (misfit !== undefined) {
@@ -294,18 +313,26 @@ export class EtcdCoordinator {
         this.warnOnce(misfit, 'error');
         return;
       }
+      this.phase.now = `settling the live map with ${this.keys.mapKey}`;
       await this.syncMap(snap);
       // A shard whose leader the config removed (removed-leaders.ts): this node only learns etcd's
       // map, and its start refuses the config unless that map moved the shard on.
       if (this.removing()) return;
       // Before the seqs go out: a replica ranked on its seq must not apply more from a leader whose key went.
+      this.phase.now = 'holding the replicas of shards without a leader key';
       await this.holds.reconcile(this.keeper.current.shards, snap, (s) => this.otherConfigs.has(s.leader));
+      this.phase.now = "publishing this node's seqs";
       await this.seqs.publish(lease, snap);
       const mine = this.keeper.current;
-      for (const shard of mine.shards) await this.steps.step(mine, shard, snap, lease);
+      for (const shard of mine.shards) {
+        this.phase.now = `${shard.name}: its leader key, promotion or campaign`;
+        await this.steps.step(mine, shard, snap, lease);
+      }
     } finally {
       // Also when etcd does not answer: a leader past its deadline is fenced at its worker too.
+      this.phase.now = 'fencing the leader stores without their lease at their workers';
       await this.fences.apply((idx) => this.mayWrite(idx));
+      this.phase.now = '';
     }
   }
 

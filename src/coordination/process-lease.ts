@@ -14,7 +14,7 @@
  */
 import { type Etcd3, EtcdLeaseInvalidError, type Lease } from 'etcd3';
 import type { Logger } from 'pino';
-import { callOptions } from './etcd-keyspace.js';
+import { CALL_TIMEOUT_MS, callOptions } from './etcd-keyspace.js';
 import { LeaseDeadline } from './lease-deadline.js';
 
 /** OWN_LEASES bounds how many of this process's lease IDs are remembered (`own`). */
@@ -105,7 +105,13 @@ export class ProcessLease {
   private async grantOnce(): Promise<void> {
     const sentAt = performance.now();
     this.deadline.lost();
-    const lease = this.etcd.lease(Math.ceil(this.ttlMs / 1000), { autoKeepAlive: false });
+    // Bounded: without a deadline a grant to an etcd that accepts the connection and never answers
+    // waited for ever (etcd3 does not apply its dialTimeout), and every later grant waited for it.
+    // A keepalive tick, not one call's deadline: a grant sent into an etcd stalled for a second or
+    // two (an fsync on a loaded disk) is answered as it resumes, where a failed one costs a start
+    // try and its pause of a tick (docs/failover.md).
+    const deadline = Date.now() + Math.max(CALL_TIMEOUT_MS, Math.floor(this.ttlMs / 4));
+    const lease = this.etcd.lease(Math.ceil(this.ttlMs / 1000), { autoKeepAlive: false, deadline });
     lease.on('lost', () => undefined);
     try {
       this.id = await lease.grant();

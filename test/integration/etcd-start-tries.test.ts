@@ -132,9 +132,10 @@ describe('a coordinated node whose start tries fail', { timeout: 90000 }, () => 
     async () => {
       const etcd = await TestEtcd.start();
       after(() => etcd.stop());
-      // An 8 s lease: a tick, the grant's deadline, is 2 s; etcd stalls (SIGSTOP) for 1.2 s of it.
+      // A 16 s lease: a tick, the grant's deadline, is 4 s; etcd stalls (SIGSTOP) for 1.5 s of it
+      // (past one call's 1 s deadline, with room for a loaded machine's resume).
       const { log, lines } = logSink();
-      const config = oneShardConfig(etcd.url, 'start-stall', 8000, '127.0.0.1:7001', ['127.0.0.1:7002']);
+      const config = oneShardConfig(etcd.url, 'start-stall', 16000, '127.0.0.1:7001', ['127.0.0.1:7002']);
       const coordinator = testCoordinator(
         config,
         'start-stall',
@@ -144,7 +145,7 @@ describe('a coordinated node whose start tries fail', { timeout: 90000 }, () => 
       );
       await etcd.pause();
       const started = coordinator.start();
-      await new Promise((r) => setTimeout(r, 1200));
+      await new Promise((r) => setTimeout(r, 1500));
       etcd.resume();
       const r = await settledWithin(started, 20000);
       await coordinator.stop();

@@ -110,7 +110,8 @@ export class ProcessLease {
     // A keepalive tick, not one call's deadline: a grant sent into an etcd stalled for a second or
     // two (an fsync on a loaded disk) is answered as it resumes, where a failed one costs a start
     // try and its pause of a tick (docs/failover.md).
-    const deadline = Date.now() + Math.max(CALL_TIMEOUT_MS, Math.floor(this.ttlMs / 4));
+    const boundMs = Math.max(CALL_TIMEOUT_MS, Math.floor(this.ttlMs / 4));
+    const deadline = Date.now() + boundMs;
     const lease = this.etcd.lease(Math.ceil(this.ttlMs / 1000), { autoKeepAlive: false, deadline });
     lease.on('lost', () => undefined);
     try {
@@ -122,7 +123,12 @@ export class ProcessLease {
       this.deadline.renewed(sentAt, this.ttlMs);
     } catch (err) {
       lease.release();
-      this.warn(`etcd lease grant: ${(err as Error).message}`);
+      // Past its deadline etcd3 retries the call with none left and reports the last try's gRPC
+      // text ("Deadline exceeded after 0.000s, waiting for name resolution"): say what happened.
+      const why = (err as Error).message;
+      this.warn(
+        `etcd lease grant: ${Date.now() >= deadline && /DEADLINE_EXCEEDED/.test(why) ? `no answer within ${boundMs} ms` : why}`,
+      );
       return;
     }
     this.onGranted();

@@ -20,7 +20,10 @@ import type { WorkerPool } from './worker-pool.js';
 
 /** GAUGES map a stats field to its gauge name and help. */
 const GAUGES = {
-  keys: ['keys', 'live keys (approximate for LSM stores: versions not yet compacted count once per level)'],
+  keys: [
+    'keys',
+    'live keys; LSM stores: an upper bound, exact once compacted (a key with values in several levels counts once per level; a value deleted or expired since still counts in its level)',
+  ],
   bytes: ['disk_bytes', 'bytes the store occupies on disk (LMDB, runs and WAL)'],
   lastSeq: ['last_seq', 'sequence number of the last acknowledged write'],
   syncedSeq: ['synced_seq', 'LSM: every write up to this seq is fsynced in the WAL (durable)'],

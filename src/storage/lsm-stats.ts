@@ -40,11 +40,28 @@ export interface LsmState {
   flushes: FlushQueue;
 }
 
+/**
+ * lsmKeys is an LSM store's `keys`: the values its levels hold, each level counted on its own
+ * (LMDB's keys, each run's entries less its deletes, each memtable's keys less its deletes). Every
+ * live key counts at least once, since its newest version is a value in some level; a key written
+ * in more than one level since the last compaction counts once per level holding a value of it, and
+ * a value deleted or expired in a newer level still counts in its own, until compaction merges the
+ * levels into LMDB: an upper bound, exact once the runs and memtables are compacted (docs/api.md).
+ * A delete never raises it.
+ */
+export function lsmKeys(
+  lmdbKeys: number,
+  runs: readonly RunReader[],
+  memtables: readonly Memtable[],
+): number {
+  const inRuns = runs.reduce((n, r) => n + r.footer.entries - r.footer.tombstones, 0);
+  return lmdbKeys + inRuns + memtables.reduce((n, m) => n + m.size - m.deletes, 0);
+}
+
 /** lsmStats returns a store's StoreStats. */
 export function lsmStats(s: LsmState): StoreStats {
   const level = s.level.stats();
   const runBytes = s.runs.reduce((n, r) => n + r.bytes, 0);
-  const runEntries = s.runs.reduce((n, r) => n + r.footer.entries, 0);
   const frozenBytes = s.flushes.frozen.reduce((n, m) => n + m.bytes, 0);
   const bloom = s.runs.reduce(
     (a, r) => ({
@@ -61,7 +78,7 @@ export function lsmStats(s: LsmState): StoreStats {
   const walBytes = s.log.logBytes();
   return {
     engine: s.engine,
-    keys: level.keys + runEntries + s.active.size + s.flushes.frozen.reduce((n, m) => n + m.size, 0),
+    keys: lsmKeys(level.keys, s.runs, [s.active, ...s.flushes.frozen]),
     bytes: level.bytes + runBytes + walBytes,
     lastSeq: s.lastSeq,
     appliedSeq: s.level.appliedSeq(),

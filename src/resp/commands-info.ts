@@ -12,13 +12,16 @@
  * `keys`, `expires` and `avg_ttl`, and the section adds `held_slots:N`, its slots' count: a new
  * leader may already hold writes, or deletes, that its count lacks. While the node starts (its
  * stores are opening: RespContext.loading) INFO answers without asking the stores, with `loading:1`
- * in the persistence section and no keyspace lines, as Redis while it loads its dataset.
+ * in the persistence section and no keyspace lines, as Redis while it loads its dataset. The
+ * replication section's link to the master is down while the peer check finds it down or while a
+ * replica store here does not follow it (masterLink).
  */
 import { arch, platform } from 'node:os';
 import { masterOf } from './commands-cluster.js';
 import { SERVER_VERSION } from './commands-connection.js';
 import { disputedServed, keyCount, readableServed } from './commands-keyspace.js';
 import type { ExpiryCount } from './keyspace-expiries.js';
+import { type ReplicaLag, replicaLag } from '../replication/lag.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
 import type { ReplayProgressOfNode } from '../server/start-progress.js';
@@ -92,21 +95,26 @@ function infoSections(c: RespConnection, keyspace: Keyspace): [string, string[]]
       ? ['role:master', `connected_slaves:${replicas.length}`]
       : (() => {
           const [host, port] = splitHostPort(master);
-          const st = plan.stores.find(
+          const mine = plan.stores.filter(
             (x) =>
               x.node === listener.address &&
               x.role === 'replica' &&
               shards.some((s) => s.idx === x.shard.idx && s.address === master),
           );
+          const st = mine[0];
           const ack = st === undefined ? 0 : c.ctx.pool.lastSeq(st.index);
-          const linkDown = down.has(master);
+          const link = masterLink(
+            down.has(master),
+            mine.map((x) =>
+              replicaLag(c.ctx.pool.positions, x.index, undefined, config.replication.pull_wait_ms),
+            ),
+          );
           return [
             'role:slave',
             `master_host:${host}`,
             `master_port:${port + config.server.resp_port_offset}`,
-            `master_link_status:${linkDown ? 'down' : 'up'}`,
-            // Redis's "down, since it is not known when" (the peer check does not say).
-            ...(linkDown ? ['master_link_down_since_seconds:-1'] : []),
+            `master_link_status:${link.down ? 'down' : 'up'}`,
+            ...(link.down ? [`master_link_down_since_seconds:${link.downSinceSeconds}`] : []),
             `slave_repl_offset:${ack}`,
             'slave_read_only:1',
             'connected_slaves:0',
@@ -209,6 +217,29 @@ function keyspaceLines({ keys, expiries, heldSlots }: Keyspace, disputed: number
     ...(heldSlots > 0 ? [`held_slots:${heldSlots}`] : []),
     ...(disputed > 0 ? [`disputed_slots:${disputed}`] : []),
   ];
+}
+
+/** MasterLink is what INFO replication says of this node's link to its master. */
+interface MasterLink {
+  down: boolean;
+  /** downSinceSeconds is Redis's `master_link_down_since_seconds`: -1 when it is not known. */
+  downSinceSeconds: number;
+}
+
+/**
+ * masterLink is the link to the master: down while the peer check finds the master down
+ * (`peerDown`) or while any of this node's replica stores of its shards does not follow it (`lags`,
+ * lag.ts: disconnected, starting, resyncing, held; their data is stale whatever the peer check
+ * says: a leader that answers its checks may refuse the pulls, e.g. a wrong token), since the
+ * oldest last contact among those (-1 when one never reached it since it started, or only the
+ * peer check says so).
+ */
+export function masterLink(peerDown: boolean, lags: readonly ReplicaLag[]): MasterLink {
+  const lost = lags.filter((l) => !l.known);
+  if (!peerDown && lost.length === 0) return { down: false, downSinceSeconds: 0 };
+  const ages = lost.map((l) => l.lastContactMsAgo);
+  if (ages.length === 0 || ages.some((a) => a === undefined)) return { down: true, downSinceSeconds: -1 };
+  return { down: true, downSinceSeconds: Math.floor(Math.max(...(ages as number[])) / 1000) };
 }
 
 function splitHostPort(address: string): [string, number] {

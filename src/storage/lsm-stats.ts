@@ -79,7 +79,10 @@ export function lsmStats(s: LsmState): StoreStats {
   return {
     engine: s.engine,
     keys: lsmKeys(level.keys, s.runs, [s.active, ...s.flushes.frozen]),
-    bytes: level.bytes + runBytes + walBytes,
+    // The store's own files: its WAL is its worker's commit log, shared by the worker's stores
+    // (walBytes reports that log, the same for each of them): counted here, a sum over the stores
+    // counted it once per store of the worker.
+    bytes: level.bytes + runBytes,
     lastSeq: s.lastSeq,
     appliedSeq: s.level.appliedSeq(),
     // "Durable" in the recovery sense: what needs no WAL replay. What is durable on disk is syncedSeq.

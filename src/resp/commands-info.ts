@@ -14,17 +14,21 @@
  * stores are opening: RespContext.loading) INFO answers without asking the stores, with `loading:1`
  * in the persistence section and no keyspace lines, as Redis while it loads its dataset. The
  * replication section's link to the master is down while the peer check finds it down or while a
- * replica store here does not follow it (masterLink).
+ * replica store here does not follow it, and a master's `connected_slaves` counts the replicas that
+ * follow it (replica-links.ts).
  */
 import { arch, platform } from 'node:os';
 import { masterOf } from './commands-cluster.js';
 import { SERVER_VERSION } from './commands-connection.js';
-import { disputedServed, keyCount, readableServed } from './commands-keyspace.js';
+import { countKeys, disputedServed, readableServed, storeStats } from './commands-keyspace.js';
 import type { ExpiryCount } from './keyspace-expiries.js';
-import { type ReplicaLag, replicaLag } from '../replication/lag.js';
+import { replicaLag } from '../replication/lag.js';
+import { followingReplicas, type LedShard, masterLink } from './replica-links.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
 import type { ReplayProgressOfNode } from '../server/start-progress.js';
+import type { ShardInfo } from '../routing/shard-map.js';
+import type { StoreStatsReport } from '../worker/messages.js';
 
 /** info: INFO [section ...]: server, clients, memory, persistence, replication, cluster, keyspace. */
 export function info(c: RespConnection, args: Buffer[]): void {
@@ -48,12 +52,14 @@ function infoFor(c: RespConnection, p: Pending, all: boolean, wanted: Set<string
   const loading = c.ctx.loading?.() === true;
   const census = !loading && (all || wanted.has('keyspace'));
   const { readable, heldSlots } = loading ? NOT_OPEN : readableServed(c);
+  // One stats round gives the keys and the leaders' word on their replicas' pulls.
   Promise.all([
-    loading ? 0 : keyCount(c, readable),
+    loading ? [] : c.ctx.pool.callAll({ type: 'stats' }).then(storeStats),
     census ? c.ctx.expiries.count(readable) : NO_EXPIRIES,
   ]).then(
-    ([keys, expiries]) => {
-      const sections = infoSections(c, { keys, expiries, heldSlots }).filter(
+    ([stats, expiries]) => {
+      const keys = countKeys(stats, readable);
+      const sections = infoSections(c, { keys, expiries, heldSlots }, stats).filter(
         ([name]) => all || wanted.has(name.toLowerCase()),
       );
       const text = sections.map(([name, lines]) => `# ${name}\r\n${lines.join('\r\n')}\r\n`).join('\r\n');
@@ -79,7 +85,11 @@ interface Keyspace {
   heldSlots: number;
 }
 
-function infoSections(c: RespConnection, keyspace: Keyspace): [string, string[]][] {
+function infoSections(
+  c: RespConnection,
+  keyspace: Keyspace,
+  stats: readonly StoreStatsReport[],
+): [string, string[]][] {
   const { listener, config, plan, connections } = c.ctx;
   const shards = c.ctx.liveShards();
   const led = shards.filter((s) => s.address === listener.address);
@@ -88,7 +98,8 @@ function infoSections(c: RespConnection, keyspace: Keyspace): [string, string[]]
   // not answer is not connected, as Redis reports them.
   const master = led.length > 0 ? undefined : masterOf(listener.address, shards);
   const down = c.ctx.downNodes?.() ?? new Set<string>();
-  const replicas = [...new Set(led.flatMap((s) => s.replicas))].filter((r) => !down.has(r));
+  const pullWaitMs = config.replication.pull_wait_ms;
+  const replicas = followingReplicas(ledShards(c, led), down, c.ctx.pool.positions, stats, pullWaitMs);
   const mem = process.memoryUsage();
   const replication =
     master === undefined
@@ -219,27 +230,16 @@ function keyspaceLines({ keys, expiries, heldSlots }: Keyspace, disputed: number
   ];
 }
 
-/** MasterLink is what INFO replication says of this node's link to its master. */
-interface MasterLink {
-  down: boolean;
-  /** downSinceSeconds is Redis's `master_link_down_since_seconds`: -1 when it is not known. */
-  downSinceSeconds: number;
-}
-
-/**
- * masterLink is the link to the master: down while the peer check finds the master down
- * (`peerDown`) or while any of this node's replica stores of its shards does not follow it (`lags`,
- * lag.ts: disconnected, starting, resyncing, held; their data is stale whatever the peer check
- * says: a leader that answers its checks may refuse the pulls, e.g. a wrong token), since the
- * oldest last contact among those (-1 when one never reached it since it started, or only the
- * peer check says so).
- */
-export function masterLink(peerDown: boolean, lags: readonly ReplicaLag[]): MasterLink {
-  const lost = lags.filter((l) => !l.known);
-  if (!peerDown && lost.length === 0) return { down: false, downSinceSeconds: 0 };
-  const ages = lost.map((l) => l.lastContactMsAgo);
-  if (ages.length === 0 || ages.some((a) => a === undefined)) return { down: true, downSinceSeconds: -1 };
-  return { down: true, downSinceSeconds: Math.floor(Math.max(...(ages as number[])) / 1000) };
+/** ledShards are the shards `led` (led by this listener's node) with their leader stores here. */
+function ledShards(c: RespConnection, led: readonly ShardInfo[]): LedShard[] {
+  const { plan, listener } = c.ctx;
+  const storeOf = (node: string, idx: number): number | undefined =>
+    plan.stores.find((x) => x.node === node && x.shard.idx === idx)?.index;
+  return led.map((s) => ({
+    leaderStore: storeOf(listener.address, s.idx),
+    replicas: s.replicas,
+    localReplicaStore: (r: string) => storeOf(r, s.idx),
+  }));
 }
 
 function splitHostPort(address: string): [string, number] {

@@ -159,7 +159,10 @@ function infoSections(
     [
       'Memory',
       [
-        `used_memory:${mem.heapUsed}`,
+        // The main thread's heap and the stores' memory (memBytes in /stats: memtables, block
+        // caches, replication logs, WAL buffers, docs/operations.md "Memory"); the heap alone said
+        // a few MB of a process whose memtables held GBs. The workers' own heaps are in RSS only.
+        `used_memory:${mem.heapUsed + storesMemory(stats)}`,
         `used_memory_rss:${mem.rss}`,
         'maxmemory:0',
         `mem_clients_normal:${connections.unsent.total}`,
@@ -228,6 +231,11 @@ function keyspaceLines({ keys, expiries, heldSlots }: Keyspace, disputed: number
     ...(heldSlots > 0 ? [`held_slots:${heldSlots}`] : []),
     ...(disputed > 0 ? [`disputed_slots:${disputed}`] : []),
   ];
+}
+
+/** storesMemory sums the stores' `memBytes` (what each holds in memory: docs/operations.md, "Memory"). */
+export function storesMemory(stats: readonly StoreStatsReport[]): number {
+  return stats.reduce((n, s) => n + (typeof s.stats.memBytes === 'number' ? s.stats.memBytes : 0), 0);
 }
 
 /** ledShards are the shards `led` (led by this listener's node) with their leader stores here. */

@@ -116,9 +116,7 @@ function infoSections(
           const ack = st === undefined ? 0 : c.ctx.pool.lastSeq(st.index);
           const link = masterLink(
             down.has(master),
-            mine.map((x) =>
-              replicaLag(c.ctx.pool.positions, x.index, undefined, config.replication.pull_wait_ms),
-            ),
+            mine.map((x) => replicaLag(c.ctx.pool.positions, x.index, undefined, pullWaitMs)),
           );
           return [
             'role:slave',
@@ -234,7 +232,7 @@ function keyspaceLines({ keys, expiries, heldSlots }: Keyspace, disputed: number
 }
 
 /** storesMemory sums the stores' `memBytes` (what each holds in memory: docs/operations.md, "Memory"). */
-export function storesMemory(stats: readonly StoreStatsReport[]): number {
+function storesMemory(stats: readonly StoreStatsReport[]): number {
   return stats.reduce((n, s) => n + (typeof s.stats.memBytes === 'number' ? s.stats.memBytes : 0), 0);
 }
 

@@ -47,15 +47,25 @@ export interface LsmState {
  * in more than one level since the last compaction counts once per level holding a value of it, and
  * a value deleted or expired in a newer level still counts in its own, until compaction merges the
  * levels into LMDB: an upper bound, exact once the runs and memtables are compacted (docs/api.md).
- * A delete never raises it.
+ * A delete never raises it. A level whose writes are all in a lower one already counts there only:
+ * a frozen memtable whose run is written (the flush notes the run in LMDB before it lets the
+ * memtable go), and runs a compaction merged into LMDB (up to `appliedSeq`) while it retires them.
+ * They counted twice meanwhile, a jump of a memtable's, or every run's, values in DBSIZE.
  */
 export function lsmKeys(
   lmdbKeys: number,
+  appliedSeq: number,
   runs: readonly RunReader[],
-  memtables: readonly Memtable[],
+  active: Memtable,
+  frozen: readonly Memtable[],
 ): number {
-  const inRuns = runs.reduce((n, r) => n + r.footer.entries - r.footer.tombstones, 0);
-  return lmdbKeys + inRuns + memtables.reduce((n, m) => n + m.size - m.deletes, 0);
+  // A run or memtable every write of which is in LMDB (at or under appliedSeq: a compaction wrote
+  // it and is retiring its runs) or in a run is counted there only.
+  const pendingRuns = runs.filter((r) => r.footer.maxSeq > appliedSeq);
+  const covered = pendingRuns.reduce((seq, r) => Math.max(seq, r.footer.maxSeq), appliedSeq);
+  const inRuns = pendingRuns.reduce((n, r) => n + r.footer.entries - r.footer.tombstones, 0);
+  const pending = frozen.filter((m) => m.maxSeq > covered);
+  return lmdbKeys + inRuns + [active, ...pending].reduce((n, m) => n + m.size - m.deletes, 0);
 }
 
 /** lsmStats returns a store's StoreStats. */
@@ -78,7 +88,7 @@ export function lsmStats(s: LsmState): StoreStats {
   const walBytes = s.log.logBytes();
   return {
     engine: s.engine,
-    keys: lsmKeys(level.keys, s.runs, [s.active, ...s.flushes.frozen]),
+    keys: lsmKeys(level.keys, s.level.appliedSeq(), s.runs, s.active, s.flushes.frozen),
     // The store's own files: its WAL is its worker's commit log, shared by the worker's stores
     // (walBytes reports that log, the same for each of them): counted here, a sum over the stores
     // counted it once per store of the worker.

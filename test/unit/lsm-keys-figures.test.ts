@@ -76,7 +76,7 @@ describe('LSM keys figure', () => {
     }
   });
 
-  it('stays an upper bound that no delete raises, through flushes, restarts and compaction, exact once compacted', async () => {
+  it('stays an upper bound that no delete nor restart raises, through flushes and compaction, exact once compacted', async () => {
     const seed = Number(process.env.FIGURES_SEED ?? Date.now() % 100000);
     let n = seed;
     const rand = (k: number): number => (n = (n * 1103515245 + 12345) & 0x7fffffff) % k;
@@ -105,13 +105,23 @@ describe('LSM keys figure', () => {
           const figure = s.stats().keys;
           await s.close();
           s = await openTestLsm(dir, opts);
-          assert.equal(s.stats().keys, figure, `seed ${seed} step ${step}: keys after a restart`);
+          // The close flushes the memtable; a run over max_runs then compacts, which lowers it.
+          const again = s.stats().keys;
+          assert.ok(
+            again <= figure,
+            `seed ${seed} step ${step}: a restart raised keys ${figure} -> ${again}`,
+          );
+          assert.ok(
+            again >= live(s),
+            `seed ${seed} step ${step}: keys ${again} < ${live(s)} live after a restart`,
+          );
         }
       }
       await s.close();
       // Compacted when idle: every level merged into LMDB, the figure is exact.
       s = await openTestLsm(dir, { ...opts, idleCompactMs: 50 });
       await s.put(b('last'), b('v'));
+      await s.flush();
       await waitFor('an idle compaction', () => {
         const st = s.stats();
         return st.runs === 0 && st.memtableKeys === 0 && st.frozenMemtables === 0;

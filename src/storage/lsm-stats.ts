@@ -50,7 +50,9 @@ export interface LsmState {
  * A delete never raises it. A level whose writes are all in a lower one already counts there only:
  * a frozen memtable whose run is written (the flush notes the run in LMDB before it lets the
  * memtable go), and runs a compaction merged into LMDB (up to `appliedSeq`) while it retires them.
- * They counted twice meanwhile, a jump of a memtable's, or every run's, values in DBSIZE.
+ * They counted twice meanwhile, a jump of a memtable's, or every run's, values in DBSIZE. While a
+ * compaction is still writing LMDB (in chunks, lsm-compaction.ts) the keys it added there count in
+ * their runs too: this count cannot tell them apart (docs/api.md says so).
  */
 export function lsmKeys(
   lmdbKeys: number,

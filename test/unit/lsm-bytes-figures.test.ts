@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { MemoryStore } from '../../src/storage/memory-store.js';
 import { openTestGroup } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-describe('LSM byte figures', () => {
+describe('byte figures of the stores', () => {
   it("does not count another store's writes in a store's bytes (they count the shared log in both)", async () => {
     const dir = tempDir(after);
     const { log, stores } = await openTestGroup(join(dir, 'log'), [join(dir, 'a'), join(dir, 'b')]);
@@ -36,5 +37,13 @@ describe('LSM byte figures', () => {
       for (const s of stores) await s.close();
       await log.close();
     }
+  });
+
+  it('gives a memory store no disk bytes: its values are memory (memBytes)', async () => {
+    const m = new MemoryStore();
+    await m.put(Buffer.from('k'), Buffer.alloc(1000, 1));
+    assert.equal(m.stats().bytes, 0);
+    assert.ok(Number(m.stats().memBytes) >= 1000);
+    await m.close();
   });
 });

@@ -5,17 +5,24 @@
  */
 import type { Follower } from './follower.js';
 import { replicaLag } from './lag.js';
-import type { Positions } from './positions.js';
+import { type Positions, SLOT_LAST_SEQ } from './positions.js';
 
-/** followerStats is replica store `index`'s replication fields (see above). */
+/**
+ * followerStats is replica store `index`'s replication fields (see above). `leaderStore` is its
+ * leader's store index when the leader is in this process: its lag is then measured against the
+ * leader's published seq, as /cluster and /metrics measure it (a caught-up replica lags 0 ms, where
+ * the time since its last pull's answer showed up to a second).
+ */
 export function followerStats(
   f: Follower,
   positions: Positions,
   index: number,
   pullWaitMs: number,
+  leaderStore?: number,
 ): Record<string, number | string> {
   const c = f.current();
-  const lag = replicaLag(positions, index, undefined, pullWaitMs);
+  const liveLeaderSeq = leaderStore === undefined ? undefined : positions.get(leaderStore, SLOT_LAST_SEQ);
+  const lag = replicaLag(positions, index, liveLeaderSeq, pullWaitMs);
   return {
     replicaState: lag.known ? c.state : lag.state,
     replicaAck: lag.ackedSeq,

@@ -428,7 +428,7 @@ export class ReplicationHost {
     const f = this.followers.get(index);
     const spec = this.stores.get(index)?.spec.replication;
     if (f !== undefined && spec !== undefined)
-      return { ...followerStats(f, this.positions, index, spec.pullWaitMs), ...diverged };
+      return { ...followerStats(f, this.positions, index, spec.pullWaitMs, spec.leaderStore), ...diverged };
     const l = this.leaders.get(index);
     const refused = this.notLeading.get(index);
     if (refused !== undefined) return { leaderError: refused, ...diverged };

@@ -12,16 +12,23 @@
  * `keys`, `expires` and `avg_ttl`, and the section adds `held_slots:N`, its slots' count: a new
  * leader may already hold writes, or deletes, that its count lacks. While the node starts (its
  * stores are opening: RespContext.loading) INFO answers without asking the stores, with `loading:1`
- * in the persistence section and no keyspace lines, as Redis while it loads its dataset.
+ * in the persistence section and no keyspace lines, as Redis while it loads its dataset. The
+ * replication section's link to the master is down while the peer check finds it down or while a
+ * replica store here does not follow it, and a master's `connected_slaves` counts the replicas that
+ * follow it (replica-links.ts).
  */
 import { arch, platform } from 'node:os';
 import { masterOf } from './commands-cluster.js';
 import { SERVER_VERSION } from './commands-connection.js';
-import { disputedServed, keyCount, readableServed } from './commands-keyspace.js';
+import { countKeys, disputedServed, readableServed, storeStats } from './commands-keyspace.js';
 import type { ExpiryCount } from './keyspace-expiries.js';
+import { replicaLag } from '../replication/lag.js';
+import { followingReplicas, type LedShard, masterLink } from './replica-links.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
 import type { ReplayProgressOfNode } from '../server/start-progress.js';
+import type { ShardInfo } from '../routing/shard-map.js';
+import type { StoreStatsReport } from '../worker/messages.js';
 
 /** info: INFO [section ...]: server, clients, memory, persistence, replication, cluster, keyspace. */
 export function info(c: RespConnection, args: Buffer[]): void {
@@ -45,12 +52,14 @@ function infoFor(c: RespConnection, p: Pending, all: boolean, wanted: Set<string
   const loading = c.ctx.loading?.() === true;
   const census = !loading && (all || wanted.has('keyspace'));
   const { readable, heldSlots } = loading ? NOT_OPEN : readableServed(c);
+  // One stats round gives the keys and the leaders' word on their replicas' pulls.
   Promise.all([
-    loading ? 0 : keyCount(c, readable),
+    loading ? [] : c.ctx.pool.callAll({ type: 'stats' }).then(storeStats),
     census ? c.ctx.expiries.count(readable) : NO_EXPIRIES,
   ]).then(
-    ([keys, expiries]) => {
-      const sections = infoSections(c, { keys, expiries, heldSlots }).filter(
+    ([stats, expiries]) => {
+      const keys = countKeys(stats, readable);
+      const sections = infoSections(c, { keys, expiries, heldSlots }, stats).filter(
         ([name]) => all || wanted.has(name.toLowerCase()),
       );
       const text = sections.map(([name, lines]) => `# ${name}\r\n${lines.join('\r\n')}\r\n`).join('\r\n');
@@ -76,7 +85,11 @@ interface Keyspace {
   heldSlots: number;
 }
 
-function infoSections(c: RespConnection, keyspace: Keyspace): [string, string[]][] {
+function infoSections(
+  c: RespConnection,
+  keyspace: Keyspace,
+  stats: readonly StoreStatsReport[],
+): [string, string[]][] {
   const { listener, config, plan, connections } = c.ctx;
   const shards = c.ctx.liveShards();
   const led = shards.filter((s) => s.address === listener.address);
@@ -85,28 +98,32 @@ function infoSections(c: RespConnection, keyspace: Keyspace): [string, string[]]
   // not answer is not connected, as Redis reports them.
   const master = led.length > 0 ? undefined : masterOf(listener.address, shards);
   const down = c.ctx.downNodes?.() ?? new Set<string>();
-  const replicas = [...new Set(led.flatMap((s) => s.replicas))].filter((r) => !down.has(r));
+  const pullWaitMs = config.replication.pull_wait_ms;
+  const replicas = followingReplicas(ledShards(c, led), down, c.ctx.pool.positions, stats, pullWaitMs);
   const mem = process.memoryUsage();
   const replication =
     master === undefined
       ? ['role:master', `connected_slaves:${replicas.length}`]
       : (() => {
           const [host, port] = splitHostPort(master);
-          const st = plan.stores.find(
+          const mine = plan.stores.filter(
             (x) =>
               x.node === listener.address &&
               x.role === 'replica' &&
               shards.some((s) => s.idx === x.shard.idx && s.address === master),
           );
+          const st = mine[0];
           const ack = st === undefined ? 0 : c.ctx.pool.lastSeq(st.index);
-          const linkDown = down.has(master);
+          const link = masterLink(
+            down.has(master),
+            mine.map((x) => replicaLag(c.ctx.pool.positions, x.index, undefined, pullWaitMs)),
+          );
           return [
             'role:slave',
             `master_host:${host}`,
             `master_port:${port + config.server.resp_port_offset}`,
-            `master_link_status:${linkDown ? 'down' : 'up'}`,
-            // Redis's "down, since it is not known when" (the peer check does not say).
-            ...(linkDown ? ['master_link_down_since_seconds:-1'] : []),
+            `master_link_status:${link.down ? 'down' : 'up'}`,
+            ...(link.down ? [`master_link_down_since_seconds:${link.downSinceSeconds}`] : []),
             `slave_repl_offset:${ack}`,
             'slave_read_only:1',
             'connected_slaves:0',
@@ -140,7 +157,10 @@ function infoSections(c: RespConnection, keyspace: Keyspace): [string, string[]]
     [
       'Memory',
       [
-        `used_memory:${mem.heapUsed}`,
+        // The main thread's heap and the stores' memory (memBytes in /stats: memtables, block
+        // caches, replication logs, WAL buffers, docs/operations.md "Memory"); the heap alone said
+        // a few MB of a process whose memtables held GBs. The workers' own heaps are in RSS only.
+        `used_memory:${mem.heapUsed + storesMemory(stats)}`,
         `used_memory_rss:${mem.rss}`,
         'maxmemory:0',
         `mem_clients_normal:${connections.unsent.total}`,
@@ -209,6 +229,23 @@ function keyspaceLines({ keys, expiries, heldSlots }: Keyspace, disputed: number
     ...(heldSlots > 0 ? [`held_slots:${heldSlots}`] : []),
     ...(disputed > 0 ? [`disputed_slots:${disputed}`] : []),
   ];
+}
+
+/** storesMemory sums the stores' `memBytes` (what each holds in memory: docs/operations.md, "Memory"). */
+function storesMemory(stats: readonly StoreStatsReport[]): number {
+  return stats.reduce((n, s) => n + (typeof s.stats.memBytes === 'number' ? s.stats.memBytes : 0), 0);
+}
+
+/** ledShards are the shards `led` (led by this listener's node) with their leader stores here. */
+function ledShards(c: RespConnection, led: readonly ShardInfo[]): LedShard[] {
+  const { plan, listener } = c.ctx;
+  const storeOf = (node: string, idx: number): number | undefined =>
+    plan.stores.find((x) => x.node === node && x.shard.idx === idx)?.index;
+  return led.map((s) => ({
+    leaderStore: storeOf(listener.address, s.idx),
+    replicas: s.replicas,
+    localReplicaStore: (r: string) => storeOf(r, s.idx),
+  }));
 }
 
 function splitHostPort(address: string): [string, number] {

@@ -18,6 +18,7 @@ import type { Pending } from './reply-queue.js';
 import { END_CURSOR, parseCursor, type ScanPosition } from './scan-cursors.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
+import type { FromWorker, StoreStatsReport } from '../worker/messages.js';
 import { OP_WAIT, ST_DONE } from '../worker/op-format.js';
 import { entryBytes, SCAN_PAGE_BYTES } from '../storage/store.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
@@ -284,12 +285,19 @@ export async function keyCount(
   c: RespConnection,
   stores: readonly LocalTarget[] = servedStores(c),
 ): Promise<number> {
+  return countKeys(storeStats(await c.ctx.pool.callAll({ type: 'stats' })), stores);
+}
+
+/** storeStats are the stores' entries of a stats round's results. */
+export function storeStats(results: readonly FromWorker[]): StoreStatsReport[] {
+  return results.flatMap((r) => (r.type === 'stats-result' ? r.stores : []));
+}
+
+/** countKeys sums the `keys` of `stores` in `stats`. */
+export function countKeys(stats: readonly StoreStatsReport[], stores: readonly LocalTarget[]): number {
   const wanted = new Set(stores.map((t) => t.store));
-  const results = await c.ctx.pool.callAll({ type: 'stats' });
   let keys = 0;
-  for (const r of results)
-    if (r.type === 'stats-result')
-      for (const s of r.stores) if (wanted.has(s.index)) keys += Number(s.stats.keys ?? 0);
+  for (const s of stats) if (wanted.has(s.index)) keys += Number(s.stats.keys ?? 0);
   return keys;
 }
 

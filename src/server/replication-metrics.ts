@@ -7,7 +7,8 @@
  *                                                   (streaming or catching up), else 0
  *   distkv_replication_lag_seqs{shard,replica}     leader's last seq − replica's durable ack
  *   distkv_replication_lag_seconds{shard,replica}  how long ago the replica provably held all its
- *                                                   leader had (0 when caught up)
+ *                                                   leader had (0 when caught up with a leader in this
+ *                                                   process; up to a long poll with one elsewhere)
  *
  * The leader's last seq is read directly when the leader is in this process, else as the replica
  * last heard it. A replica whose lag is unknown (disconnected, starting, resyncing) has

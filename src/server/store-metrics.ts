@@ -20,8 +20,14 @@ import type { WorkerPool } from './worker-pool.js';
 
 /** GAUGES map a stats field to its gauge name and help. */
 const GAUGES = {
-  keys: ['keys', 'live keys (approximate for LSM stores: versions not yet compacted count once per level)'],
-  bytes: ['disk_bytes', 'bytes the store occupies on disk (LMDB, runs and WAL)'],
+  keys: [
+    'keys',
+    'live keys; LSM stores: an upper bound, exact once compacted (a key with values in several levels counts once per level; a value deleted or expired since still counts in its level)',
+  ],
+  bytes: [
+    'disk_bytes',
+    "bytes of the store's own files (LMDB pages and, LSM, runs); its WAL is its worker's commit log, in wal_bytes",
+  ],
   lastSeq: ['last_seq', 'sequence number of the last acknowledged write'],
   syncedSeq: ['synced_seq', 'LSM: every write up to this seq is fsynced in the WAL (durable)'],
   flushedSeq: [
@@ -29,8 +35,14 @@ const GAUGES = {
     'LSM: every write up to this seq is in an SSTable run or LMDB; recovery replays the WAL above it',
   ],
   appliedSeq: ['applied_seq', 'LSM: every write up to this seq is in LMDB'],
-  walSegments: ['wal_segments', 'LSM: WAL segment files'],
-  walBytes: ['wal_bytes', 'LSM: bytes in WAL segments'],
+  walSegments: [
+    'wal_segments',
+    "LSM: segment files of the store's worker's commit log (shared: every store of the worker reports the same)",
+  ],
+  walBytes: [
+    'wal_bytes',
+    "LSM: bytes written in the store's worker's commit log (shared: every store of the worker reports the same; a segment prepared ahead takes wal_segment_bytes on disk)",
+  ],
   memtableBytes: ['memtable_bytes', 'LSM: approximate bytes held by the active memtable'],
   frozenMemtables: ['frozen_memtables', 'LSM: memtables waiting to be flushed'],
   runs: ['runs', 'LSM: SSTable runs'],
@@ -44,12 +56,21 @@ const GAUGES = {
 
 /** COUNTERS map a stats field to its counter name (without `_total`) and help. */
 const COUNTERS = {
-  walBatches: ['wal_batches', 'LSM: group-commit batches appended to the WAL'],
-  walSyncs: ['wal_syncs', 'LSM: WAL fdatasync calls (one per group commit in fsync mode)'],
-  walFailures: ['wal_failures', 'LSM: WAL batches refused because a write or sync failed (answered 507)'],
+  walBatches: [
+    'wal_batches',
+    "LSM: group-commit batches appended to the store's worker's commit log (shared: every store of the worker counts the same)",
+  ],
+  walSyncs: [
+    'wal_syncs',
+    "LSM: fdatasync calls of the store's worker's commit log (one per group commit in fsync mode; shared as wal_batches)",
+  ],
+  walFailures: [
+    'wal_failures',
+    "LSM: batches the store's worker's commit log refused because a write or sync failed (answered 507; shared as wal_batches)",
+  ],
   walSyncRepairs: [
     'wal_sync_repairs',
-    'LSM: failed WAL fdatasyncs answered by writing the unsynced batches again (a second failure breaks the log)',
+    "LSM: failed fdatasyncs of the worker's commit log answered by writing the unsynced batches again (a second failure breaks the log; shared as wal_batches)",
   ],
   bloomChecks: ['bloom_checks', 'LSM: bloom filter lookups'],
   bloomNegatives: ['bloom_negatives', 'LSM: bloom filter lookups that ruled a run out'],
@@ -87,7 +108,10 @@ const COUNTERS = {
 
 /** HISTOGRAMS map a stats field (a HistogramSnapshot) to its histogram name and help. */
 const HISTOGRAMS = {
-  walSyncSeconds: ['wal_sync_duration_seconds', 'LSM: WAL fdatasync duration'],
+  walSyncSeconds: [
+    'wal_sync_duration_seconds',
+    "LSM: fdatasync duration of the store's worker's commit log (shared: every store of the worker has the same)",
+  ],
   flushSeconds: ['flush_duration_seconds', 'LSM: duration of a memtable flush to a run'],
   compactionSeconds: ['compaction_duration_seconds', 'LSM: duration of a compaction of runs into LMDB'],
 } as const;

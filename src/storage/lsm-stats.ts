@@ -40,11 +40,40 @@ export interface LsmState {
   flushes: FlushQueue;
 }
 
+/**
+ * lsmKeys is an LSM store's `keys`: the values its levels hold, each level counted on its own
+ * (LMDB's keys, each run's entries less its deletes, each memtable's keys less its deletes). Every
+ * live key counts at least once, since its newest version is a value in some level; a key written
+ * in more than one level since the last compaction counts once per level holding a value of it, and
+ * a value deleted or expired in a newer level still counts in its own, until compaction merges the
+ * levels into LMDB: an upper bound, exact once the runs and memtables are compacted (docs/api.md).
+ * A delete never raises it. A level whose writes are all in a lower one already counts there only:
+ * a frozen memtable whose run is written (the flush notes the run in LMDB before it lets the
+ * memtable go), and runs a compaction merged into LMDB (up to `appliedSeq`) while it retires them.
+ * They counted twice meanwhile, a jump of a memtable's, or every run's, values in DBSIZE. While a
+ * compaction is still writing LMDB (in chunks, lsm-compaction.ts) the keys it added there count in
+ * their runs too: this count cannot tell them apart (docs/api.md says so).
+ */
+export function lsmKeys(
+  lmdbKeys: number,
+  appliedSeq: number,
+  runs: readonly RunReader[],
+  active: Memtable,
+  frozen: readonly Memtable[],
+): number {
+  // A run or memtable every write of which is in LMDB (at or under appliedSeq: a compaction wrote
+  // it and is retiring its runs) or in a run is counted there only.
+  const pendingRuns = runs.filter((r) => r.footer.maxSeq > appliedSeq);
+  const covered = pendingRuns.reduce((seq, r) => Math.max(seq, r.footer.maxSeq), appliedSeq);
+  const inRuns = pendingRuns.reduce((n, r) => n + r.footer.entries - r.footer.tombstones, 0);
+  const pending = frozen.filter((m) => m.maxSeq > covered);
+  return lmdbKeys + inRuns + [active, ...pending].reduce((n, m) => n + m.size - m.deletes, 0);
+}
+
 /** lsmStats returns a store's StoreStats. */
 export function lsmStats(s: LsmState): StoreStats {
   const level = s.level.stats();
   const runBytes = s.runs.reduce((n, r) => n + r.bytes, 0);
-  const runEntries = s.runs.reduce((n, r) => n + r.footer.entries, 0);
   const frozenBytes = s.flushes.frozen.reduce((n, m) => n + m.bytes, 0);
   const bloom = s.runs.reduce(
     (a, r) => ({
@@ -61,8 +90,11 @@ export function lsmStats(s: LsmState): StoreStats {
   const walBytes = s.log.logBytes();
   return {
     engine: s.engine,
-    keys: level.keys + runEntries + s.active.size + s.flushes.frozen.reduce((n, m) => n + m.size, 0),
-    bytes: level.bytes + runBytes + walBytes,
+    keys: lsmKeys(level.keys, s.level.appliedSeq(), s.runs, s.active, s.flushes.frozen),
+    // The store's own files: its WAL is its worker's commit log, shared by the worker's stores
+    // (walBytes reports that log, the same for each of them): counted here, a sum over the stores
+    // counted it once per store of the worker.
+    bytes: level.bytes + runBytes,
     lastSeq: s.lastSeq,
     appliedSeq: s.level.appliedSeq(),
     // "Durable" in the recovery sense: what needs no WAL replay. What is durable on disk is syncedSeq.

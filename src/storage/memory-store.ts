@@ -121,11 +121,12 @@ export class MemoryStore implements Store {
   }
 
   stats(): StoreStats {
-    // Its memory is its Map: the keys and values it holds (docs/operations.md, "Memory").
+    // Its memory is its Map: the keys and values it holds (docs/operations.md, "Memory"). It has no
+    // files: `bytes` (distkv_store_disk_bytes) is 0, where it gave the Map's bytes as disk.
     return {
       engine: this.engine,
       keys: this.map.size,
-      bytes: this.bytes,
+      bytes: 0,
       lastSeq: this.seq,
       memBytes: this.bytes,
     };

@@ -102,6 +102,8 @@ export class Memtable {
   /** slots holds entry number + 1 (0 = free) at the key's hash position; its length is a power of two. */
   private slots = new Int32Array(INITIAL_ENTRIES * 2);
   private count = 0;
+  /** tombstones counts the entries whose value is a delete (VALUE_LEN -1). */
+  private tombstones = 0;
   /** capacity is the number of entries `ints` and `times` have room for. */
   private capacity = INITIAL_ENTRIES;
   /** ints, times and entryBytes view the entries' one buffer (ENTRY_BYTES to an entry, see ENTRY_BYTES). */
@@ -138,9 +140,14 @@ export class Memtable {
   minSeq = 0;
   maxSeq = 0;
 
-  /** size is the number of keys. */
+  /** size is the number of keys (deleted ones included). */
   get size(): number {
     return this.count;
+  }
+
+  /** deletes is how many of the keys are deleted here (their newest version is a tombstone). */
+  get deletes(): number {
+    return this.tombstones;
   }
 
   /**
@@ -187,9 +194,13 @@ export class Memtable {
     end: number,
     expiresAtMs: number,
   ): void {
+    const known = this.count;
     const e = this.entryOf(keyHash | 0, keySrc, keyStart, keyEnd);
     const ints = this.ints;
     const at = e * ENTRY_INTS;
+    // A new entry was no delete; an existing one was if its value length says so.
+    const wasDelete = e < known && ints[at + VALUE_LEN] === -1;
+    this.tombstones += (src === null ? 1 : 0) - (wasDelete ? 1 : 0);
     if (src === null) {
       ints[at + VALUE_SLAB] = 0;
       ints[at + VALUE_OFF] = 0;

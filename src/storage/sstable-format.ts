@@ -15,7 +15,9 @@
  *   bloom   := see bloom.ts
  *   footer  := magic:u32 version:u8 reserved:u8[3] indexOffset:u64 indexLength:u32 indexCrc:u32
  *              bloomOffset:u64 bloomLength:u32 bloomCrc:u32 entries:u64 minSeq:u64 maxSeq:u64
- *              reserved:u8[4] footerCrc:u32                (FOOTER_BYTES; footerCrc covers the bytes before it)
+ *              tombstones:u32 footerCrc:u32                (FOOTER_BYTES; footerCrc covers the bytes before it)
+ *   tombstones := how many of the entries are FLAG_TOMBSTONE (capped at 2^32 - 1); 0 in runs written
+ *              before it was counted (the bytes were reserved, written 0, and no reader looked at them)
  *
  * Version 2 blocks have no restarts (entries fill the block); readers still read them (a point
  * read then scans the block from its start). Version 3 has no FLAG_EXPIRES; readers still read it.
@@ -33,6 +35,8 @@ export const SST_VERSION_NO_EXPIRY = 3;
 export const SST_VERSION_NO_RESTARTS = 2;
 /** RESTART_INTERVAL is the number of entries between restart points in a version 3 block. */
 export const RESTART_INTERVAL = 4;
+/** FOOTER_TOMBSTONES_AT is the offset of `tombstones` in the footer. */
+export const FOOTER_TOMBSTONES_AT = 64;
 /** FOOTER_BYTES is the fixed size of the footer. */
 export const FOOTER_BYTES = 72;
 /** BLOCK_BYTES is the target size of a data block. */
@@ -70,4 +74,6 @@ export interface Footer {
   entries: number;
   minSeq: number;
   maxSeq: number;
+  /** tombstones is how many of the entries are deletes (0 in a run written before they were counted). */
+  tombstones: number;
 }

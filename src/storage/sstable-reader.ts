@@ -18,6 +18,7 @@ import {
   FLAG_EXPIRES,
   FLAG_TOMBSTONE,
   FOOTER_BYTES,
+  FOOTER_TOMBSTONES_AT,
   type Footer,
   SST_MAGIC,
   SST_VERSION,
@@ -285,6 +286,7 @@ export class RunReader {
       entries: readU64(b, 40),
       minSeq: readU64(b, 48),
       maxSeq: readU64(b, 56),
+      tombstones: b.readUInt32LE(FOOTER_TOMBSTONES_AT),
     };
     if (f.indexOffset + f.indexLength > at || f.bloomOffset + f.bloomLength > at)
       throw new CorruptionError(this.path, at, 'footer points past the end of the file');

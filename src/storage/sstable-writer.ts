@@ -15,6 +15,7 @@ import {
   FLAG_EXPIRES,
   FLAG_TOMBSTONE,
   FOOTER_BYTES,
+  FOOTER_TOMBSTONES_AT,
   RESTART_INTERVAL,
   runName,
   SST_MAGIC,
@@ -31,6 +32,8 @@ export interface RunMeta {
   path: string;
   bytes: number;
   entries: number;
+  /** tombstones is how many of the entries are deletes (the footer's `tombstones`). */
+  tombstones: number;
   minSeq: number;
   maxSeq: number;
 }
@@ -63,6 +66,7 @@ export async function writeRun(
     const restarts: number[] = [];
     let blockEntries = 0;
     let n = 0;
+    let tombstones = 0;
     const ensure = (bytes: number): void => {
       if (chunkLen + bytes <= chunk.length) return;
       const bigger = Buffer.allocUnsafe(Math.max(chunk.length * 2, chunkLen + bytes));
@@ -109,6 +113,7 @@ export async function writeRun(
       chunkLen += size;
       bloom.add(key);
       n++;
+      if (e.value === null) tombstones++;
       if (chunkLen - blockStart >= BLOCK_BYTES) {
         closeBlock();
         if (chunkLen >= CHUNK_BYTES) {
@@ -138,6 +143,7 @@ export async function writeRun(
     writeU64(footer, n, 40);
     writeU64(footer, minSeq, 48);
     writeU64(footer, maxSeq, 56);
+    footer.writeUInt32LE(Math.min(tombstones, 0xffffffff), FOOTER_TOMBSTONES_AT);
     footer.writeUInt32LE(crc32c(footer, 0, FOOTER_BYTES - 4), FOOTER_BYTES - 4);
     await file.append(Buffer.concat([indexBuf, bloomBuf, footer]));
     await file.sync();
@@ -149,6 +155,7 @@ export async function writeRun(
       path,
       bytes: fileOffset + indexBuf.length + bloomBuf.length + FOOTER_BYTES,
       entries: n,
+      tombstones,
       minSeq,
       maxSeq,
     };

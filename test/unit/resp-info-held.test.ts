@@ -55,7 +55,12 @@ function nodeA(held: Held): { c: RespConnection; censused: number[][] } {
     shardMap,
     { address: A, port: 7001, reads: targets, writes: targets },
     {
-      plan: { stores: [{ node: A }, { node: A }] },
+      plan: {
+        stores: [
+          { node: A, shard: { idx: 0 } },
+          { node: A, shard: { idx: 1 } },
+        ],
+      },
       connections: new ConnectionLimit(100),
       startedAt: Date.now(),
       stats: { commands: 0, connections: 0, blocked: 0, errors: new ErrorCounts() },

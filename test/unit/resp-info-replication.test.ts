@@ -5,6 +5,9 @@
  * what this node's last peer check found: `master_link_status:down` (with Redis's
  * `master_link_down_since_seconds:-1`) while that master does not answer, and a master's
  * `connected_slaves` without the replicas that do not answer. Before, the link was always `up`.
+ * The link is down too while one of the node's replica stores of that master does not follow it
+ * (its pulls refused, say for a wrong token, while the master answers its peer checks), since its
+ * last contact with it: it said `up` then, over a replica whose data went stale.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -12,6 +15,13 @@ import { validateConfig } from '../../src/config/validate-config.js';
 import { info } from '../../src/resp/commands-info.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
 import { ErrorCounts } from '../../src/resp/resp-metrics.js';
+import {
+  FOLLOWER_STATES,
+  type FollowerState,
+  Positions,
+  SLOT_CONTACT_AT,
+  SLOT_STATE,
+} from '../../src/replication/positions.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { ConnectionLimit } from '../../src/server/connection-limit.js';
 import { fakeNodeConnection, takeReply } from '../helpers/fake-resp-connection.js';
@@ -32,8 +42,29 @@ const config = validateConfig(
 );
 const shardMap = new ShardMap(config.shards);
 
-/** replication runs INFO replication at node `me`, which sees `down` unreachable, and returns its lines. */
-async function replication(me: string, down: string[]): Promise<string[]> {
+/** Follow is a replica store's follower as its worker publishes it: its state and when its leader last answered. */
+interface Follow {
+  state: FollowerState;
+  contactMsAgo?: number;
+}
+
+const STREAMING: Follow = { state: 'streaming', contactMsAgo: 100 };
+
+/** positionsOf publishes `follow[i]` as replica store i's state and last contact. */
+function positionsOf(follow: readonly Follow[]): Positions {
+  const p = new Positions(new SharedArrayBuffer(Positions.bytesFor(follow.length)));
+  follow.forEach((f, i) => {
+    p.set(i, SLOT_STATE, FOLLOWER_STATES.indexOf(f.state));
+    if (f.contactMsAgo !== undefined) p.set(i, SLOT_CONTACT_AT, Date.now() - f.contactMsAgo);
+  });
+  return p;
+}
+
+/**
+ * replication runs INFO replication at node `me`, which sees `down` unreachable and whose replica
+ * stores of shard-0 and shard-2 follow as `follow` says, and returns its lines.
+ */
+async function replication(me: string, down: string[], follow = [STREAMING, STREAMING]): Promise<string[]> {
   const remote = (address: string) => ({ local: false, address }) as const;
   const targets = shardMap.shards.map((s) => remote(s.address));
   const c: RespConnection = fakeNodeConnection(
@@ -55,6 +86,7 @@ async function replication(me: string, down: string[]): Promise<string[]> {
       leaderWithoutLease: () => false,
       pool: {
         lastSeq: (index: number) => (index === 1 ? 42 : 7),
+        positions: positionsOf(follow),
         callAll: () => Promise.resolve([{ type: 'stats-result', stores: [] }]),
       },
       expiries: { count: () => Promise.resolve({ expires: 0, avgTtlMs: 0 }) },
@@ -87,6 +119,28 @@ describe('INFO replication', () => {
     assert.ok(lines.includes('master_link_status:down'), lines.join('\n'));
     assert.ok(lines.includes('master_link_down_since_seconds:-1'), lines.join('\n'));
     assert.ok((await replication(C, [A])).includes('master_link_status:up'), 'another node down');
+  });
+
+  it('says the link is down while the replica store of that master does not follow it, since its last contact', async () => {
+    const refused = await replication(C, [], [STREAMING, { state: 'disconnected', contactMsAgo: 15_400 }]);
+    assert.ok(refused.includes('master_link_status:down'), refused.join('\n'));
+    assert.ok(refused.includes('master_link_down_since_seconds:15'), refused.join('\n'));
+    const other = await replication(C, [], [{ state: 'disconnected', contactMsAgo: 15_400 }, STREAMING]);
+    assert.ok(other.includes('master_link_status:up'), `the other master's store: ${other.join(' ')}`);
+    for (const state of ['resyncing', 'starting', 'held'] as const) {
+      const lines = await replication(C, [], [STREAMING, { state }]);
+      assert.ok(lines.includes('master_link_status:down'), `${state}: ${lines.join(' ')}`);
+      assert.ok(
+        lines.includes('master_link_down_since_seconds:-1'),
+        `${state}, never reached: ${lines.join(' ')}`,
+      );
+    }
+    const silent = await replication(C, [], [STREAMING, { state: 'streaming', contactMsAgo: 60_000 }]);
+    assert.ok(
+      silent.includes('master_link_status:down'),
+      `streaming, but no answer for 60 s: ${silent.join(' ')}`,
+    );
+    assert.ok(silent.includes('master_link_down_since_seconds:60'), silent.join(' '));
   });
 
   it("counts a master's replicas that answer only", async () => {

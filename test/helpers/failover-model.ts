@@ -200,7 +200,9 @@ export async function expectConverged(
   for (let i = 0; i < entries.length; i += CONVERGE_READS) {
     const part = entries.slice(i, i + CONVERGE_READS);
     const got = await Promise.all(part.map(([k]) => client.get(k)));
-    part.forEach(([k, v], j) => assert.equal(got[j]?.toString(), v, `acknowledged ${k}`));
+    part.forEach(([k, v], j) => {
+      assert.equal(got[j]?.toString(), v, `acknowledged ${k}`);
+    });
   }
   const want = await storeOf(leader);
   assert.equal(want.role, 'leader');

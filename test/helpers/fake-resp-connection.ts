@@ -4,11 +4,14 @@
  */
 import { ClientPause } from '../../src/resp/client-pause.js';
 import { COMMAND_NAMES } from '../../src/resp/command-table.js';
+import { info } from '../../src/resp/commands-info.js';
 import { ReplyQueue } from '../../src/resp/reply-queue.js';
+import { ErrorCounts } from '../../src/resp/resp-metrics.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
 import { validateConfig } from '../../src/config/validate-config.js';
 import { ScanCursors } from '../../src/resp/scan-cursors.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
+import { ConnectionLimit } from '../../src/server/connection-limit.js';
 
 /**
  * fakeConnection returns a connection with a fresh ReplyQueue, `proto` 2 and `fields`; its
@@ -79,4 +82,25 @@ export function oneShardConnection(pool: Record<string, unknown>): RespConnectio
 /** takeReply returns (and empties) what `c`'s handlers wrote at the head of its replies. */
 export function takeReply(c: RespConnection): string {
   return c.queue.out.take().toString('latin1');
+}
+
+/**
+ * infoContext is the part of a node's context INFO reads that its tests do not vary: no clients or
+ * commands yet, every lease held, no keys expiring. A test's own fields go after it.
+ */
+export function infoContext(): Record<string, unknown> {
+  return {
+    connections: new ConnectionLimit(100),
+    startedAt: Date.now(),
+    stats: { commands: 0, connections: 0, blocked: 0, errors: new ErrorCounts() },
+    leaderWithoutLease: () => false,
+    expiries: { count: () => Promise.resolve({ expires: 0, avgTtlMs: 0 }) },
+  };
+}
+
+/** infoReply runs `INFO section` on `c` and returns its reply, once its stats round has answered. */
+export async function infoReply(c: RespConnection, section: string): Promise<string> {
+  info(c, [Buffer.from('INFO'), Buffer.from(section)]);
+  await new Promise((resolve) => setImmediate(resolve));
+  return takeReply(c);
 }

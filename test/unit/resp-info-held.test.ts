@@ -10,13 +10,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateConfig } from '../../src/config/validate-config.js';
 import { dbsize } from '../../src/resp/commands-keyspace.js';
-import { info } from '../../src/resp/commands-info.js';
 import type { LocalTarget } from '../../src/resp/key-route.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
-import { ErrorCounts } from '../../src/resp/resp-metrics.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
-import { ConnectionLimit } from '../../src/server/connection-limit.js';
-import { fakeNodeConnection, takeReply } from '../helpers/fake-resp-connection.js';
+import { fakeNodeConnection, infoContext, infoReply, takeReply } from '../helpers/fake-resp-connection.js';
 
 const A = '127.0.0.1:7001';
 const config = validateConfig(
@@ -55,15 +52,13 @@ function nodeA(held: Held): { c: RespConnection; censused: number[][] } {
     shardMap,
     { address: A, port: 7001, reads: targets, writes: targets },
     {
+      ...infoContext(),
       plan: {
         stores: [
           { node: A, shard: { idx: 0 } },
           { node: A, shard: { idx: 1 } },
         ],
       },
-      connections: new ConnectionLimit(100),
-      startedAt: Date.now(),
-      stats: { commands: 0, connections: 0, blocked: 0, errors: new ErrorCounts() },
       leaderWithoutLease: (role: string, idx: number) => role === 'leader' && idx === held.leaseless,
       readsHeld: (role: string, idx: number) => role === 'leader' && idx === held.byFailover,
       pool: {
@@ -88,9 +83,7 @@ function nodeA(held: Held): { c: RespConnection; censused: number[][] } {
 
 /** keyspace runs INFO keyspace and returns its lines after the header. */
 async function keyspace(c: RespConnection): Promise<string[]> {
-  info(c, [Buffer.from('INFO'), Buffer.from('keyspace')]);
-  await new Promise((resolve) => setImmediate(resolve));
-  const reply = takeReply(c);
+  const reply = await infoReply(c, 'keyspace');
   const lines = reply.split('\r\n');
   assert.match(lines[1]!, /^# Keyspace$/, reply);
   return lines.slice(2).filter((l) => l !== '');

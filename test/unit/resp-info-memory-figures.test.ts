@@ -7,11 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateConfig } from '../../src/config/validate-config.js';
-import { info } from '../../src/resp/commands-info.js';
-import { ErrorCounts } from '../../src/resp/resp-metrics.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
-import { ConnectionLimit } from '../../src/server/connection-limit.js';
-import { fakeNodeConnection, takeReply } from '../helpers/fake-resp-connection.js';
+import { fakeNodeConnection, infoContext, infoReply } from '../helpers/fake-resp-connection.js';
 
 const A = '127.0.0.1:7001';
 const config = validateConfig({ shards: [{ name: 'shard-0', idx: 0, address: A }] }, '<test>');
@@ -26,11 +23,8 @@ async function memoryLines(memBytes: number[]): Promise<Map<string, number>> {
     shardMap,
     { address: A, port: 7001, reads: targets, writes: targets },
     {
+      ...infoContext(),
       plan: { stores: memBytes.map((_, index) => ({ index, node: A, role: 'leader', shard: { idx: 0 } })) },
-      connections: new ConnectionLimit(100),
-      startedAt: Date.now(),
-      stats: { commands: 0, connections: 0, blocked: 0, errors: new ErrorCounts() },
-      leaderWithoutLease: () => false,
       pool: {
         lastSeq: () => 1,
         callAll: () =>
@@ -41,12 +35,9 @@ async function memoryLines(memBytes: number[]): Promise<Map<string, number>> {
             },
           ]),
       },
-      expiries: { count: () => Promise.resolve({ expires: 0, avgTtlMs: 0 }) },
     },
   );
-  info(c, [Buffer.from('INFO'), Buffer.from('memory')]);
-  await new Promise((resolve) => setImmediate(resolve));
-  const lines = takeReply(c).split('\r\n');
+  const lines = (await infoReply(c, 'memory')).split('\r\n');
   return new Map(
     lines
       .filter((l) => l.includes(':'))

@@ -12,9 +12,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateConfig } from '../../src/config/validate-config.js';
-import { info } from '../../src/resp/commands-info.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
-import { ErrorCounts } from '../../src/resp/resp-metrics.js';
 import {
   FOLLOWER_STATES,
   type FollowerState,
@@ -23,8 +21,7 @@ import {
   SLOT_STATE,
 } from '../../src/replication/positions.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
-import { ConnectionLimit } from '../../src/server/connection-limit.js';
-import { fakeNodeConnection, takeReply } from '../helpers/fake-resp-connection.js';
+import { fakeNodeConnection, infoContext, infoReply } from '../helpers/fake-resp-connection.js';
 
 const A = '127.0.0.1:7001';
 const B = '127.0.0.1:7002';
@@ -72,6 +69,7 @@ async function replication(me: string, down: string[], follow = [STREAMING, STRE
     shardMap,
     { address: me, port: 7001, reads: targets, writes: targets },
     {
+      ...infoContext(),
       downNodes: () => new Set(down),
       // C's replica stores: of shard-0 (index 0, at seq 7) and of shard-2 (index 1, at seq 42).
       plan: {
@@ -80,21 +78,14 @@ async function replication(me: string, down: string[], follow = [STREAMING, STRE
           { index: 1, node: C, role: 'replica', shard: { idx: 2 } },
         ],
       },
-      connections: new ConnectionLimit(100),
-      startedAt: Date.now(),
-      stats: { commands: 0, connections: 0, blocked: 0, errors: new ErrorCounts() },
-      leaderWithoutLease: () => false,
       pool: {
         lastSeq: (index: number) => (index === 1 ? 42 : 7),
         positions: positionsOf(follow),
         callAll: () => Promise.resolve([{ type: 'stats-result', stores: [] }]),
       },
-      expiries: { count: () => Promise.resolve({ expires: 0, avgTtlMs: 0 }) },
     },
   );
-  info(c, [Buffer.from('INFO'), Buffer.from('replication')]);
-  await new Promise((resolve) => setImmediate(resolve));
-  const reply = takeReply(c);
+  const reply = await infoReply(c, 'replication');
   return reply
     .split('\r\n')
     .slice(2)

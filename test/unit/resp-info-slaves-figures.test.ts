@@ -8,9 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateConfig } from '../../src/config/validate-config.js';
-import { info } from '../../src/resp/commands-info.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
-import { ErrorCounts } from '../../src/resp/resp-metrics.js';
 import {
   FOLLOWER_STATES,
   type FollowerState,
@@ -19,8 +17,7 @@ import {
   SLOT_STATE,
 } from '../../src/replication/positions.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
-import { ConnectionLimit } from '../../src/server/connection-limit.js';
-import { fakeNodeConnection, takeReply } from '../helpers/fake-resp-connection.js';
+import { fakeNodeConnection, infoContext, infoReply } from '../helpers/fake-resp-connection.js';
 
 const A = '127.0.0.1:7001';
 const R1 = '127.0.0.1:7002';
@@ -82,23 +79,17 @@ async function slaves(s: Setup): Promise<number> {
     shardMap,
     { address: A, port: 7001, reads: targets, writes: targets },
     {
+      ...infoContext(),
       downNodes: () => new Set(s.down ?? []),
       plan: { stores },
-      connections: new ConnectionLimit(100),
-      startedAt: Date.now(),
-      stats: { commands: 0, connections: 0, blocked: 0, errors: new ErrorCounts() },
-      leaderWithoutLease: () => false,
       pool: {
         lastSeq: () => 1,
         positions: p,
         callAll: () => Promise.resolve([{ type: 'stats-result', stores: stats }]),
       },
-      expiries: { count: () => Promise.resolve({ expires: 0, avgTtlMs: 0 }) },
     },
   );
-  info(c, [Buffer.from('INFO'), Buffer.from('replication')]);
-  await new Promise((resolve) => setImmediate(resolve));
-  const reply = takeReply(c);
+  const reply = await infoReply(c, 'replication');
   assert.match(reply, /role:master/, reply);
   return Number(/connected_slaves:(\d+)/.exec(reply)?.[1]);
 }

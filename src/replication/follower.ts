@@ -11,16 +11,16 @@
  * the replica resyncs: its store is wiped, refilled from a leader
  * snapshot at seq S straight into LMDB, reopened so its log continues at S + 1, and pulling resumes
  * from S. An unreachable leader is retried with capped exponential backoff while the replica keeps
- * serving reads; state changes are logged once each.
+ * serving reads (pull-backoff.ts); state changes are logged once each (follower-state-log.ts).
  *
  * A snapshot is fuzzy (snapshot-format.ts): until the replica has replayed the log through the
  * snapshot's exactSeq its content may mix states, so it stays `resyncing` (no freshness claimed)
- * until then. That seq is kept in `resyncMarker` (a file), so a replica restarted in between knows.
- * The marker is written (durably) before the resync wipes the store too, saying a load is under
- * way, and the wipe spares it (resync-marker.ts): a replica that stops from then on (kill -9, power
- * loss) holds part of a snapshot, or only what its log still held of it, over a seq that does not
- * describe it, so it starts again with a resync, never serving or extending that part as if it
- * were the leader's state at its seq.
+ * until then. That seq is kept in `resyncMarker` (a file), so a replica restarted in between knows
+ * (resync-exactness.ts). The marker is written (durably) before the resync wipes the store too,
+ * saying a load is under way, and the wipe spares it (resync-marker.ts): a replica that stops from
+ * then on (kill -9, power loss) holds part of a snapshot, or only what its log still held of it,
+ * over a seq that does not describe it, so it starts again with a resync, never serving or
+ * extending that part as if it were the leader's state at its seq.
  *
  * Epochs (src/replication/epochs.ts): a pull names the epoch of the replica's last record; a
  * leader whose history left the replica's there answers DIVERGED with the fork seq, and the replica
@@ -33,14 +33,14 @@
  * answered; the follower remembers (time of the answer, L) and, once its ack reaches L, knows that
  * at that time it held everything the leader had. `caughtUpAt` is the latest such time.
  */
-import { rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
-import { writeDurableJson } from './durable-json.js';
 import { Freshness } from './freshness.js';
 import { checkBatchSeqs } from './batch-check.js';
+import { logStateChange } from './follower-state-log.js';
+import { PullBackoff } from './pull-backoff.js';
+import { ResyncExactness } from './resync-exactness.js';
 import { loadSnapshot } from './snapshot-load.js';
-import { readResyncMarker, snapshotEpochOf } from './resync-marker.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { ShardEpochs } from './epochs.js';
 import type { FollowerState } from './positions.js';
@@ -94,28 +94,21 @@ export interface FollowerPosition {
   caughtUpAt: number;
 }
 
-const BACKOFF_MIN_MS = 50;
-const BACKOFF_MAX_MS = 5000;
-
 /** Follower runs the replication loop of one replica store. */
 export class Follower {
   private readonly o: FollowerOptions;
   private state: FollowerState = 'starting';
   private stopped = false;
   private running: Promise<void> | undefined;
-  /** wake ends the current backoff wait early (set only while the loop waits). */
-  private wake: (() => void) | undefined;
+  /** backoff paces the retries after a failure; stop() cuts its wait short. */
+  private readonly backoff = new PullBackoff();
   private leaderSeq = 0;
   private lastError = '';
   private contactAt = 0;
   /** freshness proves how recent the replica is (caughtUpAt). */
   private readonly freshness = new Freshness();
-  /** exactFrom is, after a fuzzy snapshot, the seq the replica must reach before its content is exact; 0 otherwise. */
-  private exactFrom: number;
-  /** loaded is the last snapshot's seq and the leader's epoch there (kept in the marker; undefined when the leader sent none). */
-  private loaded: { seq: number; epoch: number } | undefined;
-  /** interrupted: the marker says a snapshot load was under way when the replica last stopped. */
-  private readonly interrupted: boolean;
+  /** exactness is how far a fuzzy snapshot must be caught up on, and its marker (resync-exactness.ts). */
+  private readonly exactness: ResyncExactness;
   /** published is the last ack published. */
   private published = 0;
   /**
@@ -130,10 +123,7 @@ export class Follower {
 
   constructor(o: FollowerOptions) {
     this.o = o;
-    const marker = readResyncMarker(o.resyncMarker);
-    this.interrupted = marker === 'loading';
-    this.exactFrom = marker === 'loading' ? 0 : marker;
-    this.loaded = snapshotEpochOf(o.resyncMarker);
+    this.exactness = new ResyncExactness(o.resyncMarker);
     this.ackBound = o.heldThrough ?? Number.POSITIVE_INFINITY;
   }
 
@@ -163,14 +153,13 @@ export class Follower {
   async stop(): Promise<void> {
     this.stopped = true;
     this.setState('stopped');
-    this.wake?.();
+    this.backoff.wake();
     await this.o.source.close();
     await this.running;
   }
 
   private async loop(): Promise<void> {
-    let backoff = BACKOFF_MIN_MS;
-    let mustResync = this.o.resyncFirst === true || this.interrupted;
+    let mustResync = this.o.resyncFirst === true || this.exactness.interrupted;
     while (!this.stopped) {
       try {
         // A resync that fails is tried again (after the backoff): once it has wiped the store,
@@ -183,7 +172,7 @@ export class Follower {
         const store = this.o.store();
         const ack = store.lastSeq();
         const epoch = store.epoch;
-        if (this.exactFrom === 0) {
+        if (this.exactness.exact) {
           const fed = await this.fedFrom(store, ack, epoch);
           if (fed === 'failed') mustResync = true;
           if (fed !== 'not-fed') continue;
@@ -245,17 +234,13 @@ export class Follower {
           this.counters.records += applied - ack;
           this.leaderSeq = Math.max(this.leaderSeq, applied);
         }
-        if (this.exactFrom > 0 && applied >= this.exactFrom) {
-          this.exactFrom = 0;
-          this.settleMarker();
-        }
-        if (this.exactFrom > 0) this.setState('resyncing');
+        if (!this.exactness.reached(applied)) this.setState('resyncing');
         else {
           this.freshness.reached(applied);
           this.setState(applied < this.leaderSeq ? 'catching-up' : 'streaming');
         }
         this.publish(applied);
-        backoff = BACKOFF_MIN_MS;
+        this.backoff.reset();
       } catch (err) {
         if (this.isStopped()) return;
         this.counters.errors++;
@@ -271,15 +256,7 @@ export class Follower {
         }
         this.setState('disconnected', this.lastError);
         this.publish(this.safeAck());
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, backoff);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = undefined;
-        backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
+        await this.backoff.wait();
       }
     }
   }
@@ -362,8 +339,7 @@ export class Follower {
     // a failover that ranks replicas by their acks never takes a wiped one for the most advanced.
     this.publish(0);
     const done = await loadSnapshot(snapshot, { ...this.o, stopped: () => this.isStopped() });
-    this.exactFrom = done.exactSeq;
-    this.loaded = done.loaded;
+    this.exactness.resynced(done);
     this.ackBound = Number.POSITIVE_INFINITY;
     this.o.log?.info(
       {
@@ -376,17 +352,6 @@ export class Follower {
       },
       'replica rebuilt from a leader snapshot; pulling the log from its seq (exact from exactSeq on)',
     );
-  }
-
-  /**
-   * settleMarker updates the resync marker once the replica's content is exact: it goes, or keeps
-   * only the snapshot seq and its epoch (read only while the store's last seq is that seq).
-   */
-  private settleMarker(): void {
-    const marker = this.o.resyncMarker;
-    if (marker === undefined) return;
-    if (this.loaded === undefined) rmSync(marker, { force: true });
-    else writeDurableJson(marker, this.loaded);
   }
 
   /**
@@ -417,24 +382,6 @@ export class Follower {
     if (next === this.state || this.state === 'stopped') return;
     const prev = this.state;
     this.state = next;
-    const fields = {
-      source: this.o.source.describe,
-      from: prev,
-      to: next,
-      ...(detail === undefined ? {} : { error: detail }),
-    };
-    if (next === 'disconnected' && prev === 'starting')
-      this.o.log?.info(fields, 'replication: waiting for the leader to come up');
-    else if (next === 'disconnected')
-      this.o.log?.warn(
-        fields,
-        'replication: the leader is unreachable or refuses the pulls (see error); retrying with backoff',
-      );
-    else if (
-      (prev === 'streaming' || prev === 'catching-up') &&
-      (next === 'streaming' || next === 'catching-up')
-    )
-      this.o.log?.debug(fields, `replication: ${next}`);
-    else this.o.log?.info(fields, `replication: ${next}`);
+    logStateChange(this.o.log, this.o.source.describe, prev, next, detail);
   }
 }

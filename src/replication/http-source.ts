@@ -15,18 +15,21 @@
  * the replica knows its shard (`copy`), it reads the leader's `/cluster`: a config that gives the
  * shard the same slots and leader with this replica among its members is pulled under that
  * config's hash (leader-config.ts), at once, and until the leader refuses it again.
+ * What it reads of an answer's headers and error body is in http-answer.ts; the head of every
+ * request is awaited within a bound that counts the wait for a connection (head-within.ts).
  */
 import { readFileSync } from 'node:fs';
-import type { Dispatcher, Pool } from 'undici';
-import { MAX_EPOCH } from '../routing/epoch-numbers.js';
+import type { Pool } from 'undici';
 import { MAX_FRAME_LEN } from '../storage/commit-log-format.js';
 import type { SnapshotEntry } from '../storage/store-replication.js';
+import { headWithin } from './head-within.js';
+import { epochHeader, errorOf, forkOf, pullEpochsOf } from './http-answer.js';
 import { CONTACT_GRACE_MS } from './lag.js';
 import { leaderConfigFor, type ShardCopy } from './leader-config.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
 import { SnapshotDecoder, type SnapshotItem } from './snapshot-format.js';
 import { undici } from '../util/lazy-undici.js';
-import { CLUSTER_DOC_BYTES, ERROR_BODY_BYTES, letGo, readBody } from '../util/peer-answer.js';
+import { CLUSTER_DOC_BYTES, ERROR_BODY_BYTES, readBody } from '../util/peer-answer.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /**
@@ -53,112 +56,6 @@ const PULL_BODY_MS = 120000;
  * gathered until the replica runs out of memory.
  */
 const PULL_ANSWER_SLACK_BYTES = MAX_FRAME_LEN;
-
-/** errorOf reads the code (and a DIVERGED answer's fork) of a JSON error body (undefined when it is not one). */
-function errorOf(body: Buffer): { code: string; fork?: unknown } | undefined {
-  try {
-    const parsed = JSON.parse(body.toString('utf8')) as { error?: { code?: unknown; fork?: unknown } };
-    return typeof parsed.error?.code === 'string'
-      ? { code: parsed.error.code, fork: parsed.error.fork }
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * forkOf reads a DIVERGED answer's fork seq: its header, else its body's. A fork that is neither
- * is an error (the pull is retried): read as NaN, the replica saved none of its records above it
- * to its divergence file, then wiped them with its resync.
- */
-function forkOf(header: unknown, body: unknown, describe: string): number {
-  for (const v of [header, body]) {
-    const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-    if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return n;
-  }
-  throw new Error(`pull from ${describe}: 409 DIVERGED without a fork seq`);
-}
-
-/**
- * headWithin sends a request of the pool (`send`, given the signal that aborts it) and throws
- * naming `what` when its answer's head has not come within `ms`, the wait for one of the pool's
- * connections included. undici's `headersTimeout` starts only once the request is on a
- * connection, and an aborted request still waits in the pool's queue until it reaches one (its
- * abort runs then): behind two connections a broken or hostile leader wedged (a body trickled, a
- * snapshot held), a pull or a resync waited there with no timeout running, and the replica stopped
- * replicating for good. So the bound is a race: past it the caller gets the error at once, and the
- * request, aborted, leaves the queue when a connection frees. The signal aborts nothing once the
- * head came (the body has its own bounds).
- */
-async function headWithin(
-  ms: number,
-  what: string,
-  send: (signal: AbortSignal) => Promise<Dispatcher.ResponseData>,
-): Promise<Dispatcher.ResponseData> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      const err = new Error(
-        `${what}: no answer within ${ms} ms (the wait for a connection to the leader included); the request is given up and retried`,
-      );
-      controller.abort(err);
-      reject(err);
-    }, ms);
-  });
-  const sent = send(controller.signal);
-  try {
-    return await Promise.race([sent, late]);
-  } catch (err) {
-    // Given up: an answer that still comes is let go, the abort that ends it is not uncaught.
-    sent.then(
-      (r) => {
-        letGo(r.body);
-      },
-      () => undefined,
-    );
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * epochsOf reads a pull answer's `X-Distkv-Epoch` and `X-Distkv-Records-Epoch` (absent: 0, a leader
- * before epochs). One that is not an epoch, or records of an epoch above the leader's, is an error
- * (the pull is retried): read as NaN, the epoch passed the check against the shard's and went into
- * the replica's log as its records' epoch.
- */
-function epochsOf(
-  h: Dispatcher.ResponseData['headers'],
-  what: string,
-): { epoch: number; recordsEpoch: number } {
-  const read = (name: string): number => {
-    const v = h[name];
-    if (v === undefined) return 0;
-    const n = epochHeader(v);
-    if (n === undefined)
-      throw new Error(`${what}: ${name} ${JSON.stringify(v)} is not an epoch (an integer 0..${MAX_EPOCH})`);
-    return n;
-  };
-  const epoch = read('x-distkv-epoch');
-  const recordsEpoch = read('x-distkv-records-epoch');
-  if (recordsEpoch > epoch)
-    throw new Error(
-      `${what}: records of epoch ${recordsEpoch} from a leader in epoch ${epoch} (x-distkv-records-epoch above x-distkv-epoch)`,
-    );
-  return { epoch, recordsEpoch };
-}
-
-/**
- * epochHeader reads an `X-Distkv-Epoch` (a snapshot's: the epoch of its seq; a 409 DIVERGED's: the
- * leader's epoch); undefined when absent or not an epoch.
- */
-function epochHeader(v: unknown): number | undefined {
-  // Within MAX_EPOCH, the most every format holds: a log frame's epoch is a u32, and a batch
-  // labelled 2^32 threw in the worker's commit log writer, which the worker's other stores share.
-  return typeof v === 'string' && /^\d+$/.test(v) && Number(v) <= MAX_EPOCH ? Number(v) : undefined;
-}
 
 /** HttpSourceOptions configure an HttpSource. */
 export interface HttpSourceOptions {
@@ -256,7 +153,7 @@ export class HttpSource implements ReplicationSource {
     }
     if (r.statusCode === 204) {
       await r.body.dump();
-      return { records: Buffer.alloc(0), leaderSeq, ...epochsOf(r.headers, what) };
+      return { records: Buffer.alloc(0), leaderSeq, ...pullEpochsOf(r.headers, what) };
     }
     const body =
       r.statusCode === 200
@@ -283,7 +180,7 @@ export class HttpSource implements ReplicationSource {
         `pull from ${this.describe}: HTTP ${r.statusCode} ${body.toString('utf8').slice(0, 200)}`,
       );
     }
-    return { records: body, leaderSeq, ...epochsOf(r.headers, what) };
+    return { records: body, leaderSeq, ...pullEpochsOf(r.headers, what) };
   }
 
   /** configParam is `&config=HASH` when this replica's node routes by a config (see pullHash). */

@@ -14,7 +14,8 @@ import type { LmdbLevel } from './lmdb-level.js';
 import type { LogListener } from './replication-log.js';
 import type { StoreEntry } from './store.js';
 import { entrySeq, type Feed, type SnapshotEntry, type StoreReplication } from './store-replication.js';
-import type { LogMirror, StoreLog } from './store-log.js';
+import type { StoreLog } from './store-log.js';
+import type { LogMirror } from './store-log-mirror.js';
 import { newRecordView, type RecordView, viewRecord } from './wal-format.js';
 import type { TailResult } from './wal-tail.js';
 

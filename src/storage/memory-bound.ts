@@ -19,7 +19,7 @@
  */
 import { CHUNK_BYTES } from './lsm-compaction.js';
 import { MAX_FROZEN } from './flush-queue.js';
-import { SLAB_BYTES } from './memtable.js';
+import { SLAB_BYTES } from './memtable-arena.js';
 import { WINDOW_BYTES } from './commit-log-cursor.js';
 import { KEPT_SLAB_BYTES } from './store-log-kept.js';
 

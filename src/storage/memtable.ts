@@ -28,12 +28,8 @@
  * costs the writes after it nothing; it used to give every later new key a tree insert and a
  * string (~6 % of a shard worker's CPU per PUT, docs/performance.md).
  *
- * Keys and values are copied into an arena of 1 MiB slabs and an entry records (slab, offset,
- * length): a memtable of a million values is not a million Buffers for the garbage collector to
- * trace. Overwritten bytes stay in the arena until the memtable is flushed. Small pieces are
- * appended to the current slab (`cur`); one over SLAB_BYTES/4 gets a slab of its own, which never
- * becomes the current slab, so nothing is ever appended after it.
- * Invariant: slabUsed ≤ slabSize = slabs[cur].length, and no two pieces' bytes overlap.
+ * Keys and values are copied into an arena of slabs (memtable-arena.ts, which Memtable extends)
+ * and an entry records (slab, offset, length) of each.
  *
  * `bytes` approximates the memory held: value bytes written to the arena (overwritten ones too)
  * plus key bytes plus ENTRY_OVERHEAD per key (the entry and its table slots). It is what
@@ -41,6 +37,7 @@
  */
 import sortedBtree from 'sorted-btree';
 import { hashBytes, hashLatin1 } from './key-hash.js';
+import { MemtableArena } from './memtable-arena.js';
 import type { Versioned } from './merge-iterator.js';
 
 // sorted-btree is CommonJS with `exports.default = BTree`: under nodenext its default import is the
@@ -60,9 +57,6 @@ export const ORDER_OVERHEAD = 40;
  * buffers), past the 4/3 of the memory bound (memory-bound.ts); with it, 0.8-1.15x.
  */
 export const ENTRY_OVERHEAD = 96 + ORDER_OVERHEAD;
-/** SLAB_BYTES is the largest arena slab; slabs start at FIRST_SLAB_BYTES and double, so small memtables stay small. */
-export const SLAB_BYTES = 1024 * 1024;
-const FIRST_SLAB_BYTES = 4096;
 
 const INITIAL_ENTRIES = 1024;
 /**
@@ -88,8 +82,6 @@ const VALUE_LEN = 10;
 /** INLINE_KEY is where an entry's inline key starts, in bytes; INLINE_KEY_BYTES its room. */
 const INLINE_KEY = 44;
 const INLINE_KEY_BYTES = ENTRY_BYTES - INLINE_KEY;
-/** COPY_LOOP_BYTES: pieces up to this size are copied by a loop (cheaper than a view and `set`). */
-const COPY_LOOP_BYTES = 32;
 
 /** Ordered is a memtable's keys in order with their entry numbers. */
 interface Ordered {
@@ -98,7 +90,7 @@ interface Ordered {
 }
 
 /** Memtable holds writes in key order. Written only by its store's worker thread. */
-export class Memtable {
+export class Memtable extends MemtableArena {
   /** slots holds entry number + 1 (0 = free) at the key's hash position; its length is a power of two. */
   private slots = new Int32Array(INITIAL_ENTRIES * 2);
   private count = 0;
@@ -110,21 +102,6 @@ export class Memtable {
   private ints = new Int32Array(INITIAL_ENTRIES * ENTRY_INTS);
   private times = new Float64Array(this.ints.buffer);
   private entryBytes = Buffer.from(this.ints.buffer);
-  private readonly slabs: Buffer[] = [];
-  /** cur is the slab small pieces are appended to (-1 before the first one); slabUsed of its slabSize bytes are taken. */
-  private cur = -1;
-  private slabUsed = 0;
-  private slabSize = 0;
-  /** copiedSlab and copiedOff say where `copyIn` put its piece. */
-  private copiedSlab = 0;
-  private copiedOff = 0;
-  /**
-   * pieceSrc is the last buffer `copyIn` copied a piece of, pieceBuffer its ArrayBuffer: `.buffer`
-   * is a call into the runtime, and a replicated batch gives one piece per record in a row. Holds
-   * that one batch until a piece of another is copied.
-   */
-  private pieceSrc: Uint8Array | undefined;
-  private pieceBuffer: ArrayBufferLike | undefined;
   /** sorted holds every key in order while no key has been added since the last ordered read. */
   private sorted: Ordered | undefined;
   /** tree orders the keys of a memtable read in order while written (see the module comment). */
@@ -134,8 +111,6 @@ export class Memtable {
   private newSinceOrder = 0;
   /** bytes is the approximate memory held (see the module comment). */
   bytes = 0;
-  /** arenaBytes is the size of every slab allocated, used or not. */
-  arenaBytes = 0;
   /** minSeq and maxSeq bound the seqs applied to this memtable (0 when empty). */
   minSeq = 0;
   maxSeq = 0;
@@ -355,56 +330,16 @@ export class Memtable {
     return tree;
   }
 
-  /** copyIn copies [start, end) of `src` into the arena and sets copiedSlab and copiedOff. */
-  private copyIn(src: Uint8Array, start: number, end: number): void {
-    const len = end - start;
-    if (len > SLAB_BYTES / 4) {
-      // A dedicated slab: `cur`, slabUsed and slabSize keep describing the small-piece slab.
-      this.slabs.push(Buffer.from(src.subarray(start, end)));
-      this.arenaBytes += len;
-      this.copiedSlab = this.slabs.length - 1;
-      this.copiedOff = 0;
-      return;
-    }
-    if (this.cur < 0 || this.slabUsed + len > this.slabSize) {
-      this.slabSize = Math.min(SLAB_BYTES, Math.max(FIRST_SLAB_BYTES, this.slabSize * 2, len));
-      this.slabs.push(Buffer.allocUnsafeSlow(this.slabSize));
-      this.arenaBytes += this.slabSize;
-      this.cur = this.slabs.length - 1;
-      this.slabUsed = 0;
-    }
-    const slab = this.slabs[this.cur]!;
-    const off = this.slabUsed;
-    if (len <= COPY_LOOP_BYTES) for (let i = 0; i < len; i++) slab[off + i] = src[start + i]!;
-    // A whole `src` (a leader's write) is copied as is; a piece of one (a replicated batch) through
-    // a plain Uint8Array over it, not `src.subarray` (Buffer's goes through its species
-    // constructor). Each makes no view, or one, per write; `.buffer` is a call into the runtime,
-    // made once per batch (bufferOf).
-    else if (start === 0 && end === src.length) slab.set(src, off);
-    else slab.set(new Uint8Array(this.bufferOf(src), src.byteOffset + start, len), off);
-    this.slabUsed += len;
-    this.copiedSlab = this.cur;
-    this.copiedOff = off;
-  }
-
-  /** bufferOf is `src.buffer`, asked of the runtime only when `src` is not the last piece's source. */
-  private bufferOf(src: Uint8Array): ArrayBufferLike {
-    if (src !== this.pieceSrc || this.pieceBuffer === undefined) {
-      this.pieceSrc = src;
-      this.pieceBuffer = src.buffer;
-    }
-    return this.pieceBuffer;
-  }
-
   private versionOf(e: number): Versioned {
     return {
       seq: this.times[e * ENTRY_TIMES + SEQ]!,
-      value: this.valueOf(e),
+      value: this.entryValue(e),
       expiresAtMs: this.times[e * ENTRY_TIMES + EXPIRY]!,
     };
   }
 
-  private valueOf(e: number): Buffer | null {
+  /** entryValue is entry `e`'s value, a view into its slab, or null for a tombstone. */
+  private entryValue(e: number): Buffer | null {
     const at = e * ENTRY_INTS;
     const len = this.ints[at + VALUE_LEN]!;
     if (len < 0) return null;

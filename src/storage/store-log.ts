@@ -2,35 +2,30 @@
  * StoreLog: one store's log inside its worker's shared commit log (commit-log.ts). It assigns the
  * store's seqs, keeps its records (WAL framing, wal-format.ts) until the commit log takes them at
  * the end of the turn (store-log-pending.ts), resolves each write once its batch is durable per
- * the durability mode, and answers the replication log API (replication-log.ts): recent batches
- * from memory (wal-tail.ts, over copies of the store's own parts: store-log-kept.ts), older ones
- * out of the shared segments (commit-log-cursor.ts).
+ * the durability mode, and answers the replication log API (replication-log.ts) through what it
+ * keeps for its readers (store-log-readers.ts).
  *
  * A store's own write (`append`) is handed to the store's `applier` (its memtable) in seq order once
  * its batch is written, before the write resolves and before listeners and log readers see the
  * batch: one promise per write, and the store's last seq never trails its log.
  *
- * Mirror (`mirrorTo`): a replica of the store whose log is in the same commit log (a replica on the
- * leader's worker) can be fed every part this store hands to a batch, in that same batch: the
- * replica's frame holds the same bytes, one fdatasync makes both durable, and the replica applies
- * and acknowledges its part as the batch settles — no pull, no second batch, no second sync, no
- * wake-up (docs/commit-log-format.md, "Mirrored replicas"). Each record's key is hashed once, when
- * appended: the replica files its copy under the same hash (key-origin.ts).
+ * Mirror (`mirrorTo`): a replica of the store whose log is in the same commit log can be fed every
+ * part this store hands to a batch, in that same batch (store-log-mirror.ts).
  * Used only on the store's worker thread.
  */
 import { DistkvError } from '../errors.js';
 import type { HistogramSnapshot } from '../util/latency-histogram.js';
 import type { CommitLog } from './commit-log.js';
 import type { LogMember, Pending } from './commit-log-member.js';
-import { StoreCursor } from './commit-log-cursor.js';
 import type { LogListener, ReplicationLog } from './replication-log.js';
 import type { WriteResult, WriteSink } from './store.js';
 import type { RecordType } from './wal-format.js';
-import { type TailResult, WalTail } from './wal-tail.js';
+import type { TailResult } from './wal-tail.js';
 import { SeqWaiters } from './seq-waiters.js';
-import { KeptRecords } from './store-log-kept.js';
 import { PendingParts } from './store-log-pending.js';
+import { LogReaders } from './store-log-readers.js';
 import { type MirroredApply, mirroredWaiter, Waiter } from './store-log-waiter.js';
+import { type LogMirror, MirrorFeed } from './store-log-mirror.js';
 import { hashBytes } from './key-hash.js';
 
 /** Applier puts a written record of the store into its memtable (value null: a delete); `keyHash` is hashBytes of `key` (key-hash.ts). */
@@ -42,27 +37,6 @@ export type Applier = (
   keyHash: number,
 ) => void;
 
-/**
- * LogMirror is a replica fed by its leader's StoreLog (`mirrorTo`): each part the commit log takes
- * from the leader is appended to `log`, the replica's part of the same commit log, for the same
- * batch; once it is written `apply` gets it. The mirror ends (`ended`, once) at the first part
- * the replica cannot take in order or at once (`accepting` false), when a batch fails, or when the
- * leader's log closes; the replica then pulls from its ack as any replica does.
- */
-export interface LogMirror {
-  /** log is the replica's part of the commit log. */
-  readonly log: StoreLog;
-  /** accepting says the replica can take records now without waiting (open, no write stall). */
-  accepting(): boolean;
-  /**
-   * apply puts the replica's records `first`..`last`, found in `records`, into its store once
-   * written; `origins` are the leader's waiters of the part (key-origin.ts), whose key hashes it may reuse.
-   */
-  readonly apply: MirroredApply;
-  /** ended: nothing more is fed. */
-  ended(): void;
-}
-
 /** StoreLog is one store's part of the commit log. */
 export class StoreLog implements LogMember, ReplicationLog {
   readonly id: number;
@@ -71,10 +45,8 @@ export class StoreLog implements LogMember, ReplicationLog {
   /** applier receives each of the store's own writes once written, before it resolves. */
   applier: Applier | undefined;
   private readonly commit: CommitLog;
-  private readonly tail: WalTail;
-  /** kept holds the tail's copies of this store's written parts (store-log-kept.ts), not the batches. */
-  private readonly kept: KeptRecords;
-  private readonly cursor: StoreCursor;
+  /** readers is what the log keeps for replicas and watchers (store-log-readers.ts). */
+  private readonly readers: LogReaders;
   /** taken holds the waiters of the part in the batch being written. */
   private taken: Waiter[][] = [];
   private nextSeq: number;
@@ -82,13 +54,10 @@ export class StoreLog implements LogMember, ReplicationLog {
   private syncedThrough = 0;
   private durable = 0;
   private retention: (() => number | undefined) | undefined;
-  private readonly listeners: LogListener[] = [];
-  /** logWaits wait for a record after their position to be written (waitForLog). */
-  private readonly logWaits = new SeqWaiters();
   /** settleWaits wait until the log has written (or refused) everything through their seq (settled). */
   private readonly settleWaits = new SeqWaiters();
-  /** mirror is the replica fed with this store's parts (mirrorTo), if any. */
-  private mirror: LogMirror | undefined;
+  /** mirror feeds the replica fed with this store's parts (mirrorTo), if any. */
+  private readonly mirror = new MirrorFeed();
   /** fault: a hand-over of written records threw (isolate); every write is refused with it for good. */
   private fault: DistkvError | undefined;
   /** unanswered are the waiters of the part whose hand-over threw, until isolate refuses them. */
@@ -102,9 +71,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     this.nextSeq = nextSeq;
     this.writtenThrough = nextSeq - 1;
     this.syncedThrough = nextSeq - 1;
-    this.tail = new WalTail(ringBytes);
-    this.kept = new KeptRecords(ringBytes);
-    this.cursor = new StoreCursor(commit.vfs, id);
+    this.readers = new LogReaders(commit, id, ringBytes);
   }
 
   /**
@@ -140,7 +107,7 @@ export class StoreLog implements LogMember, ReplicationLog {
 
   /** memoryBytes is what the log holds in memory for this store: recent batches and the encoding buffer. */
   get memoryBytes(): number {
-    return this.tail.memoryBytes;
+    return this.readers.memoryBytes;
   }
 
   /** bufferBytes is the size of the buffer records are encoded into before the commit log takes them. */
@@ -264,9 +231,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     this.taken.push(taken.waiters);
     // The rest (of a later epoch) goes into the same batch, in a frame of its own.
     if (taken.more) this.commit.pending(this);
-    const m = this.mirror;
-    if (m !== undefined && !(m.accepting() && m.log.appendMirrored(part, m.apply, taken.waiters)))
-      this.endMirror();
+    this.mirror.feed(part, taken.waiters);
     return part;
   }
 
@@ -278,25 +243,25 @@ export class StoreLog implements LogMember, ReplicationLog {
    */
   mirrorTo(m: LogMirror): boolean {
     const r = m.log;
-    if (this.mirror !== undefined || r === this || r.commit !== this.commit || this.closed || r.closed)
-      return false;
+    if (this.mirror.active || r === this || r.commit !== this.commit || this.closed || r.closed) return false;
     if (this.taken.length > 0 || r.taken.length > 0 || !r.buffered.empty) return false;
     if (r.nextSeq !== this.writtenThrough + 1) return false;
-    this.mirror = m;
+    this.mirror.start(m);
     return true;
   }
 
   /** unmirror ends mirror `m` if it is this log's. */
   unmirror(m: LogMirror): void {
-    if (this.mirror === m) this.endMirror();
+    this.mirror.unmirror(m);
   }
 
   /**
    * appendMirrored appends the leader's `part` (a mirror's feed, during the commit log's take) in
    * the epoch the leader wrote it in; `apply` gets it once written, with `origins` (the leader's
-   * waiters of `part`). False, appending nothing, when it does not continue this log or writes are refused.
+   * waiters of `part`). False, appending nothing, when it does not continue this log or writes are
+   * refused. Only a MirrorFeed calls it (store-log-mirror.ts).
    */
-  private appendMirrored(part: Pending, apply: MirroredApply, origins: readonly Waiter[]): boolean {
+  appendMirrored(part: Pending, apply: MirroredApply, origins: readonly Waiter[]): boolean {
     if (part.first !== this.nextSeq || this.refusal() !== undefined) return false;
     this.epoch = part.epoch;
     this.nextSeq = part.last + 1;
@@ -315,12 +280,6 @@ export class StoreLog implements LogMember, ReplicationLog {
     const seq = this.nextSeq - 1;
     if (this.writtenThrough >= seq || this.closed) return Promise.resolve();
     return this.settleWaits.wait(seq);
-  }
-
-  private endMirror(): void {
-    const m = this.mirror;
-    this.mirror = undefined;
-    m?.ended();
   }
 
   written(part: Pending): void {
@@ -357,11 +316,7 @@ export class StoreLog implements LogMember, ReplicationLog {
       else if (w.apply !== undefined) w.apply(part.records, w.first, w.seq, w.origins);
     this.writtenThrough = part.last;
     if (this.commit.durability === 'fsync') this.syncedThrough = Math.max(this.syncedThrough, part.last);
-    // The tail keeps a copy of this store's records, not the batch (store-log-kept.ts).
-    this.kept.keep(part.records);
-    this.tail.written(part.records, part.first, part.last, this.kept.holder, this.kept.at);
-    for (const l of this.listeners) l(part.records, part.first, part.last);
-    this.logWaits.reach(part.last);
+    this.readers.written(part.records, part.first, part.last);
     for (const w of waiters) w.done();
     this.settle(part.last);
   }
@@ -381,9 +336,9 @@ export class StoreLog implements LogMember, ReplicationLog {
     const dropped = this.buffered.drop();
     this.nextSeq = Math.max(this.writtenThrough, ...this.taken.flat().map((w) => w.seq)) + 1;
     for (const w of dropped) w.fail(err);
-    this.logWaits.releaseAll();
+    this.readers.releaseAll();
     this.settle(this.taken.length === 0 ? undefined : part.last);
-    this.endMirror();
+    this.mirror.end();
   }
 
   /** settle resolves the settled() waiters up to `through` (everything, when undefined). */
@@ -399,7 +354,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     for (const w of refused) w.fail(err);
     this.settle();
     // The replica's part of the refused batch was refused with it: it pulls from its ack again.
-    this.endMirror();
+    this.mirror.end();
   }
 
   synced(through: number): void {
@@ -407,27 +362,21 @@ export class StoreLog implements LogMember, ReplicationLog {
   }
 
   readLog(after: number, maxBytes: number): TailResult {
-    return this.tail.readAfter(after, this.writtenThrough, maxBytes, (a, m) =>
-      this.cursor.readAfter(this.commit.segments(), a, m),
-    );
+    return this.readers.readLog(after, this.writtenThrough, maxBytes);
   }
 
   oldestLogSeq(): number {
-    for (const s of this.commit.segments()) {
-      const r = s.stores.get(this.id);
-      if (r !== undefined) return r.first;
-    }
-    return this.writtenThrough + 1;
+    return this.readers.oldestLogSeq(this.writtenThrough);
   }
 
   onLog(listener: LogListener): void {
-    this.listeners.push(listener);
+    this.readers.onLog(listener);
   }
 
   waitForLog(after: number, ms: number): Promise<void> {
     if (this.writtenThrough > after || ms <= 0 || this.closed) return Promise.resolve();
     // Its first record after `after` is at after + 1.
-    return this.logWaits.wait(after + 1, ms);
+    return this.readers.waitForRecord(after + 1, ms);
   }
 
   /** close waits for this store's pending records to be written, then leaves the commit log. */
@@ -435,7 +384,7 @@ export class StoreLog implements LogMember, ReplicationLog {
     if (this.closed) return;
     await this.commit.flushAll();
     this.closed = true;
-    this.endMirror();
+    this.mirror.end();
     this.settle();
     this.commit.detach(this);
   }

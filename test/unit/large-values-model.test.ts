@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
-import { SLAB_BYTES } from '../../src/storage/memtable.js';
+import { SLAB_BYTES } from '../../src/storage/memtable-arena.js';
 import { KEPT_SLAB_BYTES } from '../../src/storage/store-log-kept.js';
 import { decodeRecord } from '../../src/storage/wal-format.js';
 import { ReplicaPair } from '../helpers/replica-pair.js';

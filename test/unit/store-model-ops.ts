@@ -13,7 +13,7 @@
  */
 import fc from 'fast-check';
 import { DEFAULTS } from '../../src/config/schema.js';
-import { SLAB_BYTES } from '../../src/storage/memtable.js';
+import { SLAB_BYTES } from '../../src/storage/memtable-arena.js';
 import { BLOCK_BYTES } from '../../src/storage/sstable-format.js';
 
 /** MAX_VALUE is the largest value the server accepts by default. */

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { Memtable, SLAB_BYTES } from '../../src/storage/memtable.js';
+import { Memtable } from '../../src/storage/memtable.js';
+import { SLAB_BYTES } from '../../src/storage/memtable-arena.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { lsmTarget, newTally, runSequence } from './store-model-harness.js';

@@ -18,6 +18,7 @@ import * as keyspace from './commands-keyspace.js';
 import { info } from './commands-info.js';
 import * as strings from './commands-strings.js';
 import * as expiry from './commands-expiry.js';
+import { wait } from './commands-wait.js';
 import { cluster } from './commands-cluster.js';
 import { ALL_KEYS, arityFits, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-spec.js';
 import { PAUSE_MODE } from './client-pause.js';
@@ -149,7 +150,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     NO_KEYS,
     'generic',
     "Waits until replicas acknowledge this connection's writes.",
-    keyspace.wait,
+    wait,
   ),
   spec('cluster', -2, '', NO_KEYS, 'cluster', 'CLUSTER SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT.', cluster),
   spec('get', 2, 'readonly fast', ONE_KEY, 'string', 'Returns the string value of a key.', strings.get),

@@ -3,6 +3,8 @@
  * dispatch; replies out in command order (reply-queue.ts), one socket write per burst: replies
  * written while a read is parsed leave at the end of that read, worker replies at the end of the
  * event-loop turn (turn-flush.ts), or at once past EARLY_WRITE_BYTES ("Large replies" below).
+ * What its commands read and set of the client (id, name, protocol, MULTI, WAIT's seqs) is the
+ * RespSession it extends (resp-session.ts).
  *
  * Flow control: parsing stops (and the socket stops reading; the rest of the input stays in the
  * parser) while the socket's write buffer is full, and while the replies outstanding reach the
@@ -60,19 +62,13 @@
  */
 import type { Socket } from 'node:net';
 import { DirectWriter } from '../server/direct-write.js';
-import {
-  frontDoorWindow,
-  maxWindowFor,
-  type ReplyWindow,
-  WINDOW_BYTES,
-  WINDOW_CAP_BYTES,
-} from '../server/reply-window.js';
+import { frontDoorWindow, type ReplyWindow, WINDOW_BYTES } from '../server/reply-window.js';
 import type { UnsentAccount } from '../server/unsent-budget.js';
 import { GET_NAME, type OnGetSet, RespParser, SET_NAME } from './resp-parser.js';
-import { MAX_ARRAY_COUNT, type ProtocolVersion } from './resp-format.js';
 import { ReplyQueue } from './reply-queue.js';
 import type { RespContext } from './resp-context.js';
 import type { Pending } from './reply-queue.js';
+import { RespSession } from './resp-session.js';
 
 /**
  * EARLY_WRITE_BYTES is how many bytes of replies a connection gathers before it writes them within
@@ -105,41 +101,9 @@ export type Dispatch = (c: RespConnection, args: Buffer[]) => void;
 /** DispatchGetSet runs a GET or SET the parser recognised (resp-parser.ts OnGetSet); false = not run: `Dispatch` takes it. */
 export type DispatchGetSet = (c: RespConnection, key: Uint8Array, value: Uint8Array | undefined) => boolean;
 
-/** RespConnection is one client's session. */
-export class RespConnection {
-  readonly id: number;
-  readonly ctx: RespContext;
+/** RespConnection is one client's connection: its session (RespSession), bytes in, replies out. */
+export class RespConnection extends RespSession {
   readonly queue: ReplyQueue;
-  proto: ProtocolVersion = 2;
-  /** readonly is set by READONLY: reads may be served by this node's replicas. */
-  readonly = false;
-  /**
-   * inMulti is set by MULTI until EXEC or DISCARD: 'empty' while no command was sent inside it,
-   * 'refused' after one was (commands-transaction.ts: distkv refuses every command of a transaction).
-   */
-  inMulti: 'empty' | 'refused' | undefined = undefined;
-  name = '';
-  /** createdAt is when the connection was accepted (CLIENT LIST `age`). */
-  readonly createdAt = Date.now();
-  /** lastCommand is the full name of the last command dispatched (`get`, `client|list`; "NULL" before any): CLIENT LIST's `cmd`. */
-  lastCommand = 'NULL';
-  /**
-   * lastReadAt is when the client last sent bytes: CLIENT LIST's `idle`, as Redis's
-   * `lastinteraction` (taken once per read, not per command: a pipeline pays one clock read).
-   */
-  lastReadAt = this.createdAt;
-  /** blocked is set while the connection waits in WAIT or a pause holds its command (CLIENT LIST flag `b`). */
-  blocked = false;
-  /**
-   * unblock is set while the connection waits in WAIT (not while a pause holds it): it ends the
-   * wait at once, answering the replicas counted so far, or with `error` the UNBLOCKED error
-   * (CLIENT UNBLOCK).
-   */
-  unblock: ((error: boolean) => void) | undefined = undefined;
-  /** lastWrites holds, per store, the seq of this connection's newest acknowledged write (for WAIT). */
-  readonly lastWrites = new Map<number, number>();
-  /** roundKeys is how many keys a multi-key read submits at once (gather.ts): a window's cap of max-size values. */
-  readonly roundKeys: number;
   private readonly socket: Socket;
   // writes the replies (src/server/direct-write.ts)
   private readonly out: DirectWriter;
@@ -192,22 +156,15 @@ export class RespConnection {
 
   /** Without `dispatchGetSet`, every command takes the general path (`dispatch`). */
   constructor(socket: Socket, ctx: RespContext, dispatch: Dispatch, dispatchGetSet?: DispatchGetSet) {
+    super(ctx);
     this.socket = socket;
-    this.ctx = ctx;
     this.dispatch = dispatch;
     this.onGetSet =
       dispatchGetSet === undefined
         ? undefined
         : (key, value) => (dispatchGetSet(this, key, value) ? this.afterCommand() : undefined);
-    this.id = ctx.nextClientId();
     this.parser = new RespParser(ctx.config.server.max_value_bytes + 1024 * 1024);
     this.window = frontDoorWindow(ctx.config.server.max_value_bytes + 64, MAX_PIPELINE);
-    this.roundKeys = maxWindowFor(
-      WINDOW_CAP_BYTES,
-      ctx.config.server.max_value_bytes + 64,
-      1,
-      MAX_ARRAY_COUNT,
-    );
     this.authenticated = ctx.config.server.token === '';
     this.queue = new ReplyQueue(
       () => {
@@ -291,11 +248,6 @@ export class RespConnection {
   /** quit ends the connection once the replies so far are written (QUIT). */
   quit(): void {
     this.closing = true;
-  }
-
-  /** noteWrite records an acknowledged write for WAIT. */
-  noteWrite(store: number, seq: number): void {
-    if (seq > (this.lastWrites.get(store) ?? 0)) this.lastWrites.set(store, seq);
   }
 
   /** noteGathered adds `bytes` (negative: releases them) to the values this connection's multi-key commands hold. */

@@ -1,12 +1,12 @@
 /**
  * RespSession: the state of one RESP client that its commands read and set, apart from the
- * connection that carries it (resp-connection.ts: bytes in, parsing, replies out, flow control,
- * the end): its id and name, its protocol version (HELLO), READONLY, a MULTI in progress, what
- * CLIENT LIST reports of it (age, idle, last command, blocked), a WAIT's handle (`unblock`) and
- * the seqs WAIT waits for (`lastWrites`), and how many keys a multi-key read submits at once
- * (`roundKeys`). Redis keeps these in its `client` struct beside the query buffer; here
- * RespConnection extends RespSession, so a command finds them on the connection itself, with no
- * other object per client between them.
+ * connection that carries it (resp-connection.ts: bytes in, parsing, flow control, the end;
+ * resp-output.ts: replies out): its id and name, its protocol version (HELLO), READONLY, a MULTI
+ * in progress, what CLIENT LIST reports of it (age, idle, last command, blocked), a WAIT's handle
+ * (`unblock`) and the seqs WAIT waits for (`lastWrites`), and how many keys a multi-key read
+ * submits at once (`roundKeys`). Redis keeps these in its `client` struct beside the query buffer; here
+ * RespConnection extends RespSession (through RespOutput), so a command finds them on the
+ * connection itself, with no other object per client between them.
  */
 import { maxWindowFor, WINDOW_CAP_BYTES } from '../server/reply-window.js';
 import { MAX_ARRAY_COUNT, type ProtocolVersion } from './resp-format.js';

@@ -305,7 +305,7 @@ describe('RESP at a leader without its lease', () => {
         command('SET', key, 'v', 'EX', '100'),
         command('INCR', key),
         command('DEL', key),
-        // The keyspace commands read its store whole (commands-keyspace.ts, heldAt): the fake
+        // The keyspace commands read its store whole (served-stores.ts, heldAt): the fake
         // pool has no `call`, so one that read it would fail here.
         command('SCAN', '0'),
         command('KEYS', '*'),

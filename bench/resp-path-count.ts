@@ -13,11 +13,12 @@
  *     node --predictable dist/bench/resp-path-count.js --build DIR --command get --commands 20000
  *
  * (and again with --commands 60000). `--build` is a checkout with its dist/ built (default: this
- * one); a build that exports `dispatchGetSet` (command-table.ts) runs with its GET/SET fast path,
+ * one); a build that exports `dispatchGetSet` (command-dispatch.ts) runs with its GET/SET fast path,
  * unless `--fast 0`.
  *
  * Usage: node --predictable dist/bench/resp-path-count.js [--build DIR] [--command get|set] [--commands N] [--fast 1|0]
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -44,7 +45,11 @@ const { RespConnection } = await load<{
     read(chunk: Buffer, transient: boolean): void;
   };
 }>('src/resp/resp-connection.js');
-const table = await load<{ dispatch: Dispatch; dispatchGetSet?: Dispatch }>('src/resp/command-table.js');
+// The dispatcher's module: command-dispatch.ts, or command-table.ts in a build from before it had its own.
+const dispatcher = existsSync(join(BUILD, 'dist/src/resp/command-dispatch.js'))
+  ? 'src/resp/command-dispatch.js'
+  : 'src/resp/command-table.js';
+const table = await load<{ dispatch: Dispatch; dispatchGetSet?: Dispatch }>(dispatcher);
 const { validateConfig } = await load<{ validateConfig: (raw: unknown, where: string) => unknown }>(
   'src/config/validate-config.js',
 );

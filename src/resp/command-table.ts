@@ -1,14 +1,8 @@
 /**
- * The RESP command table and dispatcher: every command distkv answers, with Redis's arity, flags
- * and key positions (what COMMAND, COMMAND INFO, COMMAND DOCS and COMMAND COUNT report, and what
- * cluster clients use to find a command's keys), and the function that runs it.
- *
- * Dispatch checks, in Redis's order and wording: unknown command, wrong number of arguments,
- * authentication (`NOAUTH`) when a token is set; then, while the node starts (its stores are
- * opening), the commands without Redis's `loading` flag get `-LOADING`, as from a redis-server
- * loading its dataset (`runsWhileLoading`); then, while the node drains, commands on keys get
- * `-TRYAGAIN`. Redis sends the keys of other nodes' slots `-MOVED` before it looks at loading;
- * distkv answers them `-LOADING` too: until it has asked its peers, its live map may be stale.
+ * The RESP command table: every command distkv answers, with Redis's arity, flags and key
+ * positions (what COMMAND, COMMAND INFO, COMMAND DOCS and COMMAND COUNT report, and what cluster
+ * clients use to find a command's keys), and the function that runs it; and COMMAND, which
+ * describes the table. Dispatch (the checks before a command runs): command-dispatch.ts.
  */
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
@@ -18,15 +12,12 @@ import * as keyspace from './commands-keyspace.js';
 import { info } from './commands-info.js';
 import * as strings from './commands-strings.js';
 import * as expiry from './commands-expiry.js';
+import { wait } from './commands-wait.js';
 import { cluster } from './commands-cluster.js';
-import { ALL_KEYS, arityFits, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-spec.js';
-import { PAUSE_MODE } from './client-pause.js';
+import { ALL_KEYS, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-spec.js';
 import { getKeys, listCommands } from './command-keys.js';
 import { COMPAT_COMMANDS } from './command-table-compat.js';
-import { commandFullName } from './client-list.js';
-import { GET_NAME, SET_NAME } from './resp-parser.js';
-import { unknownCommand, unknownSubcommand } from './unknown-command.js';
-import { inTransaction, transactionCommand } from './commands-transaction.js';
+import { unknownSubcommand } from './unknown-command.js';
 
 export type { CommandSpec } from './command-spec.js';
 
@@ -149,7 +140,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     NO_KEYS,
     'generic',
     "Waits until replicas acknowledge this connection's writes.",
-    keyspace.wait,
+    wait,
   ),
   spec('cluster', -2, '', NO_KEYS, 'cluster', 'CLUSTER SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT.', cluster),
   spec('get', 2, 'readonly fast', ONE_KEY, 'string', 'Returns the string value of a key.', strings.get),
@@ -293,7 +284,7 @@ for (const [i, c] of COMMANDS.entries()) {
 }
 
 /** UNKNOWN_INDEX is the place in RespStats.calls of commands of an unknown name. */
-const UNKNOWN_INDEX = COMMANDS.length;
+export const UNKNOWN_INDEX = COMMANDS.length;
 
 /** COMMAND_NAMES names the places of RespStats.calls: every command's, then `unknown`. */
 export const COMMAND_NAMES: readonly string[] = [...COMMANDS.map((c) => c.name), 'unknown'];
@@ -309,116 +300,6 @@ function lookupFull(name: string): CommandSpec | undefined {
   if (bar < 0) return lookup(name);
   const full = name.toLowerCase();
   return lookup(name.slice(0, bar))?.subcommands?.find((s) => s.name === full);
-}
-
-const GET = lookup('get')!;
-const SET = lookup('set')!;
-
-/**
- * commandOf finds the command named by the bytes `name`. GET and SET, the bulk of any workload, are
- * the parser's shared names (GET_NAME, SET_NAME), or are recognised from their bytes (any case,
- * inline commands) without making a string of the name.
- */
-function commandOf(name: Buffer): CommandSpec | undefined {
-  if (name === GET_NAME) return GET;
-  if (name === SET_NAME) return SET;
-  if (name.length === 3 && (name[1]! | 0x20) === 0x65 && (name[2]! | 0x20) === 0x74) {
-    const first = name[0]! | 0x20;
-    if (first === 0x67) return GET;
-    if (first === 0x73) return SET;
-  }
-  return lookup(name.toString('latin1'));
-}
-
-/** LOADING_ERROR is Redis's reply to a command it does not run while it loads its dataset, word for word. */
-export const LOADING_ERROR = 'LOADING Redis is loading the dataset in memory';
-
-/**
- * runsWhileLoading tells whether `cmd` (with `args`) runs while the node starts: it has Redis's
- * `loading` flag, or for a container (CLIENT) the subcommand named has it; an unknown subcommand
- * runs, to answer its own error as Redis does.
- */
-export function runsWhileLoading(cmd: CommandSpec, args: readonly Buffer[]): boolean {
-  const subs = cmd.subcommands;
-  if (subs !== undefined && args.length > 1) {
-    const full = `${cmd.name}|${args[1]!.toString('latin1').toLowerCase()}`;
-    const sub = subs.find((s) => s.name === full);
-    return sub === undefined || sub.flags.includes('loading');
-  }
-  return cmd.flags.includes('loading');
-}
-
-/** dispatch runs one command on a connection, or holds it while a CLIENT PAUSE holds it (client-pause.ts). */
-export function dispatch(c: RespConnection, args: Buffer[]): void {
-  const pause = c.ctx.pause;
-  // While the node drains nothing is held: the connection ends once every command read is answered.
-  if (pause.mode !== PAUSE_MODE.off && !c.ctx.draining()) {
-    const held = commandOf(args[0]!);
-    if (pause.holds(c, held, args)) {
-      // CLIENT LIST shows the held command as `cmd`, as Redis does for a postponed one.
-      if (held !== undefined) c.lastCommand = commandFullName(held.name, args);
-      c.hold(args);
-      return;
-    }
-  }
-  if (c.inMulti !== undefined && inTransaction(c, args)) return;
-  const cmd = commandOf(args[0]!);
-  const calls = c.ctx.stats.calls;
-  if (cmd === undefined) {
-    if (!transactionCommand(c, args)) {
-      calls[UNKNOWN_INDEX]!++;
-      c.queue.now(c.proto).errorBytes(unknownCommand(args));
-    }
-    return;
-  }
-  calls[cmd.index]!++;
-  c.lastCommand = commandFullName(cmd.name, args);
-  if (!arityFits(cmd, args.length)) {
-    c.queue.now(c.proto).error(`ERR wrong number of arguments for '${cmd.name}' command`);
-    return;
-  }
-  if (!c.authenticated && cmd.noAuth !== true) {
-    c.queue.now(c.proto).error('NOAUTH Authentication required.');
-    return;
-  }
-  if (c.ctx.loading?.() === true && !runsWhileLoading(cmd, args)) {
-    c.queue.now(c.proto).error(LOADING_ERROR);
-    return;
-  }
-  if (cmd.firstKey > 0 && c.ctx.draining()) {
-    c.queue.now(c.proto).error('TRYAGAIN the node is shutting down');
-    return;
-  }
-  cmd.run(c, args);
-}
-
-/**
- * dispatchGetSet runs a GET (`value` undefined) or a SET of a key and a value only that the parser
- * recognised by its framing (resp-parser.ts `OnGetSet`), through the functions `get` and `set`
- * run, with the checks of `dispatch` that can apply (authentication is left to the general path by
- * the parser): it returns false, without running it, while the node starts or drains, the
- * connection is inside MULTI or a CLIENT PAUSE is set, for `dispatch` to give the `-LOADING` or
- * `-TRYAGAIN`, refuse it or hold it.
- */
-export function dispatchGetSet(c: RespConnection, key: Uint8Array, value: Uint8Array | undefined): boolean {
-  const ctx = c.ctx;
-  if (
-    ctx.draining() ||
-    ctx.loading?.() === true ||
-    c.inMulti !== undefined ||
-    ctx.pause.mode !== PAUSE_MODE.off
-  )
-    return false;
-  if (value === undefined) {
-    c.lastCommand = 'get';
-    ctx.stats.calls[GET.index]!++;
-    strings.getKey(c, key);
-  } else {
-    c.lastCommand = 'set';
-    ctx.stats.calls[SET.index]!++;
-    strings.setKey(c, key, value);
-  }
-  return true;
 }
 
 function writeInfo(w: RespWriter, cmd: CommandSpec): void {

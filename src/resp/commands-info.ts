@@ -8,7 +8,7 @@
  * figures may then miss the keys that leader took (or count keys it deleted). INFO is not refused
  * as DBSIZE is: monitoring tools poll it, and a refusal would blank every other section. A served
  * leader store that answers no reads now (a failover holds its writes, or it has no lease: the
- * stores DBSIZE and SCAN answer -TRYAGAIN for, commands-keyspace.ts `heldAt`) is left out of
+ * stores DBSIZE and SCAN answer -TRYAGAIN for, served-stores.ts `heldAt`) is left out of
  * `keys`, `expires` and `avg_ttl`, and the section adds `held_slots:N`, its slots' count: a new
  * leader may already hold writes, or deletes, that its count lacks. While the node starts (its
  * stores are opening: RespContext.loading) INFO answers without asking the stores, with `loading:1`
@@ -20,7 +20,8 @@
 import { arch, platform } from 'node:os';
 import { masterOf } from './commands-cluster.js';
 import { SERVER_VERSION } from './commands-connection.js';
-import { countKeys, disputedServed, readableServed, storeStats } from './commands-keyspace.js';
+import { countKeys, storeStats } from './commands-keyspace.js';
+import { disputedServed, readableServed } from './served-stores.js';
 import type { ExpiryCount } from './keyspace-expiries.js';
 import { replicaLag } from '../replication/lag.js';
 import { followingReplicas, type LedShard, masterLink } from './replica-links.js';

@@ -13,7 +13,7 @@
  */
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
 import { globMatch, literalPrefix } from './glob.js';
-import { servedStores, unreadableAt } from './commands-keyspace.js';
+import { servedStores, unreadableAt } from './served-stores.js';
 import type { LocalTarget } from './key-route.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';

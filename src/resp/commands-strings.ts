@@ -97,7 +97,7 @@ export function get(c: RespConnection, args: Buffer[]): void {
 
 /**
  * getKey runs GET `key`: the general path's (`get`) and the parser's GET/SET fast path's
- * (command-table.ts `dispatchGetSet`), so both answer alike. `key` is copied into the op batch at once.
+ * (command-dispatch.ts `dispatchGetSet`), so both answer alike. `key` is copied into the op batch at once.
  */
 export function getKey(c: RespConnection, key: Uint8Array): void {
   const t = routeKey(c, key, false);

@@ -20,11 +20,11 @@
  * when they hold none is it -TRYAGAIN (nil would say the node holds no key, which the left-out
  * stores may contradict).
  * A leader store here that answers no reads now (held by a failover, or without its lease) makes it
- * -TRYAGAIN outright, as SCAN and KEYS (commands-keyspace.ts, `heldAt`): the key drawn there could
+ * -TRYAGAIN outright, as SCAN and KEYS (served-stores.ts, `heldAt`): the key drawn there could
  * be one a new leader has deleted.
  */
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
-import { disputedAt, heldAt, servedShards } from './commands-keyspace.js';
+import { disputedAt, heldAt, servedShards } from './served-stores.js';
 import type { LocalTarget } from './key-route.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';

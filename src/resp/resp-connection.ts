@@ -1,14 +1,15 @@
 /**
  * RespConnection: one client connection of a RESP listener: bytes in → parser → commands →
- * dispatch; replies out in command order (reply-queue.ts), one socket write per burst: replies
- * written while a read is parsed leave at the end of that read, worker replies at the end of the
- * event-loop turn (turn-flush.ts), or at once past EARLY_WRITE_BYTES ("Large replies" below).
+ * dispatch; replies out in command order, one socket write per burst, through the RespOutput it
+ * extends (resp-output.ts: the reply queue, the end-of-turn and early writes, the window's fit),
+ * which extends the client's RespSession (resp-session.ts: what its commands read and set of the
+ * client, such as its id, name, protocol, MULTI and WAIT's seqs).
  *
  * Flow control: parsing stops (and the socket stops reading; the rest of the input stays in the
  * parser) while the socket's write buffer is full, and while the replies outstanding reach the
  * connection's window (`frontDoorWindow`, src/server/reply-window.ts). The window starts at INITIAL_WINDOW (a first
  * burst is assumed to carry large values), at most doubles per write, follows about WINDOW_BYTES of
- * replies at the mean reply size of the last write, and never passes `maxWindow`: MAX_PIPELINE, or
+ * replies at the mean reply size of the last write, and never passes `maxWindow`: MAX_PIPELINE (resp-output.ts), or
  * fewer when that many values of `max_value_bytes` would pass WINDOW_CAP_BYTES (a shard worker
  * builds the replies of one batch together, so outstanding GETs cost their values even before they
  * reach the socket). A client that pipelines GETs of large values without reading therefore costs
@@ -19,15 +20,6 @@
  * A client that shuts down its sending side (end of input) still gets the replies of every command
  * it sent, as from Redis: the listener accepts half-open connections, and the connection ends once
  * the input held is parsed and every reply is written (`inputEnded`).
- *
- * Large replies: worker replies are written at the end of the turn, unless the replies gathered
- * reach EARLY_WRITE_BYTES: they are then written at once, as each reply arrives. A window of GETs of
- * large values (up to WINDOW_CAP_BYTES) arrives in one turn, a value or two per worker message
- * (src/worker/reply-batch.ts); gathered whole it grew one buffer to the window's size by doubling
- * (about 64 MiB copied twice, into fresh pages), and reached the socket, and the unsent budget
- * (src/server/unsent-budget.ts), only at the end: a client that reads nothing was closed only
- * once all of it was built. Written as they come, the buffer stays near one value, and the budget
- * closes such a client as its unsent bytes pass the budget; its later replies are dropped.
  *
  * Order on a key: a connection's ops on a key reach its store's worker in the order sent, and the
  * worker runs them in that order (an op that waits there, such as MSETNX's transaction behind a
@@ -59,29 +51,12 @@
  * keep-alive connections (src/http/http1-connection.ts, serverStopping).
  */
 import type { Socket } from 'node:net';
-import { DirectWriter } from '../server/direct-write.js';
-import {
-  frontDoorWindow,
-  maxWindowFor,
-  type ReplyWindow,
-  WINDOW_BYTES,
-  WINDOW_CAP_BYTES,
-} from '../server/reply-window.js';
+import { WINDOW_BYTES } from '../server/reply-window.js';
 import type { UnsentAccount } from '../server/unsent-budget.js';
 import { GET_NAME, type OnGetSet, RespParser, SET_NAME } from './resp-parser.js';
-import { MAX_ARRAY_COUNT, type ProtocolVersion } from './resp-format.js';
-import { ReplyQueue } from './reply-queue.js';
 import type { RespContext } from './resp-context.js';
 import type { Pending } from './reply-queue.js';
-
-/**
- * EARLY_WRITE_BYTES is how many bytes of replies a connection gathers before it writes them within
- * the turn (see "Large replies" above).
- */
-export const EARLY_WRITE_BYTES = 1024 * 1024;
-
-/** MAX_PIPELINE is how many replies may be outstanding before the connection stops reading. */
-export const MAX_PIPELINE = 4096;
+import { RespOutput } from './resp-output.js';
 
 /**
  * ClientIo is a connection's socket and buffers as CLIENT LIST reports them: its local address,
@@ -105,44 +80,8 @@ export type Dispatch = (c: RespConnection, args: Buffer[]) => void;
 /** DispatchGetSet runs a GET or SET the parser recognised (resp-parser.ts OnGetSet); false = not run: `Dispatch` takes it. */
 export type DispatchGetSet = (c: RespConnection, key: Uint8Array, value: Uint8Array | undefined) => boolean;
 
-/** RespConnection is one client's session. */
-export class RespConnection {
-  readonly id: number;
-  readonly ctx: RespContext;
-  readonly queue: ReplyQueue;
-  proto: ProtocolVersion = 2;
-  /** readonly is set by READONLY: reads may be served by this node's replicas. */
-  readonly = false;
-  /**
-   * inMulti is set by MULTI until EXEC or DISCARD: 'empty' while no command was sent inside it,
-   * 'refused' after one was (commands-transaction.ts: distkv refuses every command of a transaction).
-   */
-  inMulti: 'empty' | 'refused' | undefined = undefined;
-  name = '';
-  /** createdAt is when the connection was accepted (CLIENT LIST `age`). */
-  readonly createdAt = Date.now();
-  /** lastCommand is the full name of the last command dispatched (`get`, `client|list`; "NULL" before any): CLIENT LIST's `cmd`. */
-  lastCommand = 'NULL';
-  /**
-   * lastReadAt is when the client last sent bytes: CLIENT LIST's `idle`, as Redis's
-   * `lastinteraction` (taken once per read, not per command: a pipeline pays one clock read).
-   */
-  lastReadAt = this.createdAt;
-  /** blocked is set while the connection waits in WAIT or a pause holds its command (CLIENT LIST flag `b`). */
-  blocked = false;
-  /**
-   * unblock is set while the connection waits in WAIT (not while a pause holds it): it ends the
-   * wait at once, answering the replicas counted so far, or with `error` the UNBLOCKED error
-   * (CLIENT UNBLOCK).
-   */
-  unblock: ((error: boolean) => void) | undefined = undefined;
-  /** lastWrites holds, per store, the seq of this connection's newest acknowledged write (for WAIT). */
-  readonly lastWrites = new Map<number, number>();
-  /** roundKeys is how many keys a multi-key read submits at once (gather.ts): a window's cap of max-size values. */
-  readonly roundKeys: number;
-  private readonly socket: Socket;
-  // writes the replies (src/server/direct-write.ts)
-  private readonly out: DirectWriter;
+/** RespConnection is one client's connection: bytes in, parsing, flow control, the end (replies out: RespOutput). */
+export class RespConnection extends RespOutput {
   private readonly parser: RespParser;
   private readonly dispatch: Dispatch;
   private closing = false;
@@ -157,13 +96,9 @@ export class RespConnection {
   private lingering = false;
   /** lastDrainCommandAt is when a command last ran on this connection while it drains (performance.now(); 0: none). */
   lastDrainCommandAt = 0;
-  private writeBlocked = false;
   private pipelineFull = false;
   /** paused mirrors whether the socket was last paused (so reading is resumed only when it was). */
   private paused = false;
-  private flushScheduled = false;
-  /** window is how many replies may be outstanding before parsing stops (1..MAX_PIPELINE). */
-  private readonly window: ReplyWindow;
   /** fenced is set by `readAtHead` and `hold`: parsing stays stopped until every reply so far is complete and no command is held. */
   private fenced = false;
   /** pausedArgs is the command a CLIENT PAUSE holds (`hold`), run by `resume`. */
@@ -192,44 +127,14 @@ export class RespConnection {
 
   /** Without `dispatchGetSet`, every command takes the general path (`dispatch`). */
   constructor(socket: Socket, ctx: RespContext, dispatch: Dispatch, dispatchGetSet?: DispatchGetSet) {
-    this.socket = socket;
-    this.ctx = ctx;
+    super(socket, ctx);
     this.dispatch = dispatch;
     this.onGetSet =
       dispatchGetSet === undefined
         ? undefined
         : (key, value) => (dispatchGetSet(this, key, value) ? this.afterCommand() : undefined);
-    this.id = ctx.nextClientId();
     this.parser = new RespParser(ctx.config.server.max_value_bytes + 1024 * 1024);
-    this.window = frontDoorWindow(ctx.config.server.max_value_bytes + 64, MAX_PIPELINE);
-    this.roundKeys = maxWindowFor(
-      WINDOW_CAP_BYTES,
-      ctx.config.server.max_value_bytes + 64,
-      1,
-      MAX_ARRAY_COUNT,
-    );
     this.authenticated = ctx.config.server.token === '';
-    this.queue = new ReplyQueue(
-      () => {
-        // Past EARLY_WRITE_BYTES the replies go to the socket now, not at the end of the turn.
-        if (this.queue.out.length >= EARLY_WRITE_BYTES) this.writeReplies();
-        this.scheduleFlush();
-      },
-      (store, seq) => {
-        this.noteWrite(store, seq);
-      },
-      ctx.stats.errors,
-    );
-    socket.setNoDelay(true);
-    // The replies waiting in the socket count in the process's unsent budget (src/server/unsent-budget.ts).
-    this.out = new DirectWriter(
-      socket,
-      () => {
-        this.writeBlocked = false;
-        this.writeOut();
-      },
-      ctx.connections.unsent.open(socket),
-    );
     this.held = ctx.connections.unsent.open(socket);
     socket.on('error', () => {
       socket.destroy();
@@ -291,11 +196,6 @@ export class RespConnection {
   /** quit ends the connection once the replies so far are written (QUIT). */
   quit(): void {
     this.closing = true;
-  }
-
-  /** noteWrite records an acknowledged write for WAIT. */
-  noteWrite(store: number, seq: number): void {
-    if (seq > (this.lastWrites.get(store) ?? 0)) this.lastWrites.set(store, seq);
   }
 
   /** noteGathered adds `bytes` (negative: releases them) to the values this connection's multi-key commands hold. */
@@ -462,42 +362,8 @@ export class RespConnection {
     return false;
   }
 
-  /**
-   * scheduleFlush writes worker replies at the end of the event-loop turn (setImmediate), not after
-   * each reply batch (a microtask): a pipeline whose keys live on several workers gets one write
-   * for all the batches that arrived in the same turn.
-   */
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    this.ctx.turnFlush.schedule(this);
-  }
-
-  /** flush is the end-of-turn write that scheduleFlush asked for. */
-  flush(): void {
-    this.flushScheduled = false;
-    this.writeOut();
-  }
-
-  /** writeReplies hands the replies ready so far to the socket (one write); `writeOut` also updates flow control. */
-  private writeReplies(): void {
-    const out = this.queue.out;
-    if (this.socket.destroyed) {
-      out.discard();
-      return;
-    }
-    if (out.length === 0) return;
-    this.window.fit(out.length, this.queue.outReplies);
-    this.queue.outReplies = 0;
-    // The replies' bytes in place: reused at once unless the socket keeps them (resp-format.ts);
-    // an MGET's large values are parts of their own (`bulkShared`), sent with the rest in one writev.
-    const sent = out.shared ? this.out.writev(out.chunks()) : this.out.write(out.view());
-    out.release(this.out.retained);
-    if (!sent) this.writeBlocked = true;
-  }
-
   /** writeOut writes the replies ready so far (one socket write) and updates flow control. */
-  private writeOut(): void {
+  protected writeOut(): void {
     const socket = this.socket;
     this.writeReplies();
     if (socket.destroyed) return;

@@ -67,7 +67,7 @@ export interface RespContext {
   /**
    * loading is true while the node starts (its stores are opening): only the commands Redis runs
    * while it loads its dataset (the `loading` flag: HELLO, AUTH, CLIENT, INFO, COMMAND, ...) run,
-   * the others answer `-LOADING` (command-table.ts). Absent, the node is never loading.
+   * the others answer `-LOADING` (command-dispatch.ts). Absent, the node is never loading.
    */
   loading?: () => boolean;
   /**

@@ -13,7 +13,8 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { SharedRead } from '../server/shared-read.js';
-import { COMMAND_NAMES, dispatch, dispatchGetSet } from './command-table.js';
+import { COMMAND_NAMES } from './command-table.js';
+import { dispatch, dispatchGetSet } from './command-dispatch.js';
 import type { RespEndpoint } from './resp-address.js';
 import { RespConnection } from './resp-connection.js';
 import type { RespContext, RespStats } from './resp-context.js';

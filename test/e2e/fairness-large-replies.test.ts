@@ -1,7 +1,7 @@
 /**
  * A RESP connection's replies to GETs of large values, against a spawned `distkv serve` over
  * loopback: they go to the socket as they arrive from the shard worker, not gathered for the whole
- * turn (src/resp/resp-connection.ts, "Large replies").
+ * turn (src/resp/resp-output.ts, "Large replies").
  *
  * A client that grew its window with small GETs, then pipelines GETs of 1 MiB values and reads
  * nothing, makes the node build a window of about 63 MiB of answers. Gathered whole, they reached

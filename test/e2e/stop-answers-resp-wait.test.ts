@@ -2,7 +2,7 @@
  * `distkv serve` stopped with SIGTERM while a RESP client is blocked in `WAIT` (and another RESP
  * connection is idle): the stop answers the WAIT at once with the replicas that hold its write
  * (none here: a shard without replicas) and ends in about as long as a stop without it
- * (src/worker/replica-waits.ts; src/resp/commands-keyspace.ts `waitAcks`). Before, a WAIT's wait
+ * (src/worker/replica-waits.ts; src/resp/commands-wait.ts `waitAcks`). Before, a WAIT's wait
  * went to its worker in slices of up to 1 s, and the stop waited for the slice parked there, as
  * for any op in flight: up to 1 s more. The SIGTERM is sent SIGNAL_AFTER_WAIT_MS after the WAIT
  * began, so the old stop waited about 900 ms and fails the bound clearly. The idle connection costs

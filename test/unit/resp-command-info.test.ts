@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { COMMANDS, dispatch } from '../../src/resp/command-table.js';
+import { COMMANDS } from '../../src/resp/command-table.js';
+import { dispatch } from '../../src/resp/command-dispatch.js';
 import { fakeConnection, takeReply } from '../helpers/fake-resp-connection.js';
 
 /** run dispatches `args` on a fake authenticated connection and returns the reply. */

@@ -1,5 +1,5 @@
 /**
- * The parser's GET/SET fast path (resp-parser.ts `OnGetSet`, command-table.ts `dispatchGetSet`)
+ * The parser's GET/SET fast path (resp-parser.ts `OnGetSet`, command-dispatch.ts `dispatchGetSet`)
  * answers byte for byte as the general path (`dispatch`): seeded random streams of GET and SET in
  * the framing the fast path takes, mixed with what it must leave to the general path (names in
  * any case, wrong arities, options, an empty, a longest and a too long key, values from 0 bytes to
@@ -20,7 +20,8 @@ import { validateConfig } from '../../src/config/validate-config.js';
 import { ShardMap } from '../../src/routing/shard-map.js';
 import { slotOfBytes } from '../../src/routing/slot.js';
 import { ClientPause } from '../../src/resp/client-pause.js';
-import { COMMAND_NAMES, dispatch, dispatchGetSet } from '../../src/resp/command-table.js';
+import { COMMAND_NAMES } from '../../src/resp/command-table.js';
+import { dispatch, dispatchGetSet } from '../../src/resp/command-dispatch.js';
 import { type DispatchGetSet, RespConnection } from '../../src/resp/resp-connection.js';
 import type { RespContext } from '../../src/resp/resp-context.js';
 import { ErrorCounts } from '../../src/resp/resp-metrics.js';
@@ -304,7 +305,7 @@ describe('RESP at a leader without its lease', () => {
         command('SET', key, 'v', 'EX', '100'),
         command('INCR', key),
         command('DEL', key),
-        // The keyspace commands read its store whole (commands-keyspace.ts, heldAt): the fake
+        // The keyspace commands read its store whole (served-stores.ts, heldAt): the fake
         // pool has no `call`, so one that read it would fail here.
         command('SCAN', '0'),
         command('KEYS', '*'),

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dispatch } from '../../src/resp/command-table.js';
+import { dispatch } from '../../src/resp/command-dispatch.js';
 import { ScanCursors } from '../../src/resp/scan-cursors.js';
 import { ConnectionLimit } from '../../src/server/connection-limit.js';
 import { fakeConnection, takeReply } from '../helpers/fake-resp-connection.js';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dispatch } from '../../src/resp/command-table.js';
+import { dispatch } from '../../src/resp/command-dispatch.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
 import type { OpHandler } from '../../src/server/worker-pool.js';
 import { ST_ERROR } from '../../src/worker/op-format.js';

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dispatch } from '../../src/resp/command-table.js';
+import { dispatch } from '../../src/resp/command-dispatch.js';
 import { RespWriter, SHARE_BYTES } from '../../src/resp/resp-format.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
 import type { OpHandler } from '../../src/server/worker-pool.js';

@@ -1,5 +1,5 @@
 /**
- * ReplicaWaits: OP_WAIT on a shard worker (the slices of a RESP WAIT, src/resp/commands-keyspace.ts
+ * ReplicaWaits: OP_WAIT on a shard worker (the slices of a RESP WAIT, src/resp/commands-wait.ts
  * `waitAcks`): how many replicas of a leader store hold a seq, answered once `w` of them do or
  * after `timeoutMs`, as a `w` write's wait is.
  *

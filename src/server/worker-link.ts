@@ -10,6 +10,11 @@
  * refused pulls (`pull-refused`) and, while it opens its stores, the progress of its commit log's
  * replay (`replay`).
  *
+ * Its messages are taken through a ReplyIntake (reply-intake.ts): at most about TURN_BYTES of large
+ * reply batches per turn of the main thread, in order, each acknowledged to the worker once taken
+ * (`reply-flow`, `replies-taken`), so that one connection's large replies cannot hold every other
+ * connection for a turn of hundreds of milliseconds.
+ *
  * When the worker dies, every operation and call in flight on it fails with UNAVAILABLE (503), the
  * failure is logged, and the worker is restarted with its stores after RESTART_DELAY_MS; its
  * requests fail fast with UNAVAILABLE until it is ready again. Inline, the stores run on the main
@@ -30,6 +35,7 @@ import { ReplyReader, RequestWriter } from '../worker/op-codec.js';
 import type { OnPullRefused } from '../replication/source.js';
 import { type OpCode, ST_ERROR } from '../worker/op-format.js';
 import type { ReplayReport } from '../storage/replay-progress.js';
+import { HOLD_BYTES, ReplyIntake } from './reply-intake.js';
 
 /**
  * OpHandler receives the reply to one key operation. `value` is a view into its reply batch's
@@ -60,7 +66,10 @@ type Unasked = Extract<
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** CallMessage is a control message without its id (the pool assigns it). */
-export type CallMessage = DistributiveOmit<Exclude<ToWorker, { type: 'ops' }>, 'id'>;
+export type CallMessage = DistributiveOmit<
+  Exclude<ToWorker, { type: 'ops' } | { type: 'reply-flow' } | { type: 'replies-taken' }>,
+  'id'
+>;
 
 const RESTART_DELAY_MS = 500;
 const MAX_ID = 0xffffffff;
@@ -96,6 +105,15 @@ export class WorkerLink {
   private readonly flushBound = (): void => {
     this.flush();
   };
+  private readonly intake = new ReplyIntake<CallResult | Unasked>(
+    (msg) => {
+      this.receive(msg);
+    },
+    (msg) => (msg.type === 'replies' ? msg.length : 0),
+    (bytes) => {
+      this.worker?.postMessage({ type: 'replies-taken', bytes });
+    },
+  );
 
   readonly index: number;
   private readonly stores: StoreSpec[];
@@ -148,6 +166,7 @@ export class WorkerLink {
       };
       const worker = new Worker(entry, { workerData: init, name: `shard-worker-${this.index}` });
       this.worker = worker;
+      worker.postMessage({ type: 'reply-flow', holdBytes: HOLD_BYTES });
       let settled = false;
       worker.on('message', (msg: unknown) => {
         if (!isFromWorker(msg)) {
@@ -163,7 +182,7 @@ export class WorkerLink {
           settled = true;
           void worker.terminate();
           reject(errorFromWire(msg.error));
-        } else this.receive(msg);
+        } else this.intake.receive(msg);
       });
       worker.on('error', (err) => {
         this.log.error({ worker: this.index, err }, 'shard worker crashed');
@@ -217,7 +236,7 @@ export class WorkerLink {
       this.stores,
       this.positions,
       (msg) => {
-        if (msg.type !== 'ready' && msg.type !== 'failed') this.receive(msg);
+        if (msg.type !== 'ready' && msg.type !== 'failed') this.intake.receive(msg);
       },
       this.log.child({ worker: 'inline' }),
     );
@@ -227,6 +246,7 @@ export class WorkerLink {
       },
       terminate: () => Promise.resolve(0),
     };
+    host.handle({ type: 'reply-flow', holdBytes: HOLD_BYTES });
     const ready = host.readyMessage();
     if (ready.type === 'ready') this.opened(ready);
     this.ready = true;
@@ -341,6 +361,8 @@ export class WorkerLink {
     // worker (it would apply writes answered UNAVAILABLE, and its replies would reach the new
     // requests that reuse their ids).
     if (this.requests.count > 0) this.requests.take();
+    // Reply batches still waiting for their turn answer ops failed here: their ids will be reused.
+    this.intake.clear();
     this.handlers = [];
     this.free = [];
     this.opCount = 0;

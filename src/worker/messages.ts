@@ -13,7 +13,14 @@ import type { ReplayReport } from '../storage/replay-progress.js';
 import type { LsmTuning } from '../storage/store.js';
 
 /** MESSAGE_VERSION is the version of this message set. */
-export const MESSAGE_VERSION = 1;
+export const MESSAGE_VERSION = 2;
+
+/**
+ * ACKED_REPLY_BYTES: a `replies` message of at least this many bytes is acknowledged by a
+ * `replies-taken` once the main thread has taken it, when the worker was asked to (`reply-flow`).
+ * Smaller batches (a turn of small values) are neither counted nor acknowledged.
+ */
+export const ACKED_REPLY_BYTES = 64 * 1024;
 
 /** StoreRole says whether a store is a shard's leader or one of its replicas. */
 export type StoreRole = 'leader' | 'replica';
@@ -93,6 +100,14 @@ export interface StoreScan {
 /** ToWorker is a message from the main thread to a worker. */
 export type ToWorker =
   | { type: 'ops'; buffer: ArrayBuffer; length: number }
+  /**
+   * reply-flow: the main thread acknowledges every `replies` message of ACKED_REPLY_BYTES or more
+   * once taken (`replies-taken`), and the worker holds the rest of its large batches while
+   * `holdBytes` of them are untaken (reply-batch.ts, "Flow"). Sent once, before any `ops`.
+   */
+  | { type: 'reply-flow'; holdBytes: number }
+  /** replies-taken: the main thread took `bytes` of acknowledged `replies` messages. */
+  | { type: 'replies-taken'; bytes: number }
   /** scan reads a page of a store's live keys (StoreScan). */
   | ({ type: 'scan'; id: number } & StoreScan)
   | { type: 'stats'; id: number }
@@ -301,6 +316,8 @@ export type FromWorker =
 
 const TO_WORKER_TYPES = new Set([
   'ops',
+  'reply-flow',
+  'replies-taken',
   'scan',
   'stats',
   'expiry-census',

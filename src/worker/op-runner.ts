@@ -22,6 +22,8 @@
  * arrived meanwhile run: their ops on keys with nothing in the backlog at once, the others behind
  * it, so the ops of one key still run in arrival order. A control message (`finish`, from
  * shard-host.ts) runs the whole backlog first, so it still follows every op sent before it.
+ * A part of the backlog also ends, and the next waits, while the main thread has not yet taken the
+ * large reply batches already sent (reply-batch.ts, "Flow").
  *
  * Owned by one shard worker thread; the batch's views are valid only until `run` returns.
  */
@@ -124,17 +126,17 @@ export class OpRunner {
     const start = this.replies.bytes;
     for (let op = this.backlog.shift(); op !== undefined; op = this.backlog.shift()) {
       this.runOne(op);
-      if (this.replies.bytes - start >= PART_BYTES) break;
+      if (this.replies.bytes - start >= PART_BYTES || this.replies.holding) break;
     }
     this.replies.flush();
     this.drainSoon();
   }
 
-  /** drainSoon runs the backlog's next part in the next turn, if anything waits there. */
+  /** drainSoon runs the backlog's next part in a later turn, once the main thread took enough (reply-batch.ts, "Flow"). */
   private drainSoon(): void {
     if (this.backlog.size === 0 || this.drainScheduled) return;
     this.drainScheduled = true;
-    setImmediate(this.drainBound);
+    this.replies.whenRoom(this.drainBound);
   }
 
   /** defer puts a copy of `r` in the backlog. */

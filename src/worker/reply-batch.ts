@@ -11,7 +11,11 @@
  * thread checks for it: the worker ran about 12 % more instructions per PUT, the CRC of a record
  * 22 % more (docs/performance.md, "Mirrored replicas: one key hash per record"). Most batches
  * are a few bytes per reply, and copying them costs less; a batch that carries large GET values
- * is copied twice on this thread (`take()`'s exact-size copy, then postMessage's clone).
+ * is copied twice on this thread (`take()`'s exact-size copy, then postMessage's clone). Taking
+ * such a batch into a SharedArrayBuffer instead spares the clone's copies (on both threads), but a
+ * worker's isolate keeps its SharedArrayBuffer objects, and their memory, until its own next
+ * collection, which a worker that allocates little JavaScript runs rarely: the node's RSS stayed
+ * 700 MiB up after its non-reading clients were closed (test/e2e/unsent-budget).
  *
  * A batch that reaches FLUSH_BYTES goes out at once, before its op batch ends: the replies of a
  * pipelined window of GETs of 1 MiB values reach the main thread a value or two at a time, so
@@ -22,10 +26,23 @@
  * into memory already in use rather than into a buffer grown anew for each (docs/performance.md,
  * "Large values").
  *
+ * Flow: Node hands the main thread every message queued on a worker's port in one turn of its event
+ * loop (and those that arrive meanwhile), and the main thread answers each reply as it takes it: a
+ * pipelined window of MGETs of 1 MiB values reached it as 60-80 messages taken in one turn of
+ * 600-700 ms, and every other connection waited for that turn. So when the main thread asks for it
+ * (`reply-flow`, messages.ts) it acknowledges each batch of ACKED_REPLY_BYTES or more once taken
+ * (`replies-taken`, src/server/reply-intake.ts, which takes a bounded amount per turn), and the
+ * batches posted and not yet taken (`untaken`) hold back the op runner's backlog: a part of it
+ * (op-runner.ts, "Parts") ends once `holdBytes` are untaken (`holding`), and the next runs only
+ * once fewer are (`whenRoom`). Replies
+ * are never held themselves, so their order is the order they were made in; an op batch that
+ * arrives meanwhile still runs at once (one part), so another client's small GET is not held
+ * either: its reply reaches the main thread behind at most `holdBytes` and a part of large ones.
+ *
  * Owned by one shard worker thread.
  */
 import { toDistkvError } from '../errors.js';
-import type { FromWorker } from './messages.js';
+import { ACKED_REPLY_BYTES, type FromWorker } from './messages.js';
 import { ReplyWriter } from './op-codec.js';
 import { type ReplyStatus, ST_ERROR, ST_MISSING, ST_VALUE } from './op-format.js';
 
@@ -42,6 +59,12 @@ export class ReplyBatch {
   private flushScheduled = false;
   /** sent is the bytes of the reply batches sent so far. */
   private sent = 0;
+  /** holdBytes is the untaken bytes that hold the backlog back (0: no flow, nothing is acknowledged). */
+  private holdBytes = 0;
+  /** untaken is the bytes of acknowledged batches sent and not yet taken by the main thread. */
+  private untaken = 0;
+  /** waiting is the run that `whenRoom` holds until enough is taken. */
+  private waiting: (() => void) | undefined;
 
   constructor(send: SendFn) {
     this.send = send;
@@ -88,6 +111,40 @@ export class ReplyBatch {
     if (this.writer.count === 0) return;
     const { buffer, length } = this.writer.take();
     this.sent += length;
+    if (this.holdBytes > 0 && length >= ACKED_REPLY_BYTES) this.untaken += length;
     this.send({ type: 'replies', buffer, length });
+  }
+
+  /** flow turns acknowledgements on (`reply-flow`): the backlog waits while `holdBytes` sent are untaken. */
+  flow(holdBytes: number): void {
+    this.holdBytes = Math.max(0, holdBytes);
+  }
+
+  /** holding says whether the main thread has `holdBytes` or more of acknowledged batches untaken. */
+  get holding(): boolean {
+    return this.holdBytes > 0 && this.untaken >= this.holdBytes;
+  }
+
+  /** taken records that the main thread took `bytes` of acknowledged batches (`replies-taken`). */
+  taken(bytes: number): void {
+    this.untaken = Math.max(0, this.untaken - bytes);
+    this.release();
+  }
+
+  /**
+   * whenRoom runs `fn` in a later turn (setImmediate), once fewer than `holdBytes` sent are untaken;
+   * one run waits at a time (the op runner's next part).
+   */
+  whenRoom(fn: () => void): void {
+    this.waiting = fn;
+    this.release();
+  }
+
+  /** release schedules the waiting run if there is room. */
+  private release(): void {
+    const fn = this.waiting;
+    if (fn === undefined || this.holding) return;
+    this.waiting = undefined;
+    setImmediate(fn);
   }
 }

@@ -123,6 +123,15 @@ export class ShardHost {
       this.ops.run(msg.buffer, msg.length);
       return;
     }
+    // Flow control of the reply batches (reply-batch.ts, "Flow"): not control calls, nothing to run first.
+    if (msg.type === 'replies-taken') {
+      this.replies.taken(msg.bytes);
+      return;
+    }
+    if (msg.type === 'reply-flow') {
+      this.replies.flow(msg.holdBytes);
+      return;
+    }
     this.ops.finish();
     switch (msg.type) {
       case 'scan':

@@ -12,6 +12,7 @@ import type { FromWorker } from '../../src/worker/messages.js';
 import { ReplyReader } from '../../src/worker/op-codec.js';
 import { ST_DONE, ST_VALUE } from '../../src/worker/op-format.js';
 import { ReplyBatch } from '../../src/worker/reply-batch.js';
+import { ACKED_REPLY_BYTES } from '../../src/worker/messages.js';
 
 describe('ReplyBatch', () => {
   it('sends its replies without detaching any buffer of the worker, and they arrive whole', async () => {
@@ -42,5 +43,30 @@ describe('ReplyBatch', () => {
       port1.close();
       port2.close();
     }
+  });
+
+  it('holds the backlog while the main thread has the hold bytes untaken, and releases it once taken', async () => {
+    const batch = new ReplyBatch(() => undefined);
+    batch.flow(2 * ACKED_REPLY_BYTES);
+    let ran = 0;
+    const run = (): void => {
+      ran++;
+    };
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    batch.whenRoom(run);
+    await turn();
+    assert.equal(ran, 1, 'nothing untaken: the run goes on in the next turn');
+    batch.value(1, Buffer.alloc(ACKED_REPLY_BYTES), 1);
+    batch.flush();
+    batch.value(2, Buffer.alloc(ACKED_REPLY_BYTES), 1);
+    batch.flush();
+    assert.equal(batch.holding, true);
+    batch.whenRoom(run);
+    await turn();
+    assert.equal(ran, 1, 'held while the hold bytes are untaken');
+    batch.taken(ACKED_REPLY_BYTES + 8);
+    assert.equal(batch.holding, false);
+    await turn();
+    assert.equal(ran, 2, 'released once the main thread took enough');
   });
 });

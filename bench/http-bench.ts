@@ -20,18 +20,18 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { type Child, defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
 import { hasWrk, runWrk, type WrkResult } from './lib/wrk.js';
-import { arg } from './lib/args.js';
+import { arg, choice, count, DURABILITIES } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
 
-const SECONDS = Number(arg('seconds', '10'));
-const ROUNDS = Number(arg('rounds', '3'));
-const KEYS = Number(arg('keys', '100000'));
-const DURABILITY = arg('durability', 'fsync');
+const SECONDS = count('seconds', 10);
+const ROUNDS = count('rounds', 3);
+const KEYS = count('keys', 100000);
+const DURABILITY = choice('durability', 'fsync', DURABILITIES);
 const JSON_OUT = arg('json', '');
 const BEFORE = arg('before', '');
 const PIPELINE_DEPTH = 16;
 /** CONNECTIONS is wrk's -c: fewer connections mean fewer requests per event-loop wake-up (docs/performance.md). */
-const CONNECTIONS = Number(arg('connections', '50'));
+const CONNECTIONS = count('connections', 50);
 const VALUE = 'v'.repeat(100);
 const PIPED_BASE = `baseline GET /kv/{key} pipelined x${PIPELINE_DEPTH}`;
 const PIPED_KV = `distkv GET /kv/{key} pipelined x${PIPELINE_DEPTH}`;

@@ -26,13 +26,21 @@ import type { LsmStore } from '../src/storage/lsm-store.js';
 import { RealVfs } from '../src/storage/real-vfs.js';
 import { freePort, startProcess } from './lib/processes.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
-import { arg, workload } from './lib/args.js';
+import { count, workload } from './lib/args.js';
 
-const RATE = Number(arg('rate', '10000'));
-const SECONDS = Number(arg('seconds', '10'));
-const RECORDS = Number(arg('records', '1000000'));
-const SNAPSHOT_MIB = Number(arg('snapshot-mib', '1024'));
-const WHAT = workload('all');
+const RATE = count('rate', 10000);
+const SECONDS = count('seconds', 10);
+const RECORDS = count('records', 1000000);
+const SNAPSHOT_MIB = count('snapshot-mib', 1024);
+const WHAT = workload('all', [
+  'all',
+  'lag-local',
+  'lag-shared',
+  'lag-http',
+  'overhead',
+  'catchup',
+  'snapshot',
+]);
 const root = mkdtempSync(join(tmpdir(), 'distkv-repl-bench-'));
 const results: Record<string, unknown> = {};
 const VALUE = Buffer.alloc(100, 0x61);

@@ -8,7 +8,8 @@
  *  2. RESP GET against HTTP GET on the same distkv process, with distkv's own load generator
  *     (same connections, same keys, get:100), alternated the same way.
  * Reported: median requests/s per target and the median of the per-round ratios. The table is
- * printed and written into docs/performance.md between the bench:resp markers.
+ * printed; with `--doc` it is also written into docs/performance.md between the bench:resp markers
+ * (without it a run leaves the doc alone).
  *
  * Every target of step 1 is started afresh for each round (and pipeline depth), in an empty data
  * dir, and stopped after it: one process kept for every round carried its bias (which core its
@@ -30,14 +31,15 @@
  * is reported as after ÷ before from one run. `--inline 1` runs every distkv target with its stores
  * on the main thread (no worker hop). `--http 0` skips step 2.
  *
- * Usage: node dist/bench/resp-bench.js [--requests 200000] [--warmup 30000] [--rounds 3] [--seconds 10] [--before DIR] [--inline 1] [--http 0]
+ * Usage: node dist/bench/resp-bench.js [--requests 200000] [--warmup 30000] [--rounds 3] [--seconds 10] [--before DIR] [--inline 1] [--http 0] [--doc]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LOAD, runLoad } from '../src/loadgen/loadgen.js';
-import { arg } from './lib/args.js';
+import { arg, choice, count, flag } from './lib/args.js';
+import { writeDocBlock } from './lib/doc-block.js';
 import { median } from './lib/compare-stats.js';
 import { ROOT } from './lib/processes.js';
 import { hasRedis } from './lib/redis.js';
@@ -51,17 +53,14 @@ import {
   type Target,
 } from './lib/resp-servers.js';
 
-const REQUESTS = Number(arg('requests', '200000'));
-const WARMUP = Number(arg('warmup', '30000'));
-const ROUNDS = Number(arg('rounds', '3'));
-const SECONDS = Number(arg('seconds', '10'));
+const REQUESTS = count('requests', 200000);
+const WARMUP = count('warmup', 30000, 0);
+const ROUNDS = count('rounds', 3);
+const SECONDS = count('seconds', 10);
 const BEFORE = arg('before', '');
-const HTTP = arg('http', '1') !== '0';
+const HTTP = choice('http', '1', ['1', '0']) === '1';
 /** SERVE_ARGS are extra `distkv serve` flags for every distkv target (`--inline 1`: stores on the main thread). */
-const SERVE_ARGS = arg('inline', '0') === '1' ? ['--inline'] : [];
-const DOC = join(ROOT, 'docs', 'performance.md');
-const START = '<!-- bench:resp start -->';
-const END = '<!-- bench:resp end -->';
+const SERVE_ARGS = choice('inline', '0', ['0', '1']) === '1' ? ['--inline'] : [];
 
 /** Run is one target's figures in one round: requests/s and server CPU µs per request, per test. */
 type Run = Record<string, number>;
@@ -202,11 +201,10 @@ async function main(): Promise<void> {
     if (HTTP) table.push('', await httpComparison(targets[0]!));
     const text = table.join('\n');
     process.stdout.write(`\n${text}\n`);
-    const doc = readFileSync(DOC, 'utf8');
-    const at = doc.indexOf(START);
-    const end = doc.indexOf(END);
-    if (at >= 0 && end > at)
-      writeFileSync(DOC, `${doc.slice(0, at + START.length)}\n\n${text}\n\n${doc.slice(end)}`);
+    if (flag('doc')) {
+      writeDocBlock('resp', text);
+      process.stdout.write('\nwritten to docs/performance.md\n');
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { MAX_FROZEN } from '../src/storage/flush-queue.js';
 import { DEFAULTS } from '../src/config/schema.js';
 import { defaultLayoutConfig, freePort, ROOT, startProcess } from './lib/processes.js';
-import { arg } from './lib/args.js';
+import { arg, choice, count, DURABILITIES } from './lib/args.js';
 
-const SECONDS = Number(arg('seconds', '600'));
-const DURABILITY = arg('durability', 'fsync');
+const SECONDS = count('seconds', 600);
+const DURABILITY = choice('durability', 'fsync', DURABILITIES);
 const JSON_OUT = arg('json', '');
 
 function rssMb(pid: number): number {

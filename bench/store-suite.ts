@@ -19,12 +19,12 @@ import type { LsmStore } from '../src/storage/lsm-store.js';
 import { RealVfs } from '../src/storage/real-vfs.js';
 import type { Store } from '../src/storage/store.js';
 import type { Durability } from '../src/config/schema.js';
-import { arg, workload } from './lib/args.js';
+import { arg, count, workload } from './lib/args.js';
 
-const SECONDS = Number(arg('seconds', '10'));
-const WAL_MIB = Number(arg('wal-mib', '256'));
+const SECONDS = count('seconds', 10);
+const WAL_MIB = count('wal-mib', 256);
 const JSON_OUT = arg('json', '');
-const WHAT = workload('all');
+const WHAT = workload('all', ['all', 'writes', 'reads', 'recovery', 'recovery-default', 'compaction']);
 const results: Record<string, unknown> = {};
 const root = mkdtempSync(join(tmpdir(), 'distkv-store-suite-'));
 let dirNo = 0;

@@ -11,10 +11,12 @@
  * ignored. The readers below refuse a missing value, a value that is not a number or under its
  * bound (`--seconds abc`, `--rounds 0`) and a value outside a fixed set (`--durability fsnyc`) the
  * same way: a benchmark never runs with NaN, for ever or with nothing to do. They are meant to be
- * called at the top of a script, before it starts any process.
+ * called at the top of a script, before it starts any process. Importing this module also scopes
+ * the run (bench/lib/run-scope.ts): its servers stop and its temp files go on Ctrl-C.
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import './run-scope.js';
 
 /** headerOf returns the text of the first block comment of a script, without its comment marks. */
 export function headerOf(source: string): string | undefined {

@@ -42,6 +42,7 @@
  * Usage: node dist/bench/watch-bench.js [--seconds 5] [--rounds 3] [--baseline DIR] [--fanout 1,100,1000]
  *        [--watch-format v2|v1|sse] [--values 1|0] [--port P (a running server) [--workers N]]
  *        [--watchers-priority normal|idle] [--plain 0|1] [--warmup 1] [--watchers 100 (overhead rounds)]
+ * Internal: `--child PORT N PROBE` is the watchers' process (this script forks it).
  */
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

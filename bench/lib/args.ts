@@ -16,31 +16,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { headerOf, optionsOf, unknownOptions } from './help-text.js';
 import './run-scope.js';
-
-/** headerOf returns the text of the first block comment of a script, without its comment marks. */
-export function headerOf(source: string): string | undefined {
-  const m = /\/\*\*?([\s\S]*?)\*\//.exec(source);
-  if (m === null) return undefined;
-  return m[1]!
-    .split('\n')
-    .map((l) => l.replace(/^\s*\* ?/, ''))
-    .join('\n')
-    .trim();
-}
-
-/** optionsOf returns the option names (`--name`, without the dashes) a help text mentions. */
-export function optionsOf(help: string): Set<string> {
-  return new Set([...help.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
-}
-
-/**
- * unknownOptions returns the `--options` of `argv` (the arguments after the script) that `known`
- * does not hold, as written. A value is never an option: `-1` after `--seconds` is its value.
- */
-export function unknownOptions(argv: readonly string[], known: ReadonlySet<string>): string[] {
-  return argv.filter((a) => a.startsWith('--') && !known.has(a.slice(2)));
-}
 
 const SCRIPT = process.argv[1] ?? '';
 

@@ -15,15 +15,24 @@
  * (wrk, redis-benchmark) handles the signal when that tool returns: a terminal's Ctrl-C reaches the
  * tool too, which then stops at once.
  *
+ * A process a benchmark starts that is itself a benchmark script (a baseline server, a measuring
+ * child) finds the run's directory in `DISTKV_BENCH_RUN_DIR` and takes part in that run instead:
+ * no directory and no signal handlers of its own (it stops on SIGTERM as before; the top process
+ * cleans up).
+ *
  * Imported by bench/lib/args.ts, so every benchmark has it; importing it has these effects.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+const RUN_ENV = 'DISTKV_BENCH_RUN_DIR';
+const INNER = process.env[RUN_ENV] !== undefined;
+
 /** RUN_DIR is this run's private temp directory (also the run's `TMPDIR`). */
-export const RUN_DIR = mkdtempSync(join(tmpdir(), 'distkv-bench-'));
+export const RUN_DIR = process.env[RUN_ENV] ?? mkdtempSync(join(tmpdir(), 'distkv-bench-'));
 process.env.TMPDIR = RUN_DIR;
+process.env[RUN_ENV] = RUN_DIR;
 
 /** descendantsOf returns the pids of every live process under `pid` (children first), read from /proc. */
 export function descendantsOf(pid: number): number[] {
@@ -73,10 +82,11 @@ function removeRunDir(): void {
   rmSync(RUN_DIR, { recursive: true, force: true, maxRetries: 3 });
 }
 
-process.on('exit', () => {
-  signalAll(descendantsOf(process.pid), 'SIGKILL');
-  removeRunDir();
-});
+if (!INNER)
+  process.on('exit', () => {
+    signalAll(descendantsOf(process.pid), 'SIGKILL');
+    removeRunDir();
+  });
 
 // One run per process: whether a signal has begun stopping it is the process's own state.
 let stopping = false;
@@ -101,5 +111,7 @@ async function stopRun(signal: NodeJS.Signals, code: number): Promise<void> {
   process.exit(code); // the exit handler kills what is left and removes RUN_DIR
 }
 
-process.on('SIGINT', () => void stopRun('SIGINT', 130));
-process.on('SIGTERM', () => void stopRun('SIGTERM', 143));
+if (!INNER) {
+  process.on('SIGINT', () => void stopRun('SIGINT', 130));
+  process.on('SIGTERM', () => void stopRun('SIGTERM', 143));
+}

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import * as args from '../../bench/lib/args.js';
+import * as args from '../../bench/lib/help-text.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const BENCH = join(ROOT, 'dist', 'bench');
@@ -68,12 +68,24 @@ test('every npm bench script refuses an option it does not have', () => {
   ).scripts;
   const files = Object.entries(scripts)
     .filter(([name]) => name.startsWith('bench:'))
-    .flatMap(([, cmd]) => [...(/node dist\/bench\/([\w-]+\.js)/.exec(cmd)?.slice(1) ?? [])]);
-  assert.ok(files.length >= 14, `bench scripts found: ${files.join(', ')}`);
+    .flatMap(([, cmd]) => [...(/node dist\/bench\/([\w/-]+\.js)/.exec(cmd)?.slice(1) ?? [])]);
+  assert.ok(files.length >= 15, `bench scripts found: ${files.join(', ')}`);
+  assert.ok(files.includes('baseline/server.js'), 'bench:baseline is checked too');
   for (const f of files) {
     const r = run(f, ['--no-such-option', '1']);
     assert.equal(r.status, 2, `${f}: exit ${String(r.status)}\n${r.stdout}${r.stderr}`);
     assert.match(r.stderr, /unknown option --no-such-option/, f);
+  }
+});
+
+test('the baseline servers answer --help with their header and refuse a bad --port, starting nothing', () => {
+  for (const f of ['baseline/server.js', 'baseline/resp-server.js']) {
+    const help = run(f, ['--help']);
+    assert.equal(help.status, 0, `${f}: ${help.stderr}`);
+    assert.match(help.stdout, /Usage: node dist\/bench\/baseline\//, f);
+    const bad = run(f, ['--port', 'abc']);
+    assert.equal(bad.status, 2, `${f}: exit ${String(bad.status)}\n${bad.stdout}${bad.stderr}`);
+    assert.match(bad.stderr, /--port "abc": give a whole number/, f);
   }
 });
 
@@ -86,6 +98,7 @@ test('every option a benchmark reads is named in its header (its --help), so non
     const read = [
       ...text.matchAll(/(?<![.\w])(?:arg|argText|count|counts|choice|choices|flag)\('([a-z0-9-]+)'/g),
       ...text.matchAll(/argv\.includes\('--([a-z0-9-]+)'\)/g),
+      ...text.matchAll(/argv\[\d\] === '--([a-z0-9-]+)'/g),
     ].map((m) => m[1]!);
     for (const name of new Set(read)) if (!known.has(name)) missing.push(`${f}: --${name}`);
   }

@@ -285,7 +285,7 @@ async function overhead(): Promise<void> {
     await on.stop();
     runs.push({ off: a.rps, on: b.rps });
     process.stdout.write(
-      `overhead round ${round + 1}: replication off ${Math.round(a.rps)}/s, on ${Math.round(b.rps)}/s (${(b.rps / a.rps).toFixed(2)}x)\n`,
+      `overhead round ${round + 1}: replication off ${Math.round(a.rps)}/s, on ${Math.round(b.rps)}/s (on ÷ off ${(b.rps / a.rps).toFixed(2)}x)\n`,
     );
   }
   const off = Math.max(...runs.map((r) => r.off));

@@ -145,8 +145,11 @@ async function main(): Promise<void> {
       const n = runs.get(targets[2]!.name)!;
       const b = BEFORE === '' ? undefined : runs.get(targets[3]!.name)!;
       for (const test of ['GET', 'SET']) {
-        const ratio = (xs: Run[], ys: Run[], key = test): string =>
-          median(xs.map((x, i) => x[key]! / ys[i]![key]!)).toFixed(2);
+        // n/a: a divisor measured 0 (a CPU time under /proc's 10 ms tick at a small --requests)
+        const ratio = (xs: Run[], ys: Run[], key = test): string => {
+          const r = median(xs.map((x, i) => x[key]! / ys[i]![key]!));
+          return Number.isFinite(r) ? r.toFixed(2) : 'n/a';
+        };
         const rate = (xs: Run[]): number => Math.round(median(xs.map((x) => x[test]!)));
         const cells = [test, pipeline, rate(d), rate(r), `**${ratio(d, r)}**`, ratio(n, r)];
         if (b !== undefined) cells.push(rate(b), ratio(b, r), `**${ratio(d, b)}**`);
@@ -193,7 +196,7 @@ async function main(): Promise<void> {
       ...columns,
       ...rows,
       '',
-      'Server CPU (user + system from /proc: all threads, and the main thread alone, where the RESP listener runs) per request, medians of the rounds; lower is better:',
+      'Server CPU (user + system from /proc: all threads, and the main thread alone, where the RESP listener runs) per request, medians of the rounds; lower is better (n/a: a divisor measured 0, /proc counts CPU in 10 ms ticks: raise --requests):',
       '',
       ...cpuColumns,
       ...cpuRows,

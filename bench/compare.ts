@@ -98,7 +98,10 @@ interface Job {
 }
 
 const commitOf = (dir: string): string =>
-  spawnSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() || '?';
+  (
+    (spawnSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout as
+      string | null) ?? ''
+  ).trim() || '?';
 
 function builds(): Build[] {
   const own: Build = { name: AGAINST === '' ? 'this' : 'after', dir: ROOT, commit: commitOf(ROOT) };

@@ -36,6 +36,7 @@ import { TestEtcd } from '../test/helpers/etcd.js';
 import { clusterOf, divergedOf, storeOf, waitFor } from '../test/helpers/failover-model.js';
 import { freePort } from '../test/helpers/ports.js';
 import { count, flag } from './lib/args.js';
+import { requireTools } from './lib/tools.js';
 import { runWrk } from './lib/wrk.js';
 
 const ETCD = flag('etcd');
@@ -46,6 +47,9 @@ const TTL_MS = count('ttl-ms', 1000);
 const COST_ROUNDS = count('cost-rounds', 5, 0);
 const COST_MS = count('cost-ms', 3000);
 const MAX_WRITES = 200000;
+if (ETCD) requireTools(['etcd'], '--etcd runs a private etcd (without --etcd: manual failover)');
+if (ETCD && COST_ROUNDS > 0)
+  requireTools(['wrk'], 'the cost rounds of --etcd run it (--cost-rounds 0 skips them)');
 
 /** Writer keeps `concurrency` writes with concern `w` in flight and records each ack's time. */
 class Writer {

@@ -19,8 +19,9 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { type Child, defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
-import { hasWrk, runWrk, type WrkResult } from './lib/wrk.js';
+import { runWrk, type WrkResult } from './lib/wrk.js';
 import { arg, choice, count, DURABILITIES } from './lib/args.js';
+import { requireTools } from './lib/tools.js';
 import { median } from './lib/compare-stats.js';
 
 const SECONDS = count('seconds', 10);
@@ -32,6 +33,7 @@ const BEFORE = arg('before', '');
 const PIPELINE_DEPTH = 16;
 /** CONNECTIONS is wrk's -c: fewer connections mean fewer requests per event-loop wake-up (docs/performance.md). */
 const CONNECTIONS = count('connections', 50);
+requireTools(['wrk']);
 const VALUE = 'v'.repeat(100);
 const PIPED_BASE = `baseline GET /kv/{key} pipelined x${PIPELINE_DEPTH}`;
 const PIPED_KV = `distkv GET /kv/{key} pipelined x${PIPELINE_DEPTH}`;
@@ -97,10 +99,6 @@ function summarize(runs: WrkResult[]): WrkResult {
 }
 
 async function main(): Promise<void> {
-  if (!hasWrk()) {
-    process.stderr.write('http-bench: wrk is not installed (Debian: apt-get install wrk)\n');
-    process.exit(2);
-  }
   const dir = mkdtempSync(join(tmpdir(), 'distkv-bench-'));
   const children: Child[] = [];
   try {

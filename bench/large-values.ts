@@ -18,6 +18,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { arg, choices, count, counts } from './lib/args.js';
+import { requireTools } from './lib/tools.js';
 import { median } from './lib/compare-stats.js';
 import { freePort, oneWorkerServeArgs, ROOT, startProcess } from './lib/processes.js';
 import { ThreadStats } from './lib/thread-stats.js';
@@ -28,6 +29,7 @@ const SECONDS = count('seconds', 4);
 const ROUNDS = count('rounds', 3);
 const OPS = choices('ops', 'get,put', ['get', 'put'] as const);
 const BEFORE = arg('before', '');
+requireTools(['wrk']);
 
 interface Build {
   name: string;
@@ -43,7 +45,10 @@ interface Sample {
 }
 
 const commitOf = (dir: string): string =>
-  spawnSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() || '?';
+  (
+    (spawnSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout as
+      string | null) ?? ''
+  ).trim() || '?';
 
 function builds(): Build[] {
   const own: Build = { name: BEFORE === '' ? 'this' : 'after', dir: ROOT, commit: commitOf(ROOT) };

@@ -39,10 +39,10 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LOAD, runLoad } from '../src/loadgen/loadgen.js';
 import { arg, choice, count, flag } from './lib/args.js';
+import { requireTools } from './lib/tools.js';
 import { writeDocBlock } from './lib/doc-block.js';
 import { median } from './lib/compare-stats.js';
 import { ROOT } from './lib/processes.js';
-import { hasRedis } from './lib/redis.js';
 import {
   baselineTarget,
   cpuSeconds,
@@ -61,6 +61,7 @@ const BEFORE = arg('before', '');
 const HTTP = choice('http', '1', ['1', '0']) === '1';
 /** SERVE_ARGS are extra `distkv serve` flags for every distkv target (`--inline 1`: stores on the main thread). */
 const SERVE_ARGS = choice('inline', '0', ['0', '1']) === '1' ? ['--inline'] : [];
+requireTools(['redis-server', 'redis-benchmark']);
 
 /** Run is one target's figures in one round: requests/s and server CPU µs per request, per test. */
 type Run = Record<string, number>;
@@ -103,10 +104,6 @@ async function redisBenchmark(port: number, pid: number, pipeline: number, http:
 }
 
 async function main(): Promise<void> {
-  if (!hasRedis() || spawnSync('redis-benchmark', ['--version']).error !== undefined)
-    throw new Error(
-      'bench:resp needs redis-server and redis-benchmark (Debian: apt-get install redis-server redis-tools)',
-    );
   const dir = mkdtempSync(join(tmpdir(), 'distkv-resp-bench-'));
   const header = `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}); ${SERVE_ARGS.length > 0 ? 'distkv --inline; ' : ''}redis-benchmark -c 50 -d 100 -r 100000 -n ${REQUESTS}; ${ROUNDS} rounds alternated, each server started afresh per round and warmed with ${WARMUP} requests of each test, medians; the machine was shared with other jobs`;
   process.stdout.write(`# bench:resp | ${header}\n`);

@@ -14,10 +14,12 @@ import { MAX_FROZEN } from '../src/storage/flush-queue.js';
 import { DEFAULTS } from '../src/config/schema.js';
 import { defaultLayoutConfig, freePort, ROOT, startProcess } from './lib/processes.js';
 import { arg, choice, count, DURABILITIES } from './lib/args.js';
+import { requireTools } from './lib/tools.js';
 
 const SECONDS = count('seconds', 600);
 const DURABILITY = choice('durability', 'fsync', DURABILITIES);
 const JSON_OUT = arg('json', '');
+requireTools(['wrk']);
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

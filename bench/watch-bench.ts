@@ -51,10 +51,11 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
 import { arg, choice, count, counts, usageError } from './lib/args.js';
+import { requireTools } from './lib/tools.js';
 import { BINARY_MEDIA_TYPE } from '../src/watch/watch-binary-format.js';
 import { pidListeningOn, type ThreadSplit, ThreadStats } from './lib/thread-stats.js';
 import { ProbeWriter, StreamCounter } from './lib/watch-fixture.js';
-import { hasWrk, runWrk } from './lib/wrk.js';
+import { runWrk } from './lib/wrk.js';
 import { median } from './lib/compare-stats.js';
 
 const SECONDS = count('seconds', 5);
@@ -87,6 +88,7 @@ const WARMUP_S = count('warmup', 1, 0);
 const WATCHERS_PRIORITY = choice('watchers-priority', 'normal', ['normal', 'idle']);
 // the watchers of the overhead rounds (issue 15's figure is 100; the JSON keeps its `With100` names)
 const OVERHEAD_WATCHERS = count('watchers', 100);
+if (process.argv[2] !== '--child') requireTools(['wrk']);
 const DELIVERY_TIMEOUT_MS = 60000;
 const PROBE_KEY = /"key":"keylat\/(\d+)"/g;
 
@@ -466,7 +468,7 @@ class Overhead {
       `${name} round ${round + 1}: none ${a.putPerS} put/s (${a.loggedPerS} logged/s, ${a.failedPuts} failed; p50/p99 ${a.putP50Ms}/${a.putP99Ms} ms; server ${threadText(a.server)}), ` +
         `${OVERHEAD_WATCHERS} watchers ${b.putPerS} put/s (${b.loggedPerS} logged/s, ${b.failedPuts} failed; p50/p99 ${b.putP50Ms}/${b.putP99Ms} ms; server ${threadText(b.server)}; ` +
         `watchers ${threadText(b.watchersThreads)}; ${b.bytesPerPut} B/put per watcher, ` +
-        `${b.readsPerS} reads/s per watcher, ${b.stream}) ratio ${(b.putPerS / a.putPerS).toFixed(3)}${plainText}\n`,
+        `${b.readsPerS} reads/s per watcher, ${b.stream}); put/s with ${OVERHEAD_WATCHERS} watchers ÷ none ${(b.putPerS / a.putPerS).toFixed(3)}${plainText}\n`,
     );
   }
 
@@ -513,7 +515,6 @@ class Overhead {
 }
 
 async function main(): Promise<void> {
-  if (!hasWrk()) throw new Error('wrk is not installed (apt-get install wrk)');
   if (PORT !== 0 && BASELINE !== '') usageError('--port and --baseline do not go together');
   const root = mkdtempSync(join(tmpdir(), 'distkv-watch-bench-'));
   const servers: Server[] = [];

@@ -13,13 +13,13 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { arg } from './lib/args.js';
+import { arg, count, counts } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
 import { ROOT } from './lib/processes.js';
 
-const WAITERS = arg('waiters', '100,1000,5000').split(',').map(Number);
-const ROUNDS = Number(arg('rounds', '7'));
-const MS = Number(arg('ms', '1000'));
+const WAITERS = counts('waiters', '100,1000,5000');
+const ROUNDS = count('rounds', 7);
+const MS = count('ms', 1000);
 const BEFORE = arg('before', '');
 
 type LeaderModule = typeof import('../src/replication/leader-state.js');

@@ -9,22 +9,24 @@
  * on 1 key (every client on one counter) and on 1,000 keys (chosen at random per attempt). Each
  * round runs the four workloads for `--seconds`, in an order reversed every other round; reported
  * are the medians over rounds of: successful CAS/s, attempts/s, conflict rate, and the ratio of
- * CAS attempts/s to blind read-modify-writes/s measured in the same round.
+ * CAS attempts/s to blind read-modify-writes/s measured in the same round. The table is printed;
+ * with `--doc` it is also written into docs/performance.md between the bench:cas markers (without
+ * it a run leaves the doc alone).
  *
- * Usage: node dist/bench/cas-bench.js [--rounds 3] [--seconds 5] [--clients 32]
+ * Usage: node dist/bench/cas-bench.js [--rounds 3] [--seconds 5] [--clients 32] [--doc]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { arg } from './lib/args.js';
+import { count, flag } from './lib/args.js';
 import { writeDocBlock } from './lib/doc-block.js';
 import { defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
 import { median } from './lib/compare-stats.js';
 
-const ROUNDS = Number(arg('rounds', '3'));
-const SECONDS = Number(arg('seconds', '5'));
-const CLIENTS = Number(arg('clients', '32'));
+const ROUNDS = count('rounds', 3);
+const SECONDS = count('seconds', 5);
+const CLIENTS = count('clients', 32);
 
 type Mode = 'cas' | 'blind';
 interface Result {
@@ -113,7 +115,10 @@ async function main(): Promise<void> {
     ...rows,
   ].join('\n');
   console.log(table);
-  writeDocBlock('cas', table);
+  if (flag('doc')) {
+    writeDocBlock('cas', table);
+    console.log('\nwritten to docs/performance.md');
+  }
 }
 
 await main();

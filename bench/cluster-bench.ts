@@ -30,15 +30,15 @@ import { seedLayout, TestCluster } from '../test/helpers/cluster.js';
 import { freePort } from '../test/helpers/ports.js';
 import { BIN, ServerProcess, writeConfig } from '../test/helpers/server-process.js';
 import { startDelayProxy, type DelayProxy } from '../test/helpers/tcp-proxy.js';
-import { arg, workload } from './lib/args.js';
+import { choice, count, DURABILITIES, flag, workload } from './lib/args.js';
 
-const SECONDS = Number(arg('seconds', '10'));
-const ROUNDS = Number(arg('rounds', '2'));
-const KEYS = Number(arg('keys', '100000'));
-const WHICH = workload('all');
-const DURABILITY = arg('durability', 'fsync');
+const SECONDS = count('seconds', 10);
+const ROUNDS = count('rounds', 2);
+const KEYS = count('keys', 100000);
+const WHICH = workload('all', ['all', 'split', 'redirect', 'delay', 'proxy', 'netns']);
+const DURABILITY = choice('durability', 'fsync', DURABILITIES);
 /** INLINE_FOUR runs the 4 single-node processes with --inline (stores on the main thread). */
-const INLINE_FOUR = process.argv.includes('--inline');
+const INLINE_FOUR = flag('inline');
 
 const out = (s: string): void => {
   process.stdout.write(`${s}\n`);

@@ -14,12 +14,12 @@ import { openLsmStore, openLsmStores } from '../src/storage/lsm-recovery.js';
 import type { LsmOptions } from '../src/storage/lsm-options.js';
 import type { LsmStore } from '../src/storage/lsm-store.js';
 import { RealVfs } from '../src/storage/real-vfs.js';
-import { arg } from './lib/args.js';
+import { count } from './lib/args.js';
 import { benchLsmOptions } from './lib/lsm-options.js';
 
-const CLIENTS = Number(arg('clients', '50'));
-const SECONDS = Number(arg('seconds', '10'));
-const ROUNDS = Number(arg('rounds', '2'));
+const CLIENTS = count('clients', 50);
+const SECONDS = count('seconds', 10);
+const ROUNDS = count('rounds', 2);
 const STORES = 8;
 const VALUE = Buffer.alloc(100, 0x61);
 

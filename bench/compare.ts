@@ -28,7 +28,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_LOAD, runLoad } from '../src/loadgen/loadgen.js';
-import { arg } from './lib/args.js';
+import { arg, count, flag, usageError } from './lib/args.js';
 import {
   distkvConfig,
   type Row,
@@ -45,16 +45,30 @@ import { hasRedisBenchmark, runRedisBenchmark } from './lib/redis-benchmark.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
 import { writeDocBlock } from './lib/doc-block.js';
 
-const SECONDS = Math.max(1, Math.round(Number(arg('seconds', '10'))));
-const ROUNDS = Math.max(1, Number(arg('rounds', '3')));
-const WARMUP = Math.max(0, Math.round(Number(arg('warmup', '1'))));
-const KEYS = Number(arg('keys', '100000'));
+const SECONDS = count('seconds', 10);
+const ROUNDS = count('rounds', 3);
+const WARMUP = count('warmup', 1, 0);
+const KEYS = count('keys', 100000);
 const MIX = arg('mix', 'get:90,set:10');
 const DIST = arg('dist', 'zipf:0.99');
 const AGAINST = arg('against', '');
 const JSON_OUT = arg('json', '');
 /** SEGMENT_BYTES, when given, is every distkv server's wal_segment_bytes (both builds'): small enough that the measured writes go into rolled (preallocated) segments. */
-const SEGMENT_BYTES = arg('wal-segment-bytes', '') === '' ? undefined : Number(arg('wal-segment-bytes', ''));
+const SEGMENT_BYTES = count('wal-segment-bytes', 0) || undefined;
+/** MAX_MINUTES bounds the run (0: the planned time plus a half, plus 3 minutes). */
+const MAX_MINUTES = count('max-minutes', 0);
+/** SELECTED are the ids of the rows `--rows` names, checked against the catalogue before anything starts. */
+const SELECTED = ((): string[] => {
+  try {
+    return selectRows(
+      arg('rows', 'write'),
+      ROWS.map((r) => r.id),
+      ROW_GROUPS,
+    );
+  } catch (err) {
+    return usageError((err as Error).message);
+  }
+})();
 const KEY_PREFIX = 'key'; // bench/wrk/*.lua ask for key<N>
 
 /** Build is one checkout whose distkv rows are measured. */
@@ -84,7 +98,10 @@ interface Job {
 }
 
 const commitOf = (dir: string): string =>
-  spawnSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() || '?';
+  (
+    (spawnSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout as
+      string | null) ?? ''
+  ).trim() || '?';
 
 function builds(): Build[] {
   const own: Build = { name: AGAINST === '' ? 'this' : 'after', dir: ROOT, commit: commitOf(ROOT) };
@@ -243,14 +260,9 @@ function report(
 }
 
 async function main(): Promise<void> {
-  const selected = selectRows(
-    arg('rows', 'write'),
-    ROWS.map((r) => r.id),
-    ROW_GROUPS,
-  );
   const bs = builds();
   const notes: string[] = [];
-  let rows = ROWS.filter((r) => selected.includes(r.id));
+  let rows = ROWS.filter((r) => SELECTED.includes(r.id));
   const missing = (r: Row): string | undefined => {
     if (r.driver.kind === 'wrk' && !hasWrk()) return 'wrk is not installed (Debian: apt-get install wrk)';
     if (r.server.kind === 'redis' && !hasRedis()) return 'redis-server is not installed';
@@ -270,7 +282,7 @@ async function main(): Promise<void> {
   );
   const perJobS = SECONDS + WARMUP + 1;
   const plannedMin = (jobs.length * ROUNDS * perJobS) / 60;
-  const maxMin = Number(arg('max-minutes', String(Math.ceil(plannedMin * 1.5 + 3))));
+  const maxMin = MAX_MINUTES > 0 ? MAX_MINUTES : Math.ceil(plannedMin * 1.5 + 3);
   const deadline = Date.now() + maxMin * 60_000;
   const header = `Measured by \`npm run bench:compare\` (${new Date().toISOString().slice(0, 16)}Z): node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0]!.toFixed(1)} at start; ${bs.map((b) => `${b.name} = ${b.commit}`).join(', ')}; wrk -t1 -c50 (put-c10: -c10) and redis-benchmark -c 50 -P 1, 100-byte values, ${KEYS} random keys, ${SECONDS} s per measurement after ${WARMUP} s warm-up, ${ROUNDS} rounds alternated (k/s per round, median)${SEGMENT_BYTES === undefined ? '' : `; wal_segment_bytes = ${SEGMENT_BYTES}`}${rows.some((r) => r.driver.kind === 'loadgen') ? `; mix rows: distkv's load generator, 1 thread, 50 connections, ${MIX}, ${DIST} keys` : ''}`;
   process.stdout.write(
@@ -326,7 +338,7 @@ async function main(): Promise<void> {
         JSON_OUT,
         JSON.stringify({ header, builds: bs, results: Object.fromEntries(results) }, null, 2),
       );
-    if (process.argv.includes('--doc')) {
+    if (flag('doc')) {
       writeDocBlock('compare write-path', table, 'Write path (issue 18): `npm run bench:compare`');
       process.stdout.write('\nwritten to docs/performance.md\n');
     }

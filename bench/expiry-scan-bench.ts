@@ -17,14 +17,14 @@ import { join } from 'node:path';
 import { openLsmStore } from '../src/storage/lsm-recovery.js';
 import type { LsmStore } from '../src/storage/lsm-store.js';
 import { ExpiryReaper } from '../src/worker/expiry-reaper.js';
-import { arg } from './lib/args.js';
+import { count } from './lib/args.js';
 import { benchLsmOptions } from './lib/lsm-options.js';
 import { printHeader } from './micro/header.js';
 import { median } from './lib/compare-stats.js';
 
-const KEYS = Number(arg('keys', '200000'));
-const TTL_EVERY = Number(arg('ttl-every', '10'));
-const ROUNDS = Number(arg('rounds', '5'));
+const KEYS = count('keys', 200000);
+const TTL_EVERY = count('ttl-every', 10);
+const ROUNDS = count('rounds', 5);
 const PAGE = 1000;
 
 /** fill writes the keys, flushing the first half to a run. */

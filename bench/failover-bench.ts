@@ -35,18 +35,21 @@ import { TestCluster } from '../test/helpers/cluster.js';
 import { TestEtcd } from '../test/helpers/etcd.js';
 import { clusterOf, divergedOf, storeOf, waitFor } from '../test/helpers/failover-model.js';
 import { freePort } from '../test/helpers/ports.js';
-import { arg as argText } from './lib/args.js';
+import { count, flag } from './lib/args.js';
+import { requireTools } from './lib/tools.js';
 import { runWrk } from './lib/wrk.js';
 
-const arg = (name: string, fallback: number): number => Number(argText(name, String(fallback)));
-const ETCD = process.argv.includes('--etcd');
-const SWITCHES = arg('switches', 20);
-const ROUNDS = arg('rounds', 50);
-const KILLS = arg('kills', 20);
-const TTL_MS = arg('ttl-ms', 1000);
-const COST_ROUNDS = arg('cost-rounds', 5);
-const COST_MS = arg('cost-ms', 3000);
+const ETCD = flag('etcd');
+const SWITCHES = count('switches', 20, 0);
+const ROUNDS = count('rounds', 50, 0);
+const KILLS = count('kills', 20, 0);
+const TTL_MS = count('ttl-ms', 1000);
+const COST_ROUNDS = count('cost-rounds', 5, 0);
+const COST_MS = count('cost-ms', 3000);
 const MAX_WRITES = 200000;
+if (ETCD) requireTools(['etcd'], '--etcd runs a private etcd (without --etcd: manual failover)');
+if (ETCD && COST_ROUNDS > 0)
+  requireTools(['wrk'], 'the cost rounds of --etcd run it (--cost-rounds 0 skips them)');
 
 /** Writer keeps `concurrency` writes with concern `w` in flight and records each ack's time. */
 class Writer {

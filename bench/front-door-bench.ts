@@ -11,14 +11,14 @@
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 import { type PairServer, runMainThreadPairs } from './lib/main-thread-pairs.js';
 import { freePort, ROOT, startProcess } from './lib/processes.js';
 import { hasWrk } from './lib/wrk.js';
 
 const BEFORE = arg('before', '');
-const PAIRS = Math.max(1, Number(arg('pairs', '3')));
-const SECONDS = Math.max(1, Math.round(Number(arg('seconds', '4'))));
+const PAIRS = count('pairs', 3);
+const SECONDS = count('seconds', 4);
 const KEYS = 10000;
 
 async function start(name: PairServer['name'], dir: string): Promise<PairServer> {

@@ -14,10 +14,10 @@ import { pino } from 'pino';
 import type { Http1Server as ServerClass } from '../src/http/http1-server.js';
 import type { Router as RouterClass } from '../src/http/router.js';
 import type { ConnectionLimit as LimitClass } from '../src/server/connection-limit.js';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 
 const BUILD = resolve(arg('build', '.'));
-const PORT = Number(arg('port', '0'));
+const PORT = count('port', 0, 0);
 const VALUE = Buffer.from('v'.repeat(100));
 
 const load = async <T>(path: string): Promise<T> =>

@@ -19,13 +19,13 @@ import { join } from 'node:path';
 import { SPARE_CHUNK_BYTES } from '../src/storage/commit-log-spare.js';
 import { RealVfs } from '../src/storage/real-vfs.js';
 import type { WritableFile } from '../src/storage/vfs.js';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 
-const K = Number(arg('k', '1'));
-const BYTES = Number(arg('bytes', '5000'));
-const BATCHES = Number(arg('batches', '4000'));
-const ROUNDS = Number(arg('rounds', '3'));
-const SPARE_BYTES = Number(arg('spare-mib', '64')) * 1024 * 1024;
+const K = count('k', 1);
+const BYTES = count('bytes', 5000);
+const BATCHES = count('batches', 4000);
+const ROUNDS = count('rounds', 3);
+const SPARE_BYTES = count('spare-mib', 64) * 1024 * 1024;
 const vfs = new RealVfs();
 
 /** zeroFill fills `f` with zeros to `bytes` as a spare is prepared, and returns the milliseconds it took. */

@@ -20,29 +20,29 @@
  * still lands in the figure). `--together` (with `--before`, `--tool cpu`) runs the two builds' children
  * at the same time instead of one after the other, so that both meet the same load from other jobs on
  * a shared machine, and adds the median of the rounds' after ÷ before ratios.
+ * Internal: `--child ROOT --batch N --warm N` run one build's measurement (this script spawns them).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Durability } from '../src/config/schema.js';
 import type { FromWorker } from '../src/worker/messages.js';
-import { arg } from './lib/args.js';
+import { arg, choice, count, counts, DURABILITIES } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
 import { hostLayout, SLOTS } from './lib/host-layout.js';
 import { ROOT } from './lib/processes.js';
 
 const BEFORE = arg('before', '');
-const BATCHES = arg('batches', '1,5,10,25,50').split(',').map(Number);
-const PUTS = Number(arg('puts', '60000'));
-const ROUNDS = Number(arg('rounds', '3'));
-const DURABILITY = arg('durability', 'interval');
-const KEYS = Number(arg('keys', '100000'));
+const BATCHES = counts('batches', '1,5,10,25,50');
+const PUTS = count('puts', 60000);
+const ROUNDS = count('rounds', 3);
+const DURABILITY = choice('durability', 'interval', DURABILITIES);
+const KEYS = count('keys', 100000);
 const CHILD_ROOT = arg('child', '');
-const BATCH = Number(arg('batch', '10'));
+const BATCH = count('batch', 10);
 const TOOL = arg('tool', 'cpu');
-const WARM = Number(arg('warm', '0'));
+const WARM = count('warm', 0, 0);
 const TOGETHER = process.argv.includes('--together');
 const UNIT = TOOL === 'callgrind' ? 'instructions' : 'CPU µs';
 const SHARDS = 4;
@@ -66,7 +66,7 @@ async function child(root: string): Promise<void> {
   const { slotOf } = await dist<typeof import('../src/routing/slot.js')>('src/routing/slot.js');
   const { OP_PUT } = await dist<typeof import('../src/worker/op-format.js')>('src/worker/op-format.js');
   const dir = mkdtempSync(join(tmpdir(), 'distkv-host-batch-'));
-  const specs = hostLayout(dir, SHARDS, DURABILITY as Durability);
+  const specs = hostLayout(dir, SHARDS, DURABILITY);
   let answered = 0;
   let replyMessages = 0;
   let wake: (() => void) | undefined;

@@ -19,19 +19,21 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { type Child, defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
-import { hasWrk, runWrk, type WrkResult } from './lib/wrk.js';
-import { arg } from './lib/args.js';
+import { runWrk, type WrkResult } from './lib/wrk.js';
+import { arg, choice, count, DURABILITIES } from './lib/args.js';
+import { requireTools } from './lib/tools.js';
 import { median } from './lib/compare-stats.js';
 
-const SECONDS = Number(arg('seconds', '10'));
-const ROUNDS = Number(arg('rounds', '3'));
-const KEYS = Number(arg('keys', '100000'));
-const DURABILITY = arg('durability', 'fsync');
+const SECONDS = count('seconds', 10);
+const ROUNDS = count('rounds', 3);
+const KEYS = count('keys', 100000);
+const DURABILITY = choice('durability', 'fsync', DURABILITIES);
 const JSON_OUT = arg('json', '');
 const BEFORE = arg('before', '');
 const PIPELINE_DEPTH = 16;
 /** CONNECTIONS is wrk's -c: fewer connections mean fewer requests per event-loop wake-up (docs/performance.md). */
-const CONNECTIONS = Number(arg('connections', '50'));
+const CONNECTIONS = count('connections', 50);
+requireTools(['wrk']);
 const VALUE = 'v'.repeat(100);
 const PIPED_BASE = `baseline GET /kv/{key} pipelined x${PIPELINE_DEPTH}`;
 const PIPED_KV = `distkv GET /kv/{key} pipelined x${PIPELINE_DEPTH}`;
@@ -97,10 +99,6 @@ function summarize(runs: WrkResult[]): WrkResult {
 }
 
 async function main(): Promise<void> {
-  if (!hasWrk()) {
-    process.stderr.write('http-bench: wrk is not installed (Debian: apt-get install wrk)\n');
-    process.exit(2);
-  }
   const dir = mkdtempSync(join(tmpdir(), 'distkv-bench-'));
   const children: Child[] = [];
   try {
@@ -219,7 +217,7 @@ async function main(): Promise<void> {
     const kvGet = results['distkv GET /kv/{key}']!.rps;
     const seedGet = results['distkv GET /get?key=']!.rps;
     process.stdout.write(
-      `\nGET pipelined x${PIPELINE_DEPTH}, distkv / baseline: ${roundRatio(PIPED_KV, PIPED_BASE)}\n`,
+      `\nGET pipelined x${PIPELINE_DEPTH}, distkv ÷ baseline req/s: ${roundRatio(PIPED_KV, PIPED_BASE)}\n`,
     );
     if (beforePid !== 0) {
       const put = `PUT /kv/{key} (${DURABILITY})`;
@@ -229,7 +227,7 @@ async function main(): Promise<void> {
       );
     }
     process.stdout.write(
-      `\nGET /get vs GET /kv: ${((seedGet / kvGet - 1) * 100).toFixed(1)}%\nstartup to first served request (empty stores): ${startups.map((s) => Math.round(s)).join(', ')} ms (median ${Math.round(median(startups))})\n`,
+      `\nGET /get?key= ÷ GET /kv/{key} req/s (distkv, median rounds): ${(seedGet / kvGet).toFixed(2)}x\nstartup to first served request (empty stores): ${startups.map((s) => Math.round(s)).join(', ')} ms (median ${Math.round(median(startups))})\n`,
     );
     if (JSON_OUT !== '')
       writeFileSync(

@@ -15,25 +15,25 @@
  * from other jobs on a shared machine, and prints after ÷ before and the median of the rounds'.
  * Every reply must be a success, and each child reads back every key at the end and checks its
  * bytes (each value is filled from its PUT's number).
+ * Internal: `--child ROOT` runs one build's measurement (this script spawns it).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Durability } from '../src/config/schema.js';
 import type { FromWorker } from '../src/worker/messages.js';
-import { arg } from './lib/args.js';
+import { arg, choice, count, DURABILITIES } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
 import { hostLayout, SLOTS } from './lib/host-layout.js';
 import { ROOT } from './lib/processes.js';
 
 const BEFORE = arg('before', '');
-const SIZE = Number(arg('size', '1048576'));
-const PUTS = Number(arg('puts', '256'));
-const BATCH = Number(arg('batch', '2'));
-const ROUNDS = Number(arg('rounds', '3'));
-const DURABILITY = arg('durability', 'fsync');
+const SIZE = count('size', 1048576);
+const PUTS = count('puts', 256);
+const BATCH = count('batch', 2);
+const ROUNDS = count('rounds', 3);
+const DURABILITY = choice('durability', 'fsync', DURABILITIES);
 const CHILD_ROOT = arg('child', '');
 const SHARDS = 4;
 const KEYS = 16;
@@ -60,7 +60,7 @@ async function child(root: string): Promise<void> {
   const { OP_GET, OP_PUT } =
     await dist<typeof import('../src/worker/op-format.js')>('src/worker/op-format.js');
   const dir = mkdtempSync(join(tmpdir(), 'distkv-large-put-'));
-  const specs = hostLayout(dir, SHARDS, DURABILITY as Durability);
+  const specs = hostLayout(dir, SHARDS, DURABILITY);
   let answered = 0;
   let want = 0;
   let wake: (() => void) | undefined;

@@ -17,17 +17,19 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { arg } from './lib/args.js';
+import { arg, choices, count, counts } from './lib/args.js';
+import { requireTools } from './lib/tools.js';
 import { median } from './lib/compare-stats.js';
 import { freePort, oneWorkerServeArgs, ROOT, startProcess } from './lib/processes.js';
 import { ThreadStats } from './lib/thread-stats.js';
 
-const SIZES = arg('sizes', '65536,1048576').split(',').map(Number);
-const CONNS = Number(arg('conns', '8'));
-const SECONDS = Number(arg('seconds', '4'));
-const ROUNDS = Number(arg('rounds', '3'));
-const OPS = arg('ops', 'get,put').split(',') as ('get' | 'put')[];
+const SIZES = counts('sizes', '65536,1048576');
+const CONNS = count('conns', 8);
+const SECONDS = count('seconds', 4);
+const ROUNDS = count('rounds', 3);
+const OPS = choices('ops', 'get,put', ['get', 'put'] as const);
 const BEFORE = arg('before', '');
+requireTools(['wrk']);
 
 interface Build {
   name: string;
@@ -43,7 +45,10 @@ interface Sample {
 }
 
 const commitOf = (dir: string): string =>
-  spawnSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() || '?';
+  (
+    (spawnSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout as
+      string | null) ?? ''
+  ).trim() || '?';
 
 function builds(): Build[] {
   const own: Build = { name: BEFORE === '' ? 'this' : 'after', dir: ROOT, commit: commitOf(ROOT) };

@@ -11,16 +11,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 import { distkvConfig } from './lib/compare-rows.js';
 import { type PairServer, runMainThreadPairs } from './lib/main-thread-pairs.js';
 import { freePort, ROOT, startProcess } from './lib/processes.js';
 import { hasWrk } from './lib/wrk.js';
 
 const BEFORE = arg('before', '');
-const PAIRS = Math.max(1, Number(arg('pairs', '3')));
-const SECONDS = Math.max(1, Math.round(Number(arg('seconds', '4'))));
-const KEYS = Math.max(1, Number(arg('keys', '10000')));
+const PAIRS = count('pairs', 3);
+const SECONDS = count('seconds', 4);
+const KEYS = count('keys', 10000);
 
 async function start(name: PairServer['name'], dir: string, tmp: string): Promise<PairServer> {
   const [lp, rp] = [await freePort(), await freePort()];

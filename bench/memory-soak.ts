@@ -16,17 +16,17 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { DEFAULTS } from '../src/config/schema.js';
 import { memoryBound } from '../src/storage/memory-bound.js';
-import { arg } from './lib/args.js';
+import { arg, choice, count, DURABILITIES } from './lib/args.js';
 import { defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
 
-const DURATION_S = Number(arg('duration', '600'));
-const IDLE_S = Number(arg('idle', '30'));
-const EVERY_S = Number(arg('every', '5'));
-const CONCURRENCY = Number(arg('concurrency', '8'));
-const DURABILITY = arg('durability', 'fsync');
+const DURATION_S = count('duration', 600);
+const IDLE_S = count('idle', 30, 0);
+const EVERY_S = count('every', 5);
+const CONCURRENCY = count('concurrency', 8);
+const DURABILITY = choice('durability', 'fsync', DURABILITIES);
 const JSON_OUT = arg('json', '');
 /** REPLICAS: --replicas no runs the 4 leaders alone (to tell storage memory from replication memory). */
-const REPLICAS = arg('replicas', 'yes') !== 'no';
+const REPLICAS = choice('replicas', 'yes', ['yes', 'no']) === 'yes';
 const KEYS = 10_000;
 const MIN_VALUE = 100;
 const MAX_VALUE = 900 * 1024;

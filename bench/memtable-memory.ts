@@ -9,7 +9,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 
 interface MemtableLike {
   bytes: number;
@@ -20,7 +20,7 @@ interface MemtableLike {
 }
 type MemtableClass = new () => MemtableLike;
 
-const LIMIT = Number(arg('limit-mib', '64')) * 1024 * 1024;
+const LIMIT = count('limit-mib', 64) * 1024 * 1024;
 const AGAINST = arg('against', '');
 const SIZES: readonly [number, number][] = [
   [8, 0],

@@ -13,17 +13,17 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
 import { ROOT } from './lib/processes.js';
 import { printHeader } from './micro/header.js';
 import type { Memtable } from '../src/storage/memtable.js';
 
 const BEFORE = arg('before', '');
-const ROUNDS = Number(arg('rounds', '5'));
-const WRITES = Number(arg('writes', '400000'));
-const KEYS = Number(arg('keys', '10000'));
-const MEMTABLE_BYTES = Number(arg('memtable-mb', '64')) * 1024 * 1024;
+const ROUNDS = count('rounds', 5);
+const WRITES = count('writes', 400000);
+const KEYS = count('keys', 10000);
+const MEMTABLE_BYTES = count('memtable-mb', 64) * 1024 * 1024;
 const SHARDS = 4;
 
 /** MemtableLike is what this bench uses of a build's Memtable (the other build's has the same shape). */

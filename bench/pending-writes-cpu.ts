@@ -14,12 +14,12 @@
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
 import { ROOT } from './lib/processes.js';
 
-const WRITES = Number(arg('writes', '1000000'));
-const ROUNDS = Number(arg('rounds', '21'));
+const WRITES = count('writes', 1000000);
+const ROUNDS = count('rounds', 21);
 const BEFORE = arg('before', '');
 const PER_TURN = 50;
 const IN_FLIGHT = 4;

@@ -15,21 +15,22 @@
  * child's scavenges' `promoted=` bytes and every pause, and counts the mark-compacts, then prints
  * them per 2M writes. With --before DIR (another checkout, built), each round runs that build's
  * StoreWrites too, alternated with this one's; medians of the rounds, and of after ÷ before.
+ * Internal: `--child ROOT` runs one build's writes (this script spawns it).
  */
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
 import { ROOT } from './lib/processes.js';
 
-const WRITES = Number(arg('writes', '2000000'));
-const PER_TURN = Number(arg('per-turn', '50'));
-const COMMITS = Number(arg('commits', '4'));
-const COMMIT_MS = Number(arg('commit-ms', '5'));
-const GARBAGE = Number(arg('garbage', '1800'));
-const ROUNDS = Number(arg('rounds', '3'));
+const WRITES = count('writes', 2000000);
+const PER_TURN = count('per-turn', 50);
+const COMMITS = count('commits', 4);
+const COMMIT_MS = count('commit-ms', 5);
+const GARBAGE = count('garbage', 1800);
+const ROUNDS = count('rounds', 3);
 const BEFORE = arg('before', '');
 const CHILD = arg('child', '');
 const STORES = 4;

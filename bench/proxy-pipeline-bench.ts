@@ -15,11 +15,11 @@ import { fileURLToPath } from 'node:url';
 import type { TestCluster as Cluster } from '../test/helpers/cluster.js';
 import type { ShardMap as Map_ } from '../src/routing/shard-map.js';
 import type { Config } from '../src/config/schema.js';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 
 const ROOT = arg('root', fileURLToPath(new URL('../..', import.meta.url)));
-const DEPTH = Number(arg('depth', '16'));
-const ROUNDS = Number(arg('rounds', '150'));
+const DEPTH = count('depth', 16);
+const ROUNDS = count('rounds', 150);
 const CONNECTIONS = 4;
 const VALUE = 'v'.repeat(100);
 

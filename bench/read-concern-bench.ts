@@ -15,17 +15,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { arg } from './lib/args.js';
+import { choice, count, DURABILITIES } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
 import { defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
 import { hasWrk, runWrk, type WrkResult } from './lib/wrk.js';
 
-const SECONDS = Number(arg('seconds', '5'));
-const ROUNDS = Number(arg('rounds', '3'));
-const KEYS = Number(arg('keys', '20000'));
-const CONNECTIONS = Number(arg('connections', '50'));
-const WRITERS = Number(arg('writers', '4'));
-const DURABILITY = arg('durability', 'fsync');
+const SECONDS = count('seconds', 5);
+const ROUNDS = count('rounds', 3);
+const KEYS = count('keys', 20000);
+const CONNECTIONS = count('connections', 50);
+const WRITERS = count('writers', 4);
+const DURABILITY = choice('durability', 'fsync', DURABILITIES);
 const VALUE = 'v'.repeat(100);
 const TARGETS = [
   ['plain GET', ''],

@@ -16,6 +16,7 @@
  *   node dist/bench/replay-bench.js [--mib 1024] [--value-bytes 1024] [--concurrency 256] [--rounds 3] [--baseline DIR]
  *
  * `--baseline DIR` is another built checkout (DIR/dist/src/...); without it only this build runs.
+ * Internal: `--mode write|replay --dir DIR [--build DIR]` run one step (this script spawns them).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -23,12 +24,12 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 
 const MIB = arg('mib', '1024');
-const VALUE_BYTES = Number(arg('value-bytes', '1024'));
-const CONCURRENCY = Number(arg('concurrency', '256'));
-const ROUNDS = Number(arg('rounds', '3'));
+const VALUE_BYTES = count('value-bytes', 1024);
+const CONCURRENCY = count('concurrency', 256);
+const ROUNDS = count('rounds', 3);
 const BASELINE = arg('baseline', '');
 /** THIS_BUILD is this checkout's root (dist/bench/ is two levels below it). */
 const THIS_BUILD = fileURLToPath(new URL('../../', import.meta.url));

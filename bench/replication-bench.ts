@@ -26,13 +26,21 @@ import type { LsmStore } from '../src/storage/lsm-store.js';
 import { RealVfs } from '../src/storage/real-vfs.js';
 import { freePort, startProcess } from './lib/processes.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
-import { arg, workload } from './lib/args.js';
+import { count, workload } from './lib/args.js';
 
-const RATE = Number(arg('rate', '10000'));
-const SECONDS = Number(arg('seconds', '10'));
-const RECORDS = Number(arg('records', '1000000'));
-const SNAPSHOT_MIB = Number(arg('snapshot-mib', '1024'));
-const WHAT = workload('all');
+const RATE = count('rate', 10000);
+const SECONDS = count('seconds', 10);
+const RECORDS = count('records', 1000000);
+const SNAPSHOT_MIB = count('snapshot-mib', 1024);
+const WHAT = workload('all', [
+  'all',
+  'lag-local',
+  'lag-shared',
+  'lag-http',
+  'overhead',
+  'catchup',
+  'snapshot',
+]);
 const root = mkdtempSync(join(tmpdir(), 'distkv-repl-bench-'));
 const results: Record<string, unknown> = {};
 const VALUE = Buffer.alloc(100, 0x61);
@@ -277,7 +285,7 @@ async function overhead(): Promise<void> {
     await on.stop();
     runs.push({ off: a.rps, on: b.rps });
     process.stdout.write(
-      `overhead round ${round + 1}: replication off ${Math.round(a.rps)}/s, on ${Math.round(b.rps)}/s (${(b.rps / a.rps).toFixed(2)}x)\n`,
+      `overhead round ${round + 1}: replication off ${Math.round(a.rps)}/s, on ${Math.round(b.rps)}/s (on ÷ off ${(b.rps / a.rps).toFixed(2)}x)\n`,
     );
   }
   const off = Math.max(...runs.map((r) => r.off));

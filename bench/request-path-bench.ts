@@ -14,20 +14,21 @@
  * Usage: node dist/bench/request-path-bench.js [--before DIR] [--rounds 5] [--requests 100000]
  *        [--connections 50] [--threads] [--modes get,put]
  * (`--threads` runs the stores on a worker thread, as `serve` does, instead of inline.)
+ * Internal: `--one DIR` measures one build in a process of its own (this script spawns it).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { arg } from './lib/args.js';
+import { arg, choices, count, flag } from './lib/args.js';
 import { ROOT } from './lib/processes.js';
 import { median } from './lib/compare-stats.js';
 
-const ROUNDS = Number(arg('rounds', '5'));
-const REQUESTS = Number(arg('requests', '100000'));
-const CONNECTIONS = Number(arg('connections', '50'));
-const THREADS = process.argv.includes('--threads');
-const MODES = arg('modes', 'get,put').split(',');
+const ROUNDS = count('rounds', 5);
+const REQUESTS = count('requests', 100000);
+const CONNECTIONS = count('connections', 50);
+const THREADS = flag('threads');
+const MODES = choices('modes', 'get,put', ['get', 'put'] as const);
 const BEFORE = arg('before', '');
 const ONE = arg('one', '');
 const KEYS = 20000;

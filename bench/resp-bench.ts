@@ -8,7 +8,8 @@
  *  2. RESP GET against HTTP GET on the same distkv process, with distkv's own load generator
  *     (same connections, same keys, get:100), alternated the same way.
  * Reported: median requests/s per target and the median of the per-round ratios. The table is
- * printed and written into docs/performance.md between the bench:resp markers.
+ * printed; with `--doc` it is also written into docs/performance.md between the bench:resp markers
+ * (without it a run leaves the doc alone).
  *
  * Every target of step 1 is started afresh for each round (and pipeline depth), in an empty data
  * dir, and stopped after it: one process kept for every round carried its bias (which core its
@@ -30,17 +31,18 @@
  * is reported as after ÷ before from one run. `--inline 1` runs every distkv target with its stores
  * on the main thread (no worker hop). `--http 0` skips step 2.
  *
- * Usage: node dist/bench/resp-bench.js [--requests 200000] [--warmup 30000] [--rounds 3] [--seconds 10] [--before DIR] [--inline 1] [--http 0]
+ * Usage: node dist/bench/resp-bench.js [--requests 200000] [--warmup 30000] [--rounds 3] [--seconds 10] [--before DIR] [--inline 1] [--http 0] [--doc]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_LOAD, runLoad } from '../src/loadgen/loadgen.js';
-import { arg } from './lib/args.js';
+import { arg, choice, count, flag } from './lib/args.js';
+import { requireTools } from './lib/tools.js';
+import { writeDocBlock } from './lib/doc-block.js';
 import { median } from './lib/compare-stats.js';
 import { ROOT } from './lib/processes.js';
-import { hasRedis } from './lib/redis.js';
 import {
   baselineTarget,
   cpuSeconds,
@@ -51,17 +53,15 @@ import {
   type Target,
 } from './lib/resp-servers.js';
 
-const REQUESTS = Number(arg('requests', '200000'));
-const WARMUP = Number(arg('warmup', '30000'));
-const ROUNDS = Number(arg('rounds', '3'));
-const SECONDS = Number(arg('seconds', '10'));
+const REQUESTS = count('requests', 200000);
+const WARMUP = count('warmup', 30000, 0);
+const ROUNDS = count('rounds', 3);
+const SECONDS = count('seconds', 10);
 const BEFORE = arg('before', '');
-const HTTP = arg('http', '1') !== '0';
+const HTTP = choice('http', '1', ['1', '0']) === '1';
 /** SERVE_ARGS are extra `distkv serve` flags for every distkv target (`--inline 1`: stores on the main thread). */
-const SERVE_ARGS = arg('inline', '0') === '1' ? ['--inline'] : [];
-const DOC = join(ROOT, 'docs', 'performance.md');
-const START = '<!-- bench:resp start -->';
-const END = '<!-- bench:resp end -->';
+const SERVE_ARGS = choice('inline', '0', ['0', '1']) === '1' ? ['--inline'] : [];
+requireTools(['redis-server', 'redis-benchmark']);
 
 /** Run is one target's figures in one round: requests/s and server CPU µs per request, per test. */
 type Run = Record<string, number>;
@@ -104,10 +104,6 @@ async function redisBenchmark(port: number, pid: number, pipeline: number, http:
 }
 
 async function main(): Promise<void> {
-  if (!hasRedis() || spawnSync('redis-benchmark', ['--version']).error !== undefined)
-    throw new Error(
-      'bench:resp needs redis-server and redis-benchmark (Debian: apt-get install redis-server redis-tools)',
-    );
   const dir = mkdtempSync(join(tmpdir(), 'distkv-resp-bench-'));
   const header = `node ${process.version}, ${availableParallelism()} CPUs (${cpus()[0]?.model ?? '?'}); ${SERVE_ARGS.length > 0 ? 'distkv --inline; ' : ''}redis-benchmark -c 50 -d 100 -r 100000 -n ${REQUESTS}; ${ROUNDS} rounds alternated, each server started afresh per round and warmed with ${WARMUP} requests of each test, medians; the machine was shared with other jobs`;
   process.stdout.write(`# bench:resp | ${header}\n`);
@@ -146,8 +142,11 @@ async function main(): Promise<void> {
       const n = runs.get(targets[2]!.name)!;
       const b = BEFORE === '' ? undefined : runs.get(targets[3]!.name)!;
       for (const test of ['GET', 'SET']) {
-        const ratio = (xs: Run[], ys: Run[], key = test): string =>
-          median(xs.map((x, i) => x[key]! / ys[i]![key]!)).toFixed(2);
+        // n/a: a divisor measured 0 (a CPU time under /proc's 10 ms tick at a small --requests)
+        const ratio = (xs: Run[], ys: Run[], key = test): string => {
+          const r = median(xs.map((x, i) => x[key]! / ys[i]![key]!));
+          return Number.isFinite(r) ? r.toFixed(2) : 'n/a';
+        };
         const rate = (xs: Run[]): number => Math.round(median(xs.map((x) => x[test]!)));
         const cells = [test, pipeline, rate(d), rate(r), `**${ratio(d, r)}**`, ratio(n, r)];
         if (b !== undefined) cells.push(rate(b), ratio(b, r), `**${ratio(d, b)}**`);
@@ -194,7 +193,7 @@ async function main(): Promise<void> {
       ...columns,
       ...rows,
       '',
-      'Server CPU (user + system from /proc: all threads, and the main thread alone, where the RESP listener runs) per request, medians of the rounds; lower is better:',
+      'Server CPU (user + system from /proc: all threads, and the main thread alone, where the RESP listener runs) per request, medians of the rounds; lower is better (n/a: a divisor measured 0, /proc counts CPU in 10 ms ticks: raise --requests):',
       '',
       ...cpuColumns,
       ...cpuRows,
@@ -202,11 +201,10 @@ async function main(): Promise<void> {
     if (HTTP) table.push('', await httpComparison(targets[0]!));
     const text = table.join('\n');
     process.stdout.write(`\n${text}\n`);
-    const doc = readFileSync(DOC, 'utf8');
-    const at = doc.indexOf(START);
-    const end = doc.indexOf(END);
-    if (at >= 0 && end > at)
-      writeFileSync(DOC, `${doc.slice(0, at + START.length)}\n\n${text}\n\n${doc.slice(end)}`);
+    if (flag('doc')) {
+      writeDocBlock('resp', text);
+      process.stdout.write('\nwritten to docs/performance.md\n');
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -22,12 +22,12 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 import { ROOT } from './lib/processes.js';
 
 const BUILD = resolve(arg('build', ROOT));
 const COMMAND = arg('command', 'get');
-const COMMANDS = Number(arg('commands', '20000'));
+const COMMANDS = count('commands', 20000);
 const FAST = arg('fast', '1') !== '0';
 
 type Handler = { onReply(status: number, seq: number, value: Buffer): void };

@@ -18,7 +18,7 @@
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 import { ROOT } from './lib/processes.js';
 
 type Feed = (
@@ -29,9 +29,9 @@ type Feed = (
 
 const BUILD = resolve(arg('build', ROOT));
 const COMMAND = arg('command', 'get');
-const READS = Number(arg('reads', '100000'));
+const READS = count('reads', 100000);
 const TRANSIENT = arg('read', 'transient') === 'transient';
-const PIPELINE = Number(arg('pipeline', '1'));
+const PIPELINE = count('pipeline', 1);
 
 const encode = (args: string[]): Buffer =>
   Buffer.from(`*${args.length}\r\n${args.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`);

@@ -18,7 +18,7 @@
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 import { ROOT } from './lib/processes.js';
 
 /** Writer is what the harness's formats use of a build's RespWriter. */
@@ -45,7 +45,7 @@ interface Queue {
 
 const BUILD = resolve(arg('build', ROOT));
 const ORDER = arg('order', 'stores');
-const PIPELINES = Number(arg('pipelines', '10000'));
+const PIPELINES = count('pipelines', 10000);
 const DEPTH = 16;
 const STORES = 4;
 const ST_DONE = 1;

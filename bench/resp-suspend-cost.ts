@@ -10,15 +10,15 @@
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 import { ROOT } from './lib/processes.js';
 import { printHeader } from './micro/header.js';
 
 type Feed = (chunk: Buffer, onCommand: (args: Buffer[]) => boolean, transient?: boolean) => unknown;
 
 const BUILD = resolve(arg('build', ROOT));
-const READS = Number(arg('reads', '1000'));
-const PER_READ = Number(arg('per-read', '200'));
+const READS = count('reads', 1000);
+const PER_READ = count('per-read', 200);
 
 printHeader(`resp-suspend-cost ${BUILD} reads=${READS} per-read=${PER_READ}`);
 const mod = (await import(pathToFileURL(join(BUILD, 'dist/src/resp/resp-parser.js')).href)) as {

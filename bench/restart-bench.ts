@@ -14,14 +14,14 @@
  * epoch for its shard (docs/failover.md, "A leader restarting after a crash"); with `fsync` it
  * does not, which separates the epoch's cost from the rest. Also printed per round: A's CPU time
  * and longest run-queue wait at serving (/proc), the 503s the clients got from A while it started,
- * and A's own start phases (its log lines' times since the spawn, at `--log-level`).
+ * and, with `--phases`, A's own start phases (its log lines' times since the spawn, at `--log-level`).
  * `--cpu-prof DIR` profiles each restarted run (`node --cpu-prof`, one file per thread in
  * DIR/<mode>-<round>-<idle|load>/), stopped with SIGTERM after its round and started again unprofiled.
  * `--build DIR` runs node A from another built checkout (DIR/bin/distkv.js), B from this one.
  * Bounded: every load loop stops at `--max-ops` operations or the end of the run, every wait has a
  * time limit.
  *
- *   node dist/bench/restart-bench.js [--rounds 5] [--clients 20] [--keys 4000] [--modes interval,fsync] [--starting-retry-ms 0] [--build DIR] [--log-level info]
+ *   node dist/bench/restart-bench.js [--rounds 5] [--clients 20] [--keys 4000] [--modes interval,fsync] [--starting-retry-ms 0] [--build DIR] [--log-level info] [--phases] [--cpu-prof DIR] [--max-ops 2000000]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -32,20 +32,19 @@ import { mutualLayout } from '../test/helpers/cluster.js';
 import { freePort } from '../test/helpers/ports.js';
 import { schedStat } from '../test/helpers/sched-stat.js';
 import { BIN, ServerProcess, writeConfig } from '../test/helpers/server-process.js';
-import { arg as argText } from './lib/args.js';
+import { arg as argText, count } from './lib/args.js';
 
-const arg = (name: string, fallback: number): number => Number(argText(name, String(fallback)));
-const ROUNDS = arg('rounds', 5);
-const CLIENTS = arg('clients', 20);
-const KEYS = arg('keys', 4000);
-const MAX_OPS = arg('max-ops', 2_000_000);
+const ROUNDS = count('rounds', 5);
+const CLIENTS = count('clients', 20);
+const KEYS = count('keys', 4000);
+const MAX_OPS = count('max-ops', 2_000_000);
 const MODES = argText('modes', 'interval,fsync').split(',');
 const LOG_LEVEL = argText('log-level', 'info');
 const PROFILE = argText('cpu-prof', '');
 const BUILD = argText('build', '');
 /** A_BIN is the distkv command node A runs: this checkout's, or `--build`'s. */
 const A_BIN = BUILD === '' ? BIN : join(BUILD, 'bin', 'distkv.js');
-const STARTING_RETRY_MS = arg('starting-retry-ms', 0);
+const STARTING_RETRY_MS = count('starting-retry-ms', 0, 0);
 const POLL_MS = 5;
 const ROUND_LIMIT_MS = 60_000;
 

@@ -9,10 +9,12 @@
  *  4. redis-server holding N keys (through SETs), when installed.
  * Then GET (uniform random) over the hot 100k and over all N, targets alternated round by round,
  * median round; disk bytes per logical byte (allocated blocks ÷ N × (key + value) per copy) and RSS.
- * The table is printed and written into docs/performance.md between the bench:scale markers.
+ * The table is printed; with `--doc` it is also written into docs/performance.md between the
+ * bench:scale markers (without it a run leaves the doc alone; `--no-write`, the old opt-out, is
+ * still accepted and changes nothing).
  *
  * Usage: node dist/bench/scale-bench.js [--keys 1000000] [--seconds 10] [--rounds 2]
- *        [--connections 50] [--memtable-bytes 67108864] [--no-write]
+ *        [--connections 50] [--memtable-bytes 67108864] [--doc]
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -29,20 +31,20 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { DEFAULT_LOAD, type LoadOptions, type LoadResult, runLoad } from '../src/loadgen/loadgen.js';
 import { Pool } from 'undici';
-import { arg } from './lib/args.js';
+import { count, flag } from './lib/args.js';
 import { type Child, defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
 import { writeDocBlock } from './lib/doc-block.js';
 import { hasRedis, startRedis } from './lib/redis.js';
 import { median } from './lib/compare-stats.js';
 
-const KEYS = Number(arg('keys', '1000000'));
+const KEYS = count('keys', 1000000);
 const HOT = Math.min(100_000, KEYS);
-const SECONDS = Number(arg('seconds', '10'));
-const ROUNDS = Number(arg('rounds', '2'));
-const CONNS = Number(arg('connections', '50'));
-const WRITE = !process.argv.includes('--no-write');
+const SECONDS = count('seconds', 10);
+const ROUNDS = count('rounds', 2);
+const CONNS = count('connections', 50);
+const WRITE = flag('doc');
 /** MEMTABLE: storage.memtable_bytes of the distkv targets (smaller values show runs and compaction at small N). */
-const MEMTABLE = Number(arg('memtable-bytes', '67108864'));
+const MEMTABLE = count('memtable-bytes', 67108864);
 const STORAGE = `[storage]\ndurability = "none"\nmemtable_bytes = ${MEMTABLE}\n`;
 const VALUE = 100;
 const PUT_CONNS = 100;

@@ -1,6 +1,6 @@
 /**
  * The write soak: distkv's default layout under `wrk -t1 -c50` PUTs of 100-byte values over a 10M
- * key space for --seconds (default 600), sampling the server's RSS every 10 s. It prints the curve
+ * key space for --seconds (default 600), sampling the server's RSS every 10 s and at the end. It prints the curve
  * and the bound the design sets: memtable limits + 150 MB, where the memtable limit of a store is
  * memtable_bytes for the active memtable plus MAX_FROZEN frozen ones waiting to flush.
  *
@@ -13,11 +13,13 @@ import { join } from 'node:path';
 import { MAX_FROZEN } from '../src/storage/flush-queue.js';
 import { DEFAULTS } from '../src/config/schema.js';
 import { defaultLayoutConfig, freePort, ROOT, startProcess } from './lib/processes.js';
-import { arg } from './lib/args.js';
+import { arg, choice, count, DURABILITIES } from './lib/args.js';
+import { requireTools } from './lib/tools.js';
 
-const SECONDS = Number(arg('seconds', '600'));
-const DURABILITY = arg('durability', 'fsync');
+const SECONDS = count('seconds', 600);
+const DURABILITY = choice('durability', 'fsync', DURABILITIES);
 const JSON_OUT = arg('json', '');
+requireTools(['wrk']);
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -54,14 +56,18 @@ try {
   wrk.stdout.setEncoding('utf8').on('data', (d: string) => (wrkOut += d));
   const samples: { s: number; rssMb: number }[] = [];
   const t0 = Date.now();
-  const timer = setInterval(() => {
+  const sample = (): void => {
     const s = Math.round((Date.now() - t0) / 1000);
     const r = rssMb(pid);
     samples.push({ s, rssMb: Math.round(r) });
     process.stdout.write(`t=${s}s rss=${Math.round(r)} MB\n`);
-  }, 10000);
+  };
+  const timer = setInterval(sample, 10000);
   await new Promise((resolve) => wrk.on('exit', resolve));
   clearInterval(timer);
+  // One more at the end of the load: a run shorter than 10 s has no other (its max was -Infinity,
+  // reported "within" the bound).
+  sample();
   const stats = (await (await fetch(`http://127.0.0.1:${lp}/stats`)).json()) as {
     stores: Record<string, unknown>[];
   };

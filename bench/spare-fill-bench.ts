@@ -18,12 +18,12 @@ import { SPARE_NAME } from '../src/storage/commit-log-spare.js';
 import { openLsmStore } from '../src/storage/lsm-recovery.js';
 import { RealVfs } from '../src/storage/real-vfs.js';
 import type { Vfs, WritableFile } from '../src/storage/vfs.js';
-import { arg } from './lib/args.js';
+import { count } from './lib/args.js';
 import { benchLsmOptions } from './lib/lsm-options.js';
 
-const CLIENTS = Number(arg('clients', '10'));
-const SECONDS = Number(arg('seconds', '10'));
-const SEGMENT_BYTES = Number(arg('segment-mib', '8')) * 1024 * 1024;
+const CLIENTS = count('clients', 10);
+const SECONDS = count('seconds', 10);
+const SEGMENT_BYTES = count('segment-mib', 8) * 1024 * 1024;
 const VALUE = Buffer.alloc(100, 0x61);
 
 /** Sync is one completed sync: of the spare or of a log segment, from `t0` to `t1` (ms). */

@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { openLsmStore } from '../src/storage/lsm-recovery.js';
 import { benchLsmOptions } from './lib/lsm-options.js';
-import { arg } from './lib/args.js';
+import { count } from './lib/args.js';
 
-const SECONDS = Number(arg('seconds', '20'));
-const MEMTABLE_MIB = Number(arg('memtable-mib', '4'));
+const SECONDS = count('seconds', 20);
+const MEMTABLE_MIB = count('memtable-mib', 4);
 const CONCURRENCY = 64;
 const VALUE = Buffer.alloc(100, 0x61);
 

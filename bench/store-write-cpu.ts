@@ -22,15 +22,15 @@ import { openLsmStores } from '../src/storage/lsm-recovery.js';
 import type { LsmOptions } from '../src/storage/lsm-options.js';
 import type { LsmStore } from '../src/storage/lsm-store.js';
 import { RealVfs } from '../src/storage/real-vfs.js';
-import { arg } from './lib/args.js';
+import { count } from './lib/args.js';
 import { benchLsmOptions } from './lib/lsm-options.js';
 import { printHeader } from './micro/header.js';
 
-const TURNS = Number(arg('turns', '2000'));
-const ROUNDS = Number(arg('rounds', '5'));
-const WARMUP = Number(arg('warmup', '1'));
+const TURNS = count('turns', 2000);
+const ROUNDS = count('rounds', 5);
+const WARMUP = count('warmup', 1, 0);
 const LEADERS = 4;
-const PER_TURN = Number(arg('per-turn', '50'));
+const PER_TURN = count('per-turn', 50);
 const KEYS = 100_000;
 
 function options(dir: string): LsmOptions {

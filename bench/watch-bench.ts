@@ -42,6 +42,7 @@
  * Usage: node dist/bench/watch-bench.js [--seconds 5] [--rounds 3] [--baseline DIR] [--fanout 1,100,1000]
  *        [--watch-format v2|v1|sse] [--values 1|0] [--port P (a running server) [--workers N]]
  *        [--watchers-priority normal|idle] [--plain 0|1] [--warmup 1] [--watchers 100 (overhead rounds)]
+ * Internal: `--child PORT N PROBE` is the watchers' process (this script forks it).
  */
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -49,24 +50,22 @@ import { connect, type Socket } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultLayoutConfig, freePort, startProcess } from './lib/processes.js';
-import { arg } from './lib/args.js';
+import { arg, choice, count, counts, usageError } from './lib/args.js';
+import { requireTools } from './lib/tools.js';
 import { BINARY_MEDIA_TYPE } from '../src/watch/watch-binary-format.js';
 import { pidListeningOn, type ThreadSplit, ThreadStats } from './lib/thread-stats.js';
 import { ProbeWriter, StreamCounter } from './lib/watch-fixture.js';
-import { hasWrk, runWrk } from './lib/wrk.js';
+import { runWrk } from './lib/wrk.js';
 import { median } from './lib/compare-stats.js';
 
-const SECONDS = Number(arg('seconds', '5'));
-const ROUNDS = Number(arg('rounds', '3'));
+const SECONDS = count('seconds', 5);
+const ROUNDS = count('rounds', 3);
 const BASELINE = arg('baseline', '');
 // the watcher counts of the fan-out figures (empty: skip them)
-const FANOUT = arg('fanout', '1,100,1000')
-  .split(',')
-  .filter((n) => n !== '')
-  .map(Number);
+const FANOUT = arg('fanout', '1,100,1000') === '' ? [] : counts('fanout', '1,100,1000');
 // what the watchers ask for: the binary stream's version 2 or 1 (a server without it answers
 // SSE; one without version 2 answers version 1) or SSE
-const WATCH_FORMAT = arg('watch-format', 'v2');
+const WATCH_FORMAT = choice('watch-format', 'v2', ['v2', 'v1', 'sse']);
 const ACCEPTS: Record<string, string> = {
   v1: `${BINARY_MEDIA_TYPE}, text/event-stream`,
   v2: `${BINARY_MEDIA_TYPE}; version=2, text/event-stream`,
@@ -74,21 +73,22 @@ const ACCEPTS: Record<string, string> = {
 };
 const ACCEPT = ACCEPTS[WATCH_FORMAT];
 // whether the watchers ask for values (values=0 leaves them out of put events)
-const VALUES = arg('values', '1');
+const VALUES = choice('values', '1', ['1', '0']);
 // attach to a server already running on this port (its layout must be distkv's default)
-const PORT = Number(arg('port', '0'));
+const PORT = count('port', 0, 0);
 // how many of the server's busiest threads besides the main one are its workers (thread-stats.ts):
 // the server's own default, CPUs minus one (at least one); more would count its busiest helper
 // thread (libuv's pool running the fdatasyncs) as a worker
-const WORKERS = Number(arg('workers', String(Math.max(1, availableParallelism() - 1))));
+const WORKERS = count('workers', Math.max(1, availableParallelism() - 1));
 // also measure each round's PUTs with no watchers' process at all (wrk alone: what compare.js runs)
-const PLAIN = arg('plain', '0') === '1';
+const PLAIN = choice('plain', '0', ['0', '1']) === '1';
 // seconds of untimed PUTs against each server before its first round (as compare.js warms up)
-const WARMUP_S = Number(arg('warmup', '1'));
+const WARMUP_S = count('warmup', 1, 0);
 // the watchers' process's scheduling: `normal` (the bench's own) or `idle` (SCHED_IDLE)
-const WATCHERS_PRIORITY = arg('watchers-priority', 'normal');
+const WATCHERS_PRIORITY = choice('watchers-priority', 'normal', ['normal', 'idle']);
 // the watchers of the overhead rounds (issue 15's figure is 100; the JSON keeps its `With100` names)
-const OVERHEAD_WATCHERS = Number(arg('watchers', '100'));
+const OVERHEAD_WATCHERS = count('watchers', 100);
+if (process.argv[2] !== '--child') requireTools(['wrk']);
 const DELIVERY_TIMEOUT_MS = 60000;
 const PROBE_KEY = /"key":"keylat\/(\d+)"/g;
 
@@ -468,7 +468,7 @@ class Overhead {
       `${name} round ${round + 1}: none ${a.putPerS} put/s (${a.loggedPerS} logged/s, ${a.failedPuts} failed; p50/p99 ${a.putP50Ms}/${a.putP99Ms} ms; server ${threadText(a.server)}), ` +
         `${OVERHEAD_WATCHERS} watchers ${b.putPerS} put/s (${b.loggedPerS} logged/s, ${b.failedPuts} failed; p50/p99 ${b.putP50Ms}/${b.putP99Ms} ms; server ${threadText(b.server)}; ` +
         `watchers ${threadText(b.watchersThreads)}; ${b.bytesPerPut} B/put per watcher, ` +
-        `${b.readsPerS} reads/s per watcher, ${b.stream}) ratio ${(b.putPerS / a.putPerS).toFixed(3)}${plainText}\n`,
+        `${b.readsPerS} reads/s per watcher, ${b.stream}); put/s with ${OVERHEAD_WATCHERS} watchers ÷ none ${(b.putPerS / a.putPerS).toFixed(3)}${plainText}\n`,
     );
   }
 
@@ -515,12 +515,7 @@ class Overhead {
 }
 
 async function main(): Promise<void> {
-  if (!hasWrk()) throw new Error('wrk is not installed (apt-get install wrk)');
-  if (ACCEPT === undefined) throw new Error(`--watch-format must be v1, v2 or sse, got "${WATCH_FORMAT}"`);
-  if (VALUES !== '0' && VALUES !== '1') throw new Error(`--values must be 0 or 1, got "${VALUES}"`);
-  if (PORT !== 0 && BASELINE !== '') throw new Error('--port and --baseline do not go together');
-  if (WATCHERS_PRIORITY !== 'normal' && WATCHERS_PRIORITY !== 'idle')
-    throw new Error(`--watchers-priority must be normal or idle, got "${WATCHERS_PRIORITY}"`);
+  if (PORT !== 0 && BASELINE !== '') usageError('--port and --baseline do not go together');
   const root = mkdtempSync(join(tmpdir(), 'distkv-watch-bench-'));
   const servers: Server[] = [];
   const results: Record<string, unknown> = {

@@ -25,13 +25,13 @@ import * as storeLog from '../src/watch/store-log.js';
 import { changeFrames } from '../src/watch/watch-binary-format.js';
 import * as watchEvent from '../src/watch/watch-event.js';
 import { type LegacyModules, legacyChanges } from '../test/helpers/legacy-watch-decode.js';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
 import { printHeader } from './micro/header.js';
 
 const BEFORE = arg('before', '');
-const ROUNDS = Number(arg('rounds', '7'));
-const EVENTS = Number(arg('events', '200000'));
+const ROUNDS = count('rounds', 7);
+const EVENTS = count('events', 200000);
 // which rows to run (default all)
 const ROWS = arg('rows', 'client apply,client all,hub').split(',');
 const SHARDS = 4;

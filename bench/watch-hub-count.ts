@@ -14,10 +14,10 @@ import { pathToFileURL } from 'node:url';
 import type * as walFormat from '../src/storage/wal-format.js';
 import type * as storeLog from '../src/watch/store-log.js';
 import type * as watchEvent from '../src/watch/watch-event.js';
-import { arg } from './lib/args.js';
+import { arg, count } from './lib/args.js';
 
 const DIR = arg('dir', '.');
-const BATCHES = Number(arg('batches', '500'));
+const BATCHES = count('batches', 500);
 const BATCH = 400;
 
 async function main(): Promise<void> {

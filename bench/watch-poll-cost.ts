@@ -24,18 +24,18 @@ import { Feed, type FeedSubscriber, type LogReader } from '../src/watch/feed.js'
 import { LogPolls } from '../src/watch/log-polls.js';
 import type { StoreSpec } from '../src/worker/messages.js';
 import { OP_PUT } from '../src/worker/op-format.js';
-import { arg } from './lib/args.js';
+import { count } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
 import { threadCpuTimes, threadTimes } from './lib/thread-stats.js';
 
-const STORES = Number(arg('stores', '4'));
-const RATE = Number(arg('rate', '8000'));
-const INTERVAL_MS = Number(arg('interval', '25'));
-const SECONDS = Number(arg('seconds', '4'));
-const ROUNDS = Number(arg('rounds', '5'));
-const WARMUP_S = Number(arg('warmup', '1'));
+const STORES = count('stores', 4);
+const RATE = count('rate', 8000);
+const INTERVAL_MS = count('interval', 25);
+const SECONDS = count('seconds', 4);
+const ROUNDS = count('rounds', 5);
+const WARMUP_S = count('warmup', 1, 0);
 // poll rounds back to back (no writes, no waits) per closed round; 0 skips them
-const CLOSED = Number(arg('closed', '2000'));
+const CLOSED = count('closed', 2000, 0);
 const ENTRY = new URL('../workers/shard-worker.js', import.meta.url);
 const VALUE = Buffer.alloc(100, 0x76);
 

@@ -9,20 +9,21 @@
  *
  *   node dist/bench/watch-write-cost.js [--watchers 100] [--seconds 3] [--rounds 3]
  *        [--events 15000] [--event-bytes 111,12] [--flushes 40,20]
+ * Internal: `--child PORT` is the reading process (this script forks it).
  */
 import { fork } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
-import { arg } from './lib/args.js';
+import { count, counts } from './lib/args.js';
 import { threadCpuTimes } from './lib/thread-stats.js';
 import { median } from './lib/compare-stats.js';
 
-const WATCHERS = Number(arg('watchers', '100'));
-const SECONDS = Number(arg('seconds', '3'));
-const ROUNDS = Number(arg('rounds', '3'));
-const EVENTS = Number(arg('events', '15000'));
-const EVENT_BYTES = arg('event-bytes', '111,12').split(',').map(Number);
-const FLUSHES = arg('flushes', '40,20').split(',').map(Number);
+const WATCHERS = count('watchers', 100);
+const SECONDS = count('seconds', 3);
+const ROUNDS = count('rounds', 3);
+const EVENTS = count('events', 15000);
+const EVENT_BYTES = counts('event-bytes', '111,12');
+const FLUSHES = counts('flushes', '40,20');
 
 /** reader is the child: it opens the sockets and reads everything, counting bytes. */
 async function reader(port: number): Promise<void> {

@@ -14,17 +14,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg } from './lib/args.js';
+import { arg, choice, count, DURABILITIES } from './lib/args.js';
 import { median } from './lib/compare-stats.js';
 import { type Child, freePort, oneWorkerServeArgs, ROOT, startProcess } from './lib/processes.js';
 import { threadTimes } from './lib/thread-stats.js';
 import { hasWrk, runWrk } from './lib/wrk.js';
 
 const BEFORE = arg('before', '');
-const ROUNDS = Number(arg('rounds', '5'));
-const SECONDS = Number(arg('seconds', '5'));
-const CONNECTIONS = Number(arg('connections', '50'));
-const DURABILITY = arg('durability', 'fsync');
+const ROUNDS = count('rounds', 5);
+const SECONDS = count('seconds', 5);
+const CONNECTIONS = count('connections', 50);
+const DURABILITY = choice('durability', 'fsync', DURABILITIES);
 
 /**
  * workerCpuMs is the CPU time between two samples of the busiest thread other than the main one:

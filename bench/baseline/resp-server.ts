@@ -15,11 +15,11 @@
 import { createServer } from 'node:net';
 import { RespWriter } from '../../src/resp/resp-format.js';
 import { RespParser } from '../../src/resp/resp-parser.js';
-import { arg } from '../lib/args.js';
+import { arg, count } from '../lib/args.js';
 import { TurnLog } from './turn-log.js';
 
 const host = arg('host', '127.0.0.1');
-const port = Number(arg('port', '9091'));
+const port = count('port', 9091);
 const map = new Map<string, Buffer>();
 const logDir = arg('log', '');
 const log = logDir === '' ? undefined : new TurnLog(logDir, process.argv.includes('--sync'));

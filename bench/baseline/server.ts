@@ -81,16 +81,12 @@ if (
   process.argv[1] !== undefined &&
   import.meta.url.endsWith(process.argv[1].replace(/^.*\/dist\//, '/dist/'))
 ) {
-  const args = process.argv.slice(2);
-  const port = Number(args[args.indexOf('--port') + 1] ?? 9090) || 9090;
-  const hostIdx = args.indexOf('--host');
-  const host = hostIdx >= 0 ? (args[hostIdx + 1] ?? '127.0.0.1') : '127.0.0.1';
-  const logIdx = args.indexOf('--log');
-  const logDir = logIdx >= 0 ? args[logIdx + 1] : undefined;
-  await startBaseline(
-    host,
-    port,
-    logDir === undefined ? undefined : new TurnLog(logDir, args.includes('--sync')),
-  );
+  // Run as a script: its options (and --help) through the benchmarks' reader, imported only here
+  // so that importing this module has no effect on the importer's command line.
+  const { arg, count, flag } = await import('../lib/args.js');
+  const port = count('port', 9090);
+  const host = arg('host', '127.0.0.1');
+  const logDir = arg('log', '');
+  await startBaseline(host, port, logDir === '' ? undefined : new TurnLog(logDir, flag('sync')));
   process.stdout.write(`baseline listening on http://${host}:${port}\n`);
 }

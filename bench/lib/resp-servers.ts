@@ -58,7 +58,9 @@ async function startRespBaseline(port: number, logDir: string): Promise<Child> {
   return { proc, startupMs: performance.now() - t0, stop: () => stopChild(proc) };
 }
 
-const TICKS_PER_S = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const TICKS_PER_S =
+  Number(((spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout as string | null) ?? '').trim()) ||
+  100;
 
 /** secondsOf returns user + system CPU seconds from the text of a /proc stat file. */
 function secondsOf(stat: string): number {

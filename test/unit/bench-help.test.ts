@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { headerOf } from '../../bench/lib/args.js';
+import { headerOf } from '../../bench/lib/help-text.js';
 
 const BENCH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench');
 

@@ -18,14 +18,14 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
-import { arg } from '../../lib/args.js';
+import { count } from '../../lib/args.js';
 import { checkLmdbFile } from '../../../src/storage/lmdb-file-check.js';
 import { type LevelWrite, LmdbLevel } from '../../../src/storage/lmdb-level.js';
 import { printHeader } from '../header.js';
 
-const N = Number(arg('keys', '500000'));
-const VALUE_BYTES = Number(arg('value-bytes', '100'));
-const ROUNDS = Number(arg('rounds', '5'));
+const N = count('keys', 500000);
+const VALUE_BYTES = count('value-bytes', 100);
+const ROUNDS = count('rounds', 5);
 const CHUNK = 10_000;
 /** LAST_PAGE_AT is where a meta records its last page (lmdb-file-check.ts has the layout); PAGE is the page size. */
 const LAST_PAGE_AT = 144;

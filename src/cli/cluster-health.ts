@@ -77,6 +77,8 @@ export interface ReplicaHealth {
 export function replicaProblem(shard: string, r: ReplicaHealth): string | undefined {
   const leader = r.leader_view === undefined ? '' : `; ${describeLeaderView(r.leader_view)}`;
   if (r.down) return `${shard}: replica ${r.address} does not answer${leader}`;
+  if (r.lag_seqs == null && r.state === undefined)
+    return `${shard}: replica ${r.address} does not follow its leader: its node answers but shows no replica of the shard there (it routes with an older live map, or runs an older distkv)${leader}`;
   if (r.lag_seqs == null) {
     const contact =
       r.last_contact_ms_ago === undefined

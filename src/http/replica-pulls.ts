@@ -12,7 +12,9 @@
  *  - `acked_seq`: the `after` of the replica's last pull the leader answered (records, or none new
  *    within the wait): the seq it holds durably, as the leader's `w=N` counts it;
  *  - `last_pull_ms_ago`: since its last pull passed the route's checks (handed to the leader's
- *    worker; a pull parked for `pull_wait_ms` counts from its arrival, as LeaderState's ack does);
+ *    worker; a pull parked for its `wait_ms` counts from its arrival, as LeaderState's ack does);
+ *  - `following`: that was within the longer of `pull_wait_ms` and that pull's `wait_ms` (a replica
+ *    may wait longer than its leader's setting), plus CONTACT_GRACE_MS, as lag.ts judges a leader;
  *  - `refused`: the latest pull naming it was refused (its code, how long ago), when that came
  *    after its last answered one. A refused pull is not authenticated: the name is its own claim.
  *
@@ -26,10 +28,15 @@ import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import { parseQuery } from './request-parse.js';
 import type { Handler } from './router.js';
 
+/** MAX_PULL_WAIT_MS bounds a pull's `wait_ms` as the pull route does (repl-routes.ts). */
+const MAX_PULL_WAIT_MS = 60000;
+
 /** PullRecord is what is known of one replica's pulls of one shard. */
 interface PullRecord {
   /** pulledAt: when its last pull was handed to the leader's worker (0: never). */
   pulledAt: number;
+  /** waitMs: that pull's `wait_ms`, how long the leader may park it (its next comes after that). */
+  waitMs: number;
   /** acked: the `after` of its last answered pull, and when that pull arrived. */
   acked?: { seq: number; at: number };
   /** refused: the code of its last refused pull and when it was refused. */
@@ -43,7 +50,7 @@ export interface LeaderView {
   acked_seq?: number;
   lag_seqs?: number;
   last_pull_ms_ago?: number;
-  /** following: its last pull reached the leader within `pull_wait_ms` + 3 s, and none was refused since. */
+  /** following: its last pull reached the leader within its wait (`pull_wait_ms` or longer) + 3 s, and none was refused since. */
   following: boolean;
   refused?: { code: string; ms_ago: number };
 }
@@ -73,21 +80,26 @@ export class ReplicaPulls {
    */
   noteOf(live: LiveMap, params: ReadonlyMap<string, string>): PullNote | undefined {
     const replica = params.get('replica');
-    const shard = Number(params.get('shard'));
-    if (replica === undefined || !Number.isInteger(shard)) return undefined;
+    const shardText = params.get('shard') ?? '';
+    if (replica === undefined || !/^\d{1,9}$/.test(shardText)) return undefined;
+    const shard = Number(shardText);
     if (live.shards.find((s) => s.idx === shard)?.replicas.includes(replica) !== true) return undefined;
     const after = Number(params.get('after') ?? '0');
+    const wait = Number(params.get('wait_ms') ?? '0');
+    const waitMs = Number.isFinite(wait) ? Math.min(Math.max(0, wait), MAX_PULL_WAIT_MS) : 0;
     const key = `${shard} ${replica}`;
     const record = (): PullRecord => {
       let r = this.records.get(key);
-      if (r === undefined) this.records.set(key, (r = { pulledAt: 0 }));
+      if (r === undefined) this.records.set(key, (r = { pulledAt: 0, waitMs: 0 }));
       return r;
     };
     let arrived = 0;
     return {
       sent: () => {
         arrived = this.now();
-        record().pulledAt = arrived;
+        const r = record();
+        r.pulledAt = arrived;
+        r.waitMs = waitMs;
       },
       answered: () => {
         const r = record();
@@ -126,7 +138,10 @@ export class ReplicaPulls {
             ...(leaderSeq === undefined ? {} : { lag_seqs: Math.max(0, leaderSeq - r.acked.seq) }),
           }),
       ...(sinceMs === undefined ? {} : { last_pull_ms_ago: sinceMs }),
-      following: sinceMs !== undefined && sinceMs <= pullWaitMs + CONTACT_GRACE_MS && refused === undefined,
+      following:
+        sinceMs !== undefined &&
+        sinceMs <= Math.max(pullWaitMs, r?.waitMs ?? 0) + CONTACT_GRACE_MS &&
+        refused === undefined,
       ...(refused === undefined ? {} : { refused }),
     };
   }

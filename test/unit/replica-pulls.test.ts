@@ -21,6 +21,7 @@ describe('ReplicaPulls', () => {
     assert.equal(p.noteOf(live, query({ shard: '0', replica: 'X:1', after: '1' })), undefined);
     assert.equal(p.noteOf(live, query({ shard: '1', replica: 'R:1', after: '1' })), undefined);
     assert.equal(p.noteOf(live, query({ replica: 'R:1' })), undefined);
+    assert.equal(p.noteOf(live, query({ shard: '', replica: 'R:1' })), undefined);
     assert.deepEqual(p.view(0, 'X:1', 5, WAIT), { never_pulled: true, following: false });
   });
 
@@ -80,5 +81,15 @@ describe('ReplicaPulls', () => {
       following: false,
       refused: { code: 'DIVERGED', ms_ago: 0 },
     });
+  });
+
+  it("a pull's own longer wait_ms keeps it following while it is parked that long", () => {
+    let now = 1000;
+    const p = new ReplicaPulls(() => now);
+    p.noteOf(live, query({ shard: '0', replica: 'R:1', after: '2', wait_ms: '10000' }))!.sent();
+    now += 10000 + 3000;
+    assert.equal(p.view(0, 'R:1', 2, WAIT).following, true);
+    now += 1;
+    assert.equal(p.view(0, 'R:1', 2, WAIT).following, false);
   });
 });

@@ -5,13 +5,17 @@
  * it yet, or be cut off from its peers) and names the nodes that route with an older one.
  * It also prints the slots a node refuses because a peer's config gives them another leader
  * (`/cluster` → `peers[].disputed_slots`; docs/operations.md).
- * Exit codes: 0 ok, 1 when a node is down, a leader is held behind its replica or holds no etcd lease, a slot is refused that way or the request failed, 2 usage (see main.ts).
+ * Exit codes: 0 healthy; 1 not healthy (one line on stderr per problem, cluster-health.ts: a node
+ * is down, a leader is held behind its replica or holds no etcd lease, a slot is refused that way,
+ * a replica does not follow its leader, its lag unknown) or the request failed; 2 usage (main.ts).
+ * A replica's leader says what it heard of its pulls (`leader_view`), shown with the replica.
  */
 import type { ClusterReplica, ClusterShard } from '../client/types.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { VERB_SUMMARIES } from './verb-table.js';
 import { behindAdvice } from './leader-wait.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
+import { leaderNote, leaderViewOf, type ReplicaHealth, replicaProblem } from './cluster-health.js';
 
 /**
  * PEER_ASK_MS bounds the ask of each other node by `distkv cluster`: one that has not answered by
@@ -76,11 +80,61 @@ export function leaderlessAdvice(s: LeaderlessShard, coordination?: { lease_ttl_
     : `${head} Start it again, or bring ${silent.join(', ')} back and run ${promote}; ${promote} --to ADDR promotes a replica that answers, losing what only the silent one holds (docs/failover.md)`;
 }
 
+/** MergedShard is what problemsOf reads of a shard of `distkv cluster`'s merged view. */
+interface MergedShard {
+  name: string;
+  leader: {
+    address: string;
+    down: boolean;
+    no_lease?: boolean;
+    behind?: { replica: string };
+  };
+  replicas: readonly ReplicaHealth[];
+}
+
+/**
+ * problemsOf lists what makes the cluster not healthy (cluster-health.ts), one line each: a shard
+ * without a leader that serves it, a replica that does not answer or does not follow, a node that
+ * refuses slots.
+ */
+export function problemsOf(shards: readonly MergedShard[], disputes: readonly Dispute[]): string[] {
+  const out: string[] = [];
+  for (const s of shards) {
+    const l = s.leader;
+    if (l.down) out.push(`${s.name}: no leader: its leader ${l.address} does not answer`);
+    else if (l.behind !== undefined)
+      out.push(
+        `${s.name}: no leader: its leader ${l.address} is held behind its replica ${l.behind.replica}`,
+      );
+    else if (l.no_lease === true)
+      out.push(`${s.name}: no leader: its leader ${l.address} holds no lease in etcd`);
+    for (const r of s.replicas) {
+      const p = replicaProblem(s.name, r);
+      if (p !== undefined) out.push(p);
+    }
+  }
+  for (const d of disputes)
+    out.push(`${d.node} refuses slots ${d.slots}: ${d.peer} routes with another config (CONFIG MISMATCH)`);
+  return out;
+}
+
+/** CLUSTER_DETAILS is the part of `distkv cluster --help` after its summary: what its exit status says. */
+export const CLUSTER_DETAILS = `Every node is asked (5 s each); a replica is shown with its state and lag as its own node
+sees it, and with what its leader heard of its pulls when its leader runs in another process.
+
+Exit status: 0 healthy: every shard's leader serves it and every replica follows it.
+1 not healthy, one line on stderr per problem ("distkv cluster: not healthy: ..."): a node does
+not answer, a shard has no leader that serves it (down, held behind its replica, no etcd lease),
+a replica does not follow its leader (lag unknown: disconnected, starting, resyncing, held), a
+node refuses slots of a config mismatch; also when no node answered at all. 2 usage.
+So \`distkv cluster > /dev/null && echo healthy\` is a health check.`;
+
 /** CLUSTER_VERBS are the cluster verbs, by name. */
 export const CLUSTER_VERBS: Record<string, ClientVerb> = {
   cluster: {
     usage: 'distkv cluster',
     summary: VERB_SUMMARIES.cluster,
+    details: CLUSTER_DETAILS,
     options: {},
     check: (args) => positionals(args, 0, 0, 'distkv cluster'),
     run: async (client, args, out, conn) => {
@@ -125,14 +179,28 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
         docs.map((d) => d.shards[idx]?.leader).find((l) => l?.local === true && l.address === address);
       const replicaOf = (idx: number, address: string): ClusterReplica | undefined =>
         docs.flatMap((d) => d.shards[idx]?.replicas ?? []).find((r) => r.address === address && r.local);
+      // What the shard's leader heard of a replica's pulls: known even when the replica's node is down.
+      const leaderViewFrom = (idx: number, leader: string, address: string): unknown => {
+        for (const d of docs) {
+          const s = d.shards[idx];
+          if (s?.leader.local !== true || s.leader.address !== leader) continue;
+          const r = s.replicas.find((x) => x.address === address) as { leader_view?: unknown } | undefined;
+          if (r?.leader_view !== undefined) return r.leader_view;
+        }
+        return undefined;
+      };
       const merged = newest.shards.map((s) => ({
         ...s,
         leader: { ...s.leader, ...leaderOf(s.idx, s.leader.address), down: down.has(s.leader.address) },
-        replicas: s.replicas.map((r) => ({
-          ...r,
-          ...replicaOf(s.idx, r.address),
-          down: down.has(r.address),
-        })),
+        replicas: s.replicas.map((r) => {
+          const view = leaderViewOf(leaderViewFrom(s.idx, s.leader.address, r.address));
+          return {
+            ...r,
+            ...replicaOf(s.idx, r.address),
+            down: down.has(r.address),
+            ...(view === undefined ? {} : { leader_view: view }),
+          };
+        }),
       }));
       // A leader held behind its replica serves nothing of its shard: as good as down.
       // So is one without its etcd lease (it refuses writes and reads): that exited 0 while etcd was
@@ -140,11 +208,15 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       const leaseless = merged.filter(
         (s) => s.leader.no_lease === true && !s.leader.down && s.leader.behind === undefined,
       );
+      const problems = problemsOf(merged, disputes);
       const failed =
+        problems.length > 0 ||
         down.size > 0 ||
         disputes.length > 0 ||
         leaseless.length > 0 ||
         merged.some((s) => s.leader.behind !== undefined);
+      // One line per problem on stderr, table or --json alike: `distkv cluster && echo healthy`.
+      for (const p of problems) process.stderr.write(`distkv cluster: not healthy: ${p}\n`);
       if (out.json) {
         out.doc({
           ...newest,
@@ -152,20 +224,23 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
           down: [...down],
           older_map: behind.map((d) => ({ node: d.node, map_version: d.map_version ?? 1 })),
           disputes,
+          problems,
         });
         return failed ? 1 : 0;
       }
       const rows = [['SHARD', 'SLOTS', 'EPOCH', 'LEADER', 'LAST SEQ', 'REPLICAS (state, lag)']];
       for (const s of merged) {
         const replicas = s.replicas
-          .map((r) =>
-            r.down
-              ? `${r.address} (DOWN)`
+          .map((r) => {
+            // What its leader heard of its pulls, where the replica's own view is missing or not following.
+            const heard = r.leader_view === undefined ? '' : `; ${leaderNote(r.leader_view)}`;
+            return r.down
+              ? `${r.address} (DOWN${heard})`
               : r.lag_seqs == null
                 ? // Its own seq tells which replica a forced failover may promote (the most advanced).
-                  `${r.address} (${r.state ?? 'unknown'}, lag unknown${r.acked_seq === undefined ? '' : `, at seq ${r.acked_seq}`}, last contact ${r.last_contact_ms_ago === undefined ? 'never' : `${r.last_contact_ms_ago} ms ago`})`
-                : `${r.address} (${r.state ?? 'unknown'}, ${r.lag_seqs} seqs, ${r.lag_ms ?? '?'} ms)`,
-          )
+                  `${r.address} (${r.state ?? 'unknown'}, lag unknown${r.acked_seq === undefined ? '' : `, at seq ${r.acked_seq}`}, last contact ${r.last_contact_ms_ago === undefined ? 'never' : `${r.last_contact_ms_ago} ms ago`}${heard})`
+                : `${r.address} (${r.state ?? 'unknown'}, ${r.lag_seqs} seqs, ${r.lag_ms ?? '?'} ms${r.leader_view?.following === false ? heard : ''})`;
+          })
           .join('; ');
         rows.push([
           `${s.idx} ${s.name}`,

@@ -62,6 +62,8 @@ function behindView(
 /**
  * clusterView is the topology document of GET /cluster: `version` fingerprints the config, `map` is
  * the live map (leaders, epochs, map version) that the shards' leader and replica addresses follow.
+ * A replica in another process of a shard led here has `leader_view`: what the leader heard of its
+ * pulls (replica-pulls.ts), so a replica whose own node does not answer is still known.
  */
 export function clusterView(ctx: HttpContext): unknown {
   const hosted = new Set(ctx.plan.listeners.map((l) => l.address));
@@ -112,7 +114,22 @@ export function clusterView(ctx: HttpContext): unknown {
           const st = ctx.plan.stores.find(
             (x) => x.shard.idx === s.idx && x.role === 'replica' && x.node === address,
           );
-          if (st === undefined) return { address, local: false };
+          if (st === undefined)
+            return {
+              address,
+              local: false,
+              // What the leader here heard of its pulls: the replica's own node may not answer.
+              ...(leader !== undefined && hosted.has(s.address)
+                ? {
+                    leader_view: ctx.replicaPulls.view(
+                      s.idx,
+                      address,
+                      leaderSeq,
+                      ctx.config.replication.pull_wait_ms,
+                    ),
+                  }
+                : {}),
+            };
           return { address, local: true, ...replicaView(ctx, st.index, leaderSeq), ...failed(st.index) };
         }),
       };

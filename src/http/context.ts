@@ -15,6 +15,7 @@ import type { SlotGate } from '../server/slot-gate.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { HttpMetrics } from './http-metrics.js';
 import type { Forwarder } from './forwarder.js';
+import type { ReplicaPulls } from './replica-pulls.js';
 
 /** Phase is the node's lifecycle phase as /healthz reports it. */
 export type Phase = 'starting' | 'serving' | 'draining';
@@ -54,6 +55,8 @@ export interface SharedContext {
   startedAt: number;
   /** connections counts the process's open HTTP and RESP connections against server.max_connections. */
   connections: ConnectionLimit;
+  /** replicaPulls is what the leaders here heard of their replicas' pulls (/cluster's `leader_view`). */
+  replicaPulls: ReplicaPulls;
 }
 
 /** HttpContext is the context of one listener. */

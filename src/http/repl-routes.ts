@@ -47,6 +47,7 @@ import { noteServerError, sendError, sendSeedText, statusLine } from './respond.
 import { answerLater, notServingError, route } from './route.js';
 import type { Handler, Router } from './router.js';
 import { serveSnapshot } from './snapshot-route.js';
+import { heardBy } from './replica-pulls.js';
 import { LogThrottle, MAX_LOG_KEYS } from '../util/log-throttle.js';
 
 const MAX_WAIT_MS = 60000;
@@ -294,83 +295,96 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
   const refusals = refusalLog(ctx);
   app.get(
     '/_repl/pull',
-    internal(ctx, (res, req) => {
-      const denied = authError(req, ctx.config.server.token);
-      if (denied) throw denied;
-      const { params } = parseQuery(req.getQuery());
-      refuseMismatch(ctx, refusals, params, 'pull');
-      const shard = shardOf(ctx, params);
-      const after = intParam(params, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
-      // A larger ask (pull_max_bytes goes up to 1 GiB) is served as the bound, not refused: a
-      // replica asking more than a leader reads at once only gets more answers.
-      const maxBytes = Math.min(
-        intParam(params, 'max_bytes', ctx.config.replication.pull_max_bytes, 1, Number.MAX_SAFE_INTEGER),
-        MAX_PULL_BYTES,
-      );
-      const waitMs = intParam(params, 'wait_ms', 0, 0, MAX_WAIT_MS);
-      const epoch = intParam(params, 'epoch', 0, 0, 0xffffffff);
-      const replica = replicaOf(ctx, shard, params.get('replica'));
-      const t = leaderTarget(ctx, shard);
-      checkLease(ctx, shard);
-      checkBehind(ctx, shard);
-      const pull = (): ReturnType<typeof ctx.pool.call> =>
-        ctx.pool.call(t.worker, {
-          type: 'repl-pull',
-          store: t.store,
-          after,
-          maxBytes,
-          waitMs,
-          replica,
-          epoch,
-        });
-      // A leader that started behind hears here that this replica holds more: a claim, held on its
-      // node's word only (behind-leaders.ts); this pull is refused while it is checked and after.
-      const check = ctx.behindLeaders?.pulled(shard, replica, after, res.peer);
-      answerLater(
-        res,
-        check === undefined
-          ? pull()
-          : check.then((refusal) => {
-              checkBehind(ctx, shard);
-              if (refusal !== undefined) throw refusal;
-              return pull();
-            }),
-        (r, reply) => {
-          if (reply.type !== 'repl-pull-result') throw new Error(`unexpected ${reply.type} for a pull`);
-          // The process stops: its parked pulls were answered at once (src/util/stop-wakes.ts).
-          // The connection closes after the answer, whatever it is, so that the replica's next pull
-          // goes to the shard's next owner (or is refused by the stopped listener) instead of
-          // being answered at once, again and again, on this one.
-          if (reply.stopping) r.closeAfter = true;
-          // A long poll read before the deadline may be answered after it.
-          checkLease(ctx, shard);
-          if (reply.fork !== null) {
-            sendDiverged(r, divergedError(epoch, after, reply.fork), reply.fork, reply.epoch);
-          } else if (reply.gone) {
-            sendError(
-              r,
-              new DistkvError(
-                'LOG_GONE',
-                `seq ${after + 1} is no longer retained by the leader; fetch /_repl/snapshot?shard=${shard}`,
-              ),
-              { headers: { 'X-Distkv-Leader-Seq': String(reply.leaderSeq) } },
-            );
-          } else if (reply.buffer === null) {
-            r.writeStatus('204 No Content')
-              .writeHeader('X-Distkv-Leader-Seq', String(reply.leaderSeq))
-              .writeHeader('X-Distkv-Epoch', String(reply.epoch))
-              .writeHeader('X-Distkv-Records-Epoch', String(reply.recordsEpoch))
-              .endWithoutBody();
-          } else {
-            r.writeHeader('Content-Type', 'application/octet-stream')
-              .writeHeader('X-Distkv-Leader-Seq', String(reply.leaderSeq))
-              .writeHeader('X-Distkv-Epoch', String(reply.epoch))
-              .writeHeader('X-Distkv-Records-Epoch', String(reply.recordsEpoch))
-              .end(new Uint8Array(reply.buffer, 0, reply.length));
-          }
-        },
-      );
-    }),
+    internal(
+      ctx,
+      heardBy(ctx, (res, req, heard) => {
+        const denied = authError(req, ctx.config.server.token);
+        if (denied) throw denied;
+        const { params } = parseQuery(req.getQuery());
+        refuseMismatch(ctx, refusals, params, 'pull');
+        const shard = shardOf(ctx, params);
+        const after = intParam(params, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
+        // A larger ask (pull_max_bytes goes up to 1 GiB) is served as the bound, not refused: a
+        // replica asking more than a leader reads at once only gets more answers.
+        const maxBytes = Math.min(
+          intParam(params, 'max_bytes', ctx.config.replication.pull_max_bytes, 1, Number.MAX_SAFE_INTEGER),
+          MAX_PULL_BYTES,
+        );
+        const waitMs = intParam(params, 'wait_ms', 0, 0, MAX_WAIT_MS);
+        const epoch = intParam(params, 'epoch', 0, 0, 0xffffffff);
+        const replica = replicaOf(ctx, shard, params.get('replica'));
+        const t = leaderTarget(ctx, shard);
+        checkLease(ctx, shard);
+        checkBehind(ctx, shard);
+        const pull = (): ReturnType<typeof ctx.pool.call> => {
+          heard?.sent();
+          return ctx.pool.call(t.worker, {
+            type: 'repl-pull',
+            store: t.store,
+            after,
+            maxBytes,
+            waitMs,
+            replica,
+            epoch,
+          });
+        };
+        // A leader that started behind hears here that this replica holds more: a claim, held on its
+        // node's word only (behind-leaders.ts); this pull is refused while it is checked and after.
+        const check = ctx.behindLeaders?.pulled(shard, replica, after, res.peer);
+        answerLater(
+          res,
+          check === undefined
+            ? pull()
+            : check.then((refusal) => {
+                checkBehind(ctx, shard);
+                if (refusal !== undefined) throw refusal;
+                return pull();
+              }),
+          (r, reply) => {
+            if (reply.type !== 'repl-pull-result') throw new Error(`unexpected ${reply.type} for a pull`);
+            // The process stops: its parked pulls were answered at once (src/util/stop-wakes.ts).
+            // The connection closes after the answer, whatever it is, so that the replica's next pull
+            // goes to the shard's next owner (or is refused by the stopped listener) instead of
+            // being answered at once, again and again, on this one.
+            if (reply.stopping) r.closeAfter = true;
+            // A long poll read before the deadline may be answered after it.
+            checkLease(ctx, shard);
+            if (reply.fork !== null) {
+              heard?.refused('DIVERGED');
+              sendDiverged(r, divergedError(epoch, after, reply.fork), reply.fork, reply.epoch);
+            } else if (reply.gone) {
+              heard?.refused('LOG_GONE');
+              sendError(
+                r,
+                new DistkvError(
+                  'LOG_GONE',
+                  `seq ${after + 1} is no longer retained by the leader; fetch /_repl/snapshot?shard=${shard}`,
+                ),
+                { headers: { 'X-Distkv-Leader-Seq': String(reply.leaderSeq) } },
+              );
+            } else if (reply.buffer === null) {
+              heard?.answered();
+              r.writeStatus('204 No Content')
+                .writeHeader('X-Distkv-Leader-Seq', String(reply.leaderSeq))
+                .writeHeader('X-Distkv-Epoch', String(reply.epoch))
+                .writeHeader('X-Distkv-Records-Epoch', String(reply.recordsEpoch))
+                .endWithoutBody();
+            } else {
+              heard?.answered();
+              r.writeHeader('Content-Type', 'application/octet-stream')
+                .writeHeader('X-Distkv-Leader-Seq', String(reply.leaderSeq))
+                .writeHeader('X-Distkv-Epoch', String(reply.epoch))
+                .writeHeader('X-Distkv-Records-Epoch', String(reply.recordsEpoch))
+                .end(new Uint8Array(reply.buffer, 0, reply.length));
+            }
+          },
+          (r, err) => {
+            heard?.refused(err);
+            sendError(r, err);
+          },
+        );
+      }),
+    ),
   );
 
   app.get(

@@ -25,6 +25,7 @@ import { FrontDoor } from '../http/front-door.js';
 import { HttpMetrics, registerConnectionMetrics } from '../http/http-metrics.js';
 import { registerWatchMetrics } from '../watch/watch-metrics.js';
 import { Forwarder } from '../http/forwarder.js';
+import { ReplicaPulls } from '../http/replica-pulls.js';
 import { COMMAND_NAMES } from '../resp/command-table.js';
 import { RespListener } from '../resp/resp-listener.js';
 import { registerRespMetrics } from '../resp/resp-metrics.js';
@@ -215,6 +216,7 @@ export class DistkvNode {
       slotGate: this.peers.gate,
       proxy: options.proxy === true,
       startedAt: Date.now(),
+      replicaPulls: new ReplicaPulls(),
       connections: new ConnectionLimit(
         fitted.max,
         new UnsentBudget(config.server.max_unsent_bytes, (peer, unsent, total, max) => {

@@ -1,0 +1,100 @@
+/**
+ * What `distkv cluster` calls not healthy, one line per problem (stderr; `problems` with --json),
+ * so that `distkv cluster && echo healthy` is true only of a cluster where every shard has a
+ * leader that serves it and every replica follows its leader:
+ *
+ *  - a node that does not answer (a leader or a replica), a leader held behind its replica or
+ *    without its etcd lease, a node refusing slots another config gives another leader (these
+ *    exited 1 before, with their lines on stdout);
+ *  - a replica whose lag is unknown: its node answers but it does not follow its leader
+ *    (disconnected, starting, resyncing, held, failed), or its leader, asked too, has heard no pull
+ *    of it lately (it follows another leader). That exited 0, a "lag unknown" in the table only.
+ *
+ * A replica's leader says what it heard of its pulls (`/cluster` → `replicas[].leader_view`,
+ * src/http/replica-pulls.ts): its acked seq, when it last pulled, a refusal (a wrong token: 401),
+ * which the lines carry; it is parsed here as any node's answer, field by field.
+ */
+
+/** LeaderViewOfReplica is a replica's `leader_view` as read from its leader's /cluster. */
+export interface LeaderViewOfReplica {
+  never_pulled: boolean;
+  acked_seq?: number;
+  lag_seqs?: number;
+  last_pull_ms_ago?: number;
+  following: boolean;
+  refused?: { code: string; ms_ago: number };
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** leaderViewOf reads a replica's `leader_view` (undefined when absent or not an object: older nodes). */
+export function leaderViewOf(raw: unknown): LeaderViewOfReplica | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const v = raw as Record<string, unknown>;
+  const refused = (typeof v.refused === 'object' && v.refused !== null ? v.refused : {}) as Record<
+    string,
+    unknown
+  >;
+  const code = typeof refused.code === 'string' ? refused.code.slice(0, 64) : undefined;
+  const acked = num(v.acked_seq);
+  const lag = num(v.lag_seqs);
+  const last = num(v.last_pull_ms_ago);
+  const refusedAgo = num(refused.ms_ago);
+  return {
+    never_pulled: v.never_pulled === true,
+    ...(acked === undefined ? {} : { acked_seq: acked }),
+    ...(lag === undefined ? {} : { lag_seqs: lag }),
+    ...(last === undefined ? {} : { last_pull_ms_ago: last }),
+    following: v.following === true,
+    ...(code === undefined || refusedAgo === undefined ? {} : { refused: { code, ms_ago: refusedAgo } }),
+  };
+}
+
+/** describeLeaderView says what a replica's leader heard of its pulls, for a problem line or the table. */
+export function describeLeaderView(v: LeaderViewOfReplica): string {
+  const heard = v.never_pulled
+    ? 'has heard no pull of it since it started'
+    : `last heard a pull of it ${v.last_pull_ms_ago ?? '?'} ms ago${v.acked_seq === undefined ? '' : ` (at seq ${v.acked_seq}${v.lag_seqs === undefined ? '' : `, ${v.lag_seqs} seqs behind`})`}`;
+  const refused =
+    v.refused === undefined ? '' : `; it refused its last pull ${v.refused.ms_ago} ms ago: ${v.refused.code}`;
+  return `its leader ${heard}${refused}`;
+}
+
+/** ReplicaHealth is what replicaProblem reads of a merged replica of `distkv cluster`. */
+export interface ReplicaHealth {
+  address: string;
+  down: boolean;
+  state?: string;
+  lag_seqs?: number | null;
+  last_contact_ms_ago?: number;
+  leader_view?: LeaderViewOfReplica;
+}
+
+/**
+ * replicaProblem is the problem line of replica `r` of shard `shard`, or undefined when it follows
+ * its leader (its own node shows its lag, and its leader, when asked, heard it pull lately).
+ */
+export function replicaProblem(shard: string, r: ReplicaHealth): string | undefined {
+  const leader = r.leader_view === undefined ? '' : `; ${describeLeaderView(r.leader_view)}`;
+  if (r.down) return `${shard}: replica ${r.address} does not answer${leader}`;
+  if (r.lag_seqs == null && r.state === undefined)
+    return `${shard}: replica ${r.address} does not follow its leader: its node answers but shows no replica of the shard there (it routes with an older live map, or runs an older distkv)${leader}`;
+  if (r.lag_seqs == null) {
+    const contact =
+      r.last_contact_ms_ago === undefined
+        ? 'its leader has not answered it since it started'
+        : `its leader last answered it ${r.last_contact_ms_ago} ms ago`;
+    return `${shard}: replica ${r.address} does not follow its leader (${r.state ?? 'unknown'}, lag unknown; ${contact})${leader}`;
+  }
+  if (r.leader_view !== undefined && !r.leader_view.following)
+    return `${shard}: replica ${r.address} says it follows, but ${describeLeaderView(r.leader_view)} (it may follow another leader: run distkv cluster again)`;
+  return undefined;
+}
+
+/** leaderNote is the table's short form of a replica's leader_view: `leader: last pull 812 ms ago at seq 41`. */
+export function leaderNote(v: LeaderViewOfReplica): string {
+  const pull = v.never_pulled
+    ? 'leader: no pull since it started'
+    : `leader: last pull ${v.last_pull_ms_ago ?? '?'} ms ago${v.acked_seq === undefined ? '' : ` at seq ${v.acked_seq}`}`;
+  return v.refused === undefined ? pull : `${pull}, refused ${v.refused.code}`;
+}

@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { LeaderView } from '../../src/http/replica-pulls.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { freePorts } from '../helpers/ports.js';
 import { pauseProcess } from '../helpers/process-pause.js';
@@ -19,15 +20,6 @@ import { runCli, type ShardLayout, writeConfig } from '../helpers/server-process
 
 const TOKEN = 'the-cluster-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
-
-interface LeaderView {
-  never_pulled?: true;
-  acked_seq?: number;
-  lag_seqs?: number;
-  last_pull_ms_ago?: number;
-  following: boolean;
-  refused?: { code: string; ms_ago: number };
-}
 
 let dir = '';
 let cluster: TestCluster;

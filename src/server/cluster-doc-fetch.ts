@@ -53,18 +53,7 @@ export interface ClusterFetchOptions {
   agent?: Dispatcher;
   /** ca is the PEM of the CA(s) trusted for https (server.tls_ca) when there is no `agent`. */
   ca?: Buffer;
-  /**
-   * from names the asking node's addresses (PEER_HEADER), so that a peer that counted it
-   * unreachable asks it back at once (PeerCheck.heardFrom); the peer check sends it.
-   */
-  from?: readonly string[];
 }
-
-/**
- * PEER_HEADER carries the addresses of the node that asks for `/cluster` (comma-separated): the
- * ask is proof that node is up, which the asked node's own peer check may not know yet.
- */
-export const PEER_HEADER = 'x-distkv-peer';
 
 /** REFUSAL_SHOWN is how much of a non-200 answer's body its reason shows. */
 const REFUSAL_SHOWN = 200;
@@ -85,9 +74,6 @@ export async function fetchClusterDoc(address: string, o: ClusterFetchOptions): 
       res = await u.request(`${o.scheme}://${address}/cluster`, {
         dispatcher: agent,
         signal: AbortSignal.timeout(o.timeoutMs),
-        ...(o.from === undefined || o.from.length === 0
-          ? {}
-          : { headers: { [PEER_HEADER]: o.from.join(',') } }),
       });
     } catch (err) {
       return { kind: 'silent', cause: (err as Error).message };

@@ -26,12 +26,6 @@
  * `checkSoon` asks that peer at once instead of at the next round, at most once per peer per
  * EARLY_CHECK_MS, so it refuses the slots itself within a round trip rather than up to
  * PEER_CHECK_MS later.
- *
- * A peer counted unreachable that asks this node for its `/cluster` (its asks name it: PEER_HEADER)
- * is up: `heardFrom` asks it back at once (`checkSoon`). Nodes of a cluster start one by one, so
- * the first to start counted the later ones unreachable and kept saying so (RESP cluster
- * commands mark them `fail` and leave out their slots) for up to PEER_CHECK_MS after they served:
- * `redis-cli --cluster check` run as the last node came up found slots uncovered.
  */
 import type { Logger } from 'pino';
 import type { Agent } from 'undici';
@@ -58,8 +52,6 @@ export const PEER_CHECK_MS = 2000;
 export const PEER_TIMEOUT_MS = 1000;
 /** EARLY_CHECK_MS is the least time between two early checks of one peer (`checkSoon`). */
 export const EARLY_CHECK_MS = 1000;
-/** MAX_NAMED bounds the addresses read from one ask's PEER_HEADER (a process hosts a few nodes). */
-const MAX_NAMED = 64;
 
 /** OnMap receives a peer's live map document (unchecked) and resolves with whether it was adopted. */
 export type OnMap = (doc: unknown, from: string) => Promise<boolean>;
@@ -145,8 +137,6 @@ export class PeerCheck {
   private readonly layout: (() => readonly LeaderRange[]) | undefined;
   /** gate holds the slots refused because of the peers' disputes (rebuilt after every check). */
   readonly gate: SlotGate;
-  /** hosted are this node's own addresses, named in its asks (PEER_HEADER). */
-  private readonly hosted: readonly string[];
 
   /** Without `layout`, disagreements are reported but no slot is refused. */
   constructor(
@@ -158,9 +148,7 @@ export class PeerCheck {
     onMap?: OnMap,
     layout?: () => readonly LeaderRange[],
     onDoc?: (doc: unknown) => Promise<void>,
-    hosted: readonly string[] = [],
   ) {
-    this.hosted = hosted;
     this.onMap = onMap;
     this.onDoc = onDoc;
     this.layout = layout;
@@ -211,19 +199,6 @@ export class PeerCheck {
     if (this.stopped || p === undefined || p.asking !== undefined || now - p.earlyAt < EARLY_CHECK_MS) return;
     p.earlyAt = now;
     void this.check(p);
-  }
-
-  /**
-   * heardFrom takes note of an ask of this node's `/cluster` whose PEER_HEADER is `header`: each
-   * peer it names that this node counts unreachable (or has not asked yet) is asked at once
-   * (`checkSoon`), as it is up. Names that are not peers of this node are ignored.
-   */
-  heardFrom(header: string): void {
-    if (header === '') return;
-    for (const address of header.split(',', MAX_NAMED)) {
-      const p = this.peers.find((x) => x.address === address.trim());
-      if (p !== undefined && (p.state === 'unreachable' || p.state === 'unknown')) this.checkSoon(p.address);
-    }
   }
 
   /**
@@ -329,7 +304,6 @@ export class PeerCheck {
         hash: this.mine,
         timeoutMs: PEER_TIMEOUT_MS,
         agent: this.agent,
-        from: this.hosted,
       });
       if (answer.kind === 'unread') this.unread(p, answer.reason);
       if (answer.kind === 'silent' || answer.kind === 'unread') state = 'unreachable';

@@ -58,11 +58,11 @@ export function descendantsOf(pid: number): number[] {
     children.set(ppid, list);
   }
   const out: number[] = [];
-  const todo = [pid];
-  while (todo.length > 0) {
-    for (const c of children.get(todo.shift()!) ?? []) {
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const c of children.get(queue.shift()!) ?? []) {
       out.push(c);
-      todo.push(c);
+      queue.push(c);
     }
   }
   return out;

@@ -68,7 +68,8 @@ test('every npm bench script refuses an option it does not have', () => {
   ).scripts;
   const files = Object.entries(scripts)
     .filter(([name]) => name.startsWith('bench:'))
-    .flatMap(([, cmd]) => [...(/node dist\/bench\/([\w/-]+\.js)/.exec(cmd)?.slice(1) ?? [])]);
+    .flatMap(([, cmd]) => [...(/node scripts\/bench-run\.mjs ([\w/-]+)$/.exec(cmd)?.slice(1) ?? [])])
+    .map((name) => `${name}.js`);
   assert.ok(files.length >= 15, `bench scripts found: ${files.join(', ')}`);
   assert.ok(files.includes('baseline/server.js'), 'bench:baseline is checked too');
   for (const f of files) {

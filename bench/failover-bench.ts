@@ -21,10 +21,13 @@
  * Every part runs w=1 writers (each acknowledged one must be on the leader afterwards: "lost") and
  * w=0 writers next to them: their lost acknowledged writes are counted and looked up in the old
  * leaders' divergence files, next to the number of records those files hold. Bounded: every loop
- * has a count limit and every wait a time limit.
+ * has a count limit and every wait a time limit. A forced failover refused with nothing changed
+ * (the shard moved under it) is run again, up to 5 runs, and counted in the report.
+ * It prints its figures; docs/performance.md's failover sections quote them (it does not write it).
  *
  *   npm run bench:failover -- [--switches 20] [--rounds 50]
- *   npm run bench:failover -- --etcd [--kills 20] [--rounds 50] [--ttl-ms 1000]
+ *   npm run bench:failover -- --etcd [--kills 20] [--rounds 50] [--switches 20] [--ttl-ms 1000]
+ *                             [--cost-rounds 5 (0: none; else needs wrk)] [--cost-ms 3000]
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';

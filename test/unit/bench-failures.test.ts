@@ -13,6 +13,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { nothingChanged, runAgain } from '../../bench/lib/run-again.js';
 import { DistkvError } from '../../src/errors.js';
+import { alive } from '../helpers/proc-alive.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const RUN_SCOPE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'lib', 'run-scope.js');
@@ -105,15 +106,6 @@ function failingRun(error: string): { status: number | null; stderr: string; chi
   const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 20_000, env });
   const state = JSON.parse(readFileSync(join(dir, 'state'), 'utf8')) as { child: number; runDir: string };
   return { status: r.status, stderr: r.stderr, ...state };
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 test('a run whose wait gives up ends with one sentence naming the script, exit 1, its processes and files gone', () => {

@@ -15,7 +15,8 @@
  *             (needs root and `ip`; skipped with a message otherwise). The proxies run here, on the
  *             host side of each veth, so every request crosses a veth in both directions.
  *
- * Usage: node dist/bench/cluster-bench.js [split|redirect|delay|proxy|netns|all] [--seconds 10] [--rounds 2] [--keys 100000]
+ * `npm run bench:cluster -- [OPTIONS]` builds the checkout, then runs it; on a built checkout:
+ * Usage: node dist/bench/cluster-bench.js [split|redirect|delay|proxy|netns|all (default all)] [--seconds 10] [--rounds 2] [--keys 100000]
  *        [--durability fsync] [--inline]   (--inline: the 4 processes run their store on the main thread)
  */
 import { spawnSync } from 'node:child_process';

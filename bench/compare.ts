@@ -20,8 +20,12 @@
  *
  * Usage: node dist/bench/compare.js [--rows write|mix|all|distkv|id,id...] [--rounds 3] [--seconds 10]
  *        [--warmup 1] [--keys 100000] [--against DIR] [--max-minutes M] [--mix get:90,set:10]
- *        [--wal-segment-bytes N]
- *        [--dist zipf:0.99] [--json FILE] [--doc]
+ *        [--wal-segment-bytes N (default: the config's, 64 MiB)] [--dist zipf:0.99] [--json FILE] [--doc]
+ *
+ * The table is printed (and with `--json FILE` written there as JSON); with `--doc`
+ * (`npm run bench:compare -- --doc`) it is also written into docs/performance.md between the
+ * bench:compare write-path markers (a section at the end the first time); without it a run leaves
+ * the doc alone.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

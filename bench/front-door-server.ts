@@ -6,7 +6,7 @@
  * count in a `ConnectionLimit`, as a node's do (with the unsent budget's accounting where the build
  * has it).
  *
- * Usage: node dist/bench/front-door-server.js --build DIR --port P
+ * Usage: node dist/bench/front-door-server.js [--build DIR (default ., the current directory)] --port P
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

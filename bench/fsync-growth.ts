@@ -11,7 +11,7 @@
  * zeroed ÷ append ratio per round.
  *
  * Usage: node dist/bench/fsync-growth.js [--k 1] [--bytes 5000] [--batches 4000] [--rounds 3]
- *        [--spare-mib 64] [--dir DIR]
+ *        [--spare-mib 64] [--dir DIR (default: the temp dir)]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -11,6 +11,7 @@
  * alternated round by round so machine noise hits them alike; the median round is reported. Server
  * CPU per request is given for the whole process and for its main thread (the front door) alone.
  *
+ * `npm run bench:http -- [OPTIONS]` builds the checkout, then runs it; on a built checkout:
  * Usage: node dist/bench/http-bench.js [--seconds 10] [--rounds 3] [--keys 100000] [--durability fsync]
  *        [--before DIR] [--connections 50] [--json out.json]
  */

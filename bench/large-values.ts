@@ -10,6 +10,7 @@
  * its main thread and its worker (lib/thread-stats.ts). With --before DIR (another built checkout)
  * the medians are printed side by side with after ÷ before.
  *
+ * `npm run bench:large-values -- [OPTIONS]` builds the checkout, then runs it; on a built checkout:
  * Usage: node dist/bench/large-values.js [--sizes 65536,1048576] [--conns 8] [--seconds 4]
  *        [--rounds 3] [--ops get,put] [--before DIR]
  */

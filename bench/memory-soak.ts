@@ -7,6 +7,7 @@
  * max RSS against the bound docs/operations.md ("Memory") gives for the settings, and the memory
  * parts each store reports in /stats at the peak.
  *
+ * `npm run bench:memory -- [OPTIONS]` builds the checkout, then runs it; on a built checkout:
  * Usage: node dist/bench/memory-soak.js [--duration 600] [--idle 30] [--every 5] [--concurrency 8]
  *        [--durability fsync] [--replicas yes|no] [--json out.json]
  */

@@ -9,7 +9,8 @@
  *   catchup     a replica catching up --records records over HTTP from zero
  *   snapshot    a replica rebuilding from a --snapshot-mib MiB leader snapshot over HTTP
  *
- * Usage: node dist/bench/replication-bench.js [all|lag-local|lag-shared|lag-http|overhead|catchup|snapshot] [--rate 10000] [--seconds 10] [--records 1000000] [--snapshot-mib 1024]
+ * `npm run bench:replication -- [OPTIONS]` builds the checkout, then runs it; on a built checkout:
+ * Usage: node dist/bench/replication-bench.js [all|lag-local|lag-shared|lag-http|overhead|catchup|snapshot (default all)] [--rate 10000] [--seconds 10] [--records 1000000] [--snapshot-mib 1024]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';

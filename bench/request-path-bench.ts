@@ -11,6 +11,7 @@
  * With `--before DIR` (another built checkout) every measurement also runs on that build, in
  * alternation, each in a fresh process; the report gives medians and after ÷ before.
  *
+ * `npm run bench:request-path -- [OPTIONS]` builds the checkout, then runs it; on a built checkout:
  * Usage: node dist/bench/request-path-bench.js [--before DIR] [--rounds 5] [--requests 100000]
  *        [--connections 50] [--threads] [--modes get,put]
  * (`--threads` runs the stores on a worker thread, as `serve` does, instead of inline.)

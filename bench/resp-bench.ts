@@ -29,7 +29,7 @@
  * `--before DIR` adds a fourth target to step 1: distkv built from another checkout (DIR holds its
  * bin/ and dist/, e.g. the branch point), same layout, alternated with the other two, so a change
  * is reported as after ÷ before from one run. `--inline 1` runs every distkv target with its stores
- * on the main thread (no worker hop). `--http 0` skips step 2.
+ * on the main thread (no worker hop; default 0). `--http 0` skips step 2 (default 1).
  *
  * Usage: node dist/bench/resp-bench.js [--requests 200000] [--warmup 30000] [--rounds 3] [--seconds 10] [--before DIR] [--inline 1] [--http 0] [--doc]
  */

@@ -22,11 +22,11 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { arg, count } from './lib/args.js';
+import { arg, choice, count } from './lib/args.js';
 import { ROOT } from './lib/processes.js';
 
 const BUILD = resolve(arg('build', ROOT));
-const COMMAND = arg('command', 'get');
+const COMMAND = choice('command', 'get', ['get', 'set']);
 const COMMANDS = count('commands', 20000);
 const FAST = arg('fast', '1') !== '0';
 

@@ -14,11 +14,12 @@
  * `--pipeline P` puts P commands in each read (redis-benchmark's `-P P`); the figure is then per
  * read, so divide it by P for a command.
  *
- * Usage: node --predictable dist/bench/resp-read-count.js [--build DIR] [--command get|set] [--reads N] [--read copy|transient] [--pipeline P]
+ * Usage: node --predictable dist/bench/resp-read-count.js [--build DIR] [--command get|set (default get)]
+ *        [--reads 100000] [--read copy|transient (default transient)] [--pipeline 1]
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { arg, count } from './lib/args.js';
+import { arg, choice, count } from './lib/args.js';
 import { ROOT } from './lib/processes.js';
 
 type Feed = (
@@ -28,9 +29,9 @@ type Feed = (
 ) => unknown;
 
 const BUILD = resolve(arg('build', ROOT));
-const COMMAND = arg('command', 'get');
+const COMMAND = choice('command', 'get', ['get', 'set']);
 const READS = count('reads', 100000);
-const TRANSIENT = arg('read', 'transient') === 'transient';
+const TRANSIENT = choice('read', 'transient', ['copy', 'transient']) === 'transient';
 const PIPELINE = count('pipeline', 1);
 
 const encode = (args: string[]): Buffer =>

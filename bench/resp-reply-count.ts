@@ -14,11 +14,12 @@
  *
  * (and again with --pipelines 12000). `--build` is a checkout with its dist/ built (default: this one).
  *
- * Usage: node --predictable dist/bench/resp-reply-count.js [--build DIR] [--order stores|inline] [--pipelines N]
+ * Usage: node --predictable dist/bench/resp-reply-count.js [--build DIR] [--order stores|inline (default stores)]
+ *        [--pipelines 10000]
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { arg, count } from './lib/args.js';
+import { arg, choice, count } from './lib/args.js';
 import { ROOT } from './lib/processes.js';
 
 /** Writer is what the harness's formats use of a build's RespWriter. */
@@ -44,7 +45,7 @@ interface Queue {
 }
 
 const BUILD = resolve(arg('build', ROOT));
-const ORDER = arg('order', 'stores');
+const ORDER = choice('order', 'stores', ['stores', 'inline']);
 const PIPELINES = count('pipelines', 10000);
 const DEPTH = 16;
 const STORES = 4;

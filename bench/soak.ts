@@ -4,6 +4,7 @@
  * and the bound the design sets: memtable limits + 150 MB, where the memtable limit of a store is
  * memtable_bytes for the active memtable plus MAX_FROZEN frozen ones waiting to flush.
  *
+ * `npm run bench:soak -- [OPTIONS]` builds the checkout, then runs it; on a built checkout:
  * Usage: node dist/bench/soak.js [--seconds 600] [--durability fsync] [--json out.json]
  */
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

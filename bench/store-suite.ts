@@ -11,7 +11,8 @@
  * recovery-default (run only when named) reopens a store with the default 64 MiB memtable whose
  * --wal-mib MiB of WAL a lagging replica keeps: a restart replays only what is not yet in runs.
  *
- * Usage: node dist/bench/store-suite.js [writes|reads|recovery|recovery-default|compaction|all] [--seconds 10] [--wal-mib 256] [--json out.json]
+ * `npm run bench:store -- [OPTIONS]` builds the checkout, then runs it; on a built checkout:
+ * Usage: node dist/bench/store-suite.js [writes|reads|recovery|recovery-default|compaction|all (default all)] [--seconds 10] [--wal-mib 256] [--json out.json]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';

@@ -39,6 +39,7 @@
  *
  * Each server first takes --warmup seconds of untimed PUTs (1; compare.js does the same).
  *
+ * `npm run bench:watch -- [OPTIONS]` builds the checkout, then runs it; on a built checkout:
  * Usage: node dist/bench/watch-bench.js [--seconds 5] [--rounds 3] [--baseline DIR] [--fanout 1,100,1000]
  *        [--watch-format v2|v1|sse] [--values 1|0] [--port P (a running server) [--workers N]]
  *        [--watchers-priority normal|idle] [--plain 0|1] [--warmup 1] [--watchers 100 (overhead rounds)]

@@ -14,7 +14,7 @@
  * the medians and spreads are printed at the end. Nothing is kept across events (a counter
  * takes what a caller reads), so the garbage each way makes is collected as it would be.
  *
- * Usage: node dist/bench/watch-decode-cost.js --before DIR [--rounds 7] [--events 200000] [--rows hub,...]
+ * Usage: node dist/bench/watch-decode-cost.js --before DIR [--rounds 7] [--events 200000] [--rows "client apply,client all,hub"]
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

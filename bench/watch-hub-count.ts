@@ -8,6 +8,8 @@
  *
  *   valgrind --tool=callgrind node --predictable dist/bench/watch-hub-count.js --dir DIR --batches 500
  *   valgrind --tool=callgrind node --predictable dist/bench/watch-hub-count.js --dir DIR --batches 1500
+ *
+ * Usage: node dist/bench/watch-hub-count.js [--dir DIR (default ., the current directory)] [--batches 500]
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -8,6 +8,7 @@
  * event-loop turn, and with `--sync` also fdatasynced (turn-log.ts): the ceiling of a Node.js
  * server that acknowledges writes durably, next to redis-server with appendfsync always.
  *
+ * `npm run bench:baseline -- [OPTIONS]` builds the checkout, then runs it; on a built checkout:
  * Usage: node dist/bench/baseline/server.js [--port 9090] [--host 127.0.0.1] [--log DIR [--sync]]
  */
 import { createRequire } from 'node:module';

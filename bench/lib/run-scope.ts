@@ -20,11 +20,14 @@
  * no directory and no signal handlers of its own (it stops on SIGTERM as before; the top process
  * cleans up).
  *
+ * A run that throws (a wait that gave up, a refused command) ends with exit code 1 and one sentence
+ * naming the script, the same cleanup following (failRun below).
+ *
  * Imported by bench/lib/args.ts, so every benchmark has it; importing it has these effects.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 const RUN_ENV = 'DISTKV_BENCH_RUN_DIR';
 const INNER = process.env[RUN_ENV] !== undefined;
@@ -110,6 +113,27 @@ async function stopRun(signal: NodeJS.Signals, code: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   process.exit(code); // the exit handler kills what is left and removes RUN_DIR
 }
+
+/**
+ * failRun ends a run that threw (its main rejected, or a promise nobody awaited did) with exit code 1
+ * and one sentence on stderr naming the script: a wait that gave up (`timed out waiting for ...`),
+ * a command that refused (a DistkvError) or a system error (its `code`) is the run's outcome, told
+ * without a stack trace; any other error is a fault of the benchmark, printed with its stack.
+ * Before, each of them ended the run with node's report of an uncaught error. While a signal stops
+ * the run, errors are the stop's (stopRun) and are not reported.
+ */
+function failRun(err: unknown): void {
+  if (stopping) return;
+  const script = basename(process.argv[1] ?? 'bench');
+  const told =
+    err instanceof Error &&
+    (err.name === 'AssertionError' || typeof (err as { code?: unknown }).code === 'string');
+  const text = err instanceof Error ? (told ? err.message : (err.stack ?? err.message)) : String(err);
+  process.stderr.write(`${script}: the run failed: ${text}\n`);
+  process.exit(1); // the exit handler kills what is left and removes RUN_DIR
+}
+
+process.on('uncaughtException', failRun);
 
 if (!INNER) {
   process.on('SIGINT', () => void stopRun('SIGINT', 130));

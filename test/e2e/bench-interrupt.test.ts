@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { alive } from '../helpers/proc-alive.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const BENCH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench');
@@ -26,16 +27,6 @@ function childrenOf(pid: number): number[] {
     }
   }
   return out;
-}
-
-/** alive reports whether `pid` runs (a zombie, exited but not yet reaped, does not). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 test('SIGINT during bench:cas stops its distkv server, removes its temp dir and exits 130', async () => {

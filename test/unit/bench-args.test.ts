@@ -60,6 +60,17 @@ test('a workload or a choice outside its set is refused; the set is named', () =
   const compare = run('compare.js', ['--rows', 'nope']);
   assert.equal(compare.status, 2, compare.stdout + compare.stderr);
   assert.match(compare.stderr, /--rows: unknown row or group "nope"/);
+  // Before, these took any value: `--command del` counted GETs, `--read copies` copied.
+  for (const [script, args, message] of [
+    ['resp-read-count.js', ['--command', 'del'], /--command "del": give one of get, set/],
+    ['resp-read-count.js', ['--read', 'copies'], /--read "copies": give one of copy, transient/],
+    ['resp-path-count.js', ['--command', 'del'], /--command "del": give one of get, set/],
+    ['resp-reply-count.js', ['--order', 'store'], /--order "store": give one of stores, inline/],
+  ] as const) {
+    const r = run(script, [...args]);
+    assert.equal(r.status, 2, `${script} ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
 });
 
 test('every npm bench script refuses an option it does not have', () => {
@@ -68,7 +79,8 @@ test('every npm bench script refuses an option it does not have', () => {
   ).scripts;
   const files = Object.entries(scripts)
     .filter(([name]) => name.startsWith('bench:'))
-    .flatMap(([, cmd]) => [...(/node dist\/bench\/([\w/-]+\.js)/.exec(cmd)?.slice(1) ?? [])]);
+    .flatMap(([, cmd]) => [...(/node scripts\/bench-run\.mjs ([\w/-]+)$/.exec(cmd)?.slice(1) ?? [])])
+    .map((name) => `${name}.js`);
   assert.ok(files.length >= 15, `bench scripts found: ${files.join(', ')}`);
   assert.ok(files.includes('baseline/server.js'), 'bench:baseline is checked too');
   for (const f of files) {

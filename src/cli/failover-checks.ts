@@ -19,12 +19,22 @@ export function checkNotResyncing(
   target: string,
   forced: boolean,
 ): void {
-  const r = doc?.shards.find((s) => s.idx === idx)?.replicas.find((x) => x.address === target && x.local);
+  const r = localReplica(doc, idx, target);
   if (forced || r?.state !== 'resyncing') return;
   throw new DistkvError(
     'INVALID_ARGUMENT',
     `${target} is resyncing from a leader snapshot (at seq ${r.acked_seq ?? 0}): its content is partial or fuzzy until the resync ends; wait for it (distkv cluster shows its state), give another replica with --to, or pass --force-resyncing to promote it anyway`,
   );
+}
+
+/** isResyncing reports whether `replica` says in its `/cluster` (`doc`) that it resyncs shard `idx`. */
+export function isResyncing(doc: NodeDoc | undefined, idx: number, replica: string): boolean {
+  return localReplica(doc, idx, replica)?.state === 'resyncing';
+}
+
+/** localReplica is what `replica`'s own `/cluster` (`doc`) says of its store of shard `idx`. */
+function localReplica(doc: NodeDoc | undefined, idx: number, replica: string) {
+  return doc?.shards.find((s) => s.idx === idx)?.replicas.find((x) => x.address === replica && x.local);
 }
 
 /**
@@ -67,6 +77,24 @@ export function checkForcedTarget(
       'SHARD_UNREACHABLE',
       `replica ${silent.join(', ')} of ${shard} does not answer: it may hold acknowledged writes (w >= 1) that ${target} lacks; bring it back and run again, or name the replica to promote with --to to accept losing them`,
     );
+}
+
+/**
+ * aheadOnceHeld is the target of a forced failover without --to once every replica that answers is
+ * held: the one held furthest ahead, `target` on a tie. Records may reach a replica after the
+ * command read the positions and before its hold (a paused leader's last pulls, a replica's fsync
+ * ending); held, no replica moves, so the most advanced is known for sure only now. Before, the
+ * command refused with "run it again", which under load could repeat. A replica `eligible` refuses
+ * (one resyncing) is not chosen; checkStillForced then refuses as before.
+ */
+export function aheadOnceHeld(
+  target: string,
+  heldAt: ReadonlyMap<string, number>,
+  eligible: (replica: string) => boolean,
+): string {
+  let best = target;
+  for (const [r, seq] of heldAt) if (seq > (heldAt.get(best) ?? 0) && eligible(r)) best = r;
+  return best;
 }
 
 /**

@@ -45,7 +45,14 @@ import {
   type NodeDoc,
   releaseFence,
 } from './failover-calls.js';
-import { checkForcedTarget, checkNotResyncing, checkStillForced, checkUnchanged } from './failover-checks.js';
+import {
+  aheadOnceHeld,
+  checkForcedTarget,
+  checkNotResyncing,
+  checkStillForced,
+  checkUnchanged,
+  isResyncing,
+} from './failover-checks.js';
 
 const POLL_MS = 50;
 /** TARGET_SILENT_MS: a target that answers no poll for this long while it catches up has stopped (each poll waits up to 2 s). */
@@ -163,7 +170,7 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     );
   const ack = (r: string): number => ackOf(docs.get(r), idx, r) ?? 0;
   const ahead = [...candidates].sort((a, b) => ack(b) - ack(a))[0];
-  const target = o.to ?? ahead;
+  let target = o.to ?? ahead;
   if (target !== undefined && docs.get(target) === undefined)
     throw new DistkvError(
       'SHARD_UNREACHABLE',
@@ -250,6 +257,13 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
       checkUnchanged(live.name, r, held, base.version);
       heldAt.set(r, held.last_seq);
     }
+    // Forced without --to, the replica held furthest ahead is promoted (failover-checks.ts).
+    if (o.force && o.to === undefined)
+      target = aheadOnceHeld(
+        target,
+        heldAt,
+        (r) => o.forceResyncing === true || !isResyncing(docs.get(r), idx, r),
+      );
     targetSeq = heldAt.get(target) ?? targetSeq;
     if (o.force) await checkStillForced(scheme, auth, live.name, leader, target, heldAt);
     o.signal?.throwIfAborted();

@@ -39,12 +39,12 @@ import { MAX_PULL_BYTES } from '../replication/http-source.js';
 import { authError } from './auth.js';
 import type { HttpContext } from './context.js';
 import type { HttpResponse } from './http1-exchange.js';
-import { intParam, parseQuery } from './request-parse.js';
+import { intParam } from './request-parse.js';
 import { sendError, statusLine } from './respond.js';
 import { answerLater } from './route.js';
 import type { Router } from './router.js';
 import { serveSnapshot } from './snapshot-route.js';
-import { heardBy } from './replica-pulls.js';
+import { heardBy, type PullNote, type SnapshotNote } from './replica-pulls.js';
 import {
   checkBehind,
   checkLease,
@@ -67,14 +67,18 @@ const MAX_WAIT_MS = 60000;
 export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
   registerSeedReplication(app, ctx);
   const refusals = refusalLog(ctx);
+  const pullNote = (params: ReadonlyMap<string, string>): PullNote | undefined =>
+    ctx.replicaPulls.noteOf(ctx.liveMap.current, params);
+  const snapshotNote = (params: ReadonlyMap<string, string>): SnapshotNote | undefined =>
+    ctx.replicaPulls.snapshotNoteOf(ctx.liveMap.current, params);
   app.get(
     '/_repl/pull',
     internal(
       ctx,
-      heardBy(ctx, (res, req, heard) => {
+      // The query is parsed once, by heardBy, which records the pull for /cluster's leader_view.
+      heardBy(pullNote, (res, req, params, heard) => {
         const denied = authError(req, ctx.config.server.token);
         if (denied) throw denied;
-        const { params } = parseQuery(req.getQuery());
         refuseMismatch(ctx, refusals, params, 'pull');
         const shard = shardOf(ctx, params);
         const after = intParam(params, 'after', 0, 0, Number.MAX_SAFE_INTEGER);
@@ -163,19 +167,23 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
 
   app.get(
     '/_repl/snapshot',
-    internal(ctx, (res, req) => {
-      const denied = authError(req, ctx.config.server.token);
-      if (denied) throw denied;
-      const { params } = parseQuery(req.getQuery());
-      refuseMismatch(ctx, refusals, params, 'snapshot');
-      const shard = shardOf(ctx, params);
-      const t = leaderTarget(ctx, shard);
-      checkLease(ctx, shard);
-      // A leader that started behind its replica holds an empty or older shard: its snapshot is
-      // not the shard (a backup took it, exit 0, and a restore of that file lost every key).
-      checkBehind(ctx, shard);
-      serveSnapshot(ctx, res, shard, t);
-    }),
+    internal(
+      ctx,
+      // A replica's snapshot stream is recorded too: it resyncs through it, pulling nothing meanwhile.
+      heardBy(snapshotNote, (res, req, params, heard) => {
+        const denied = authError(req, ctx.config.server.token);
+        if (denied) throw denied;
+        refuseMismatch(ctx, refusals, params, 'snapshot');
+        const shard = shardOf(ctx, params);
+        const t = leaderTarget(ctx, shard);
+        checkLease(ctx, shard);
+        // A leader that started behind its replica holds an empty or older shard: its snapshot is
+        // not the shard (a backup took it, exit 0, and a restore of that file lost every key).
+        checkBehind(ctx, shard);
+        heard?.started();
+        serveSnapshot(ctx, res, shard, t, heard);
+      }),
+    ),
   );
   return () => {
     refusals.close();

@@ -7,8 +7,9 @@
  *    without its etcd lease, a node refusing slots another config gives another leader (these
  *    exited 1 before, with their lines on stdout);
  *  - a replica whose lag is unknown: its node answers but it does not follow its leader
- *    (disconnected, starting, held, failed; one resyncing is named so, below), or its leader, asked too, has heard no pull
- *    of it lately (it follows another leader). That exited 0, a "lag unknown" in the table only.
+ *    (disconnected, starting, held, failed; one resyncing is named so, below), or its leader,
+ *    asked too, has heard no pull of it lately (it follows another leader). That exited 0, a
+ *    "lag unknown" in the table only.
  *
  * A replica's leader says what it heard of its pulls (`/cluster` → `replicas[].leader_view`,
  * src/http/replica-pulls.ts): its acked seq, when it last pulled, a refusal (a wrong token: 401),

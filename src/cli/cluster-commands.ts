@@ -125,8 +125,9 @@ sees it, and with what its leader heard of its pulls when its leader runs in ano
 Exit status: 0 healthy: every shard's leader serves it and every replica follows it.
 1 not healthy, one line on stderr per problem ("distkv cluster: not healthy: ..."): a node does
 not answer, a shard has no leader that serves it (down, held behind its replica, no etcd lease),
-a replica does not follow its leader (lag unknown: disconnected, starting, resyncing, held), a
-node refuses slots of a config mismatch; also when no node answered at all. 2 usage.
+a replica does not follow its leader (lag unknown: disconnected, starting, held) or is still
+resyncing from a snapshot (said so: it serves no reads yet), a node refuses slots of a config
+mismatch; also when no node answered at all. 2 usage.
 So \`distkv cluster > /dev/null && echo healthy\` is a health check.`;
 
 /** CLUSTER_VERBS are the cluster verbs, by name. */

@@ -7,12 +7,20 @@
  *    without its etcd lease, a node refusing slots another config gives another leader (these
  *    exited 1 before, with their lines on stdout);
  *  - a replica whose lag is unknown: its node answers but it does not follow its leader
- *    (disconnected, starting, resyncing, held, failed), or its leader, asked too, has heard no pull
- *    of it lately (it follows another leader). That exited 0, a "lag unknown" in the table only.
+ *    (disconnected, starting, held, failed; one resyncing is named so, below), or its leader,
+ *    asked too, has heard no pull of it lately (it follows another leader). That exited 0, a
+ *    "lag unknown" in the table only.
  *
  * A replica's leader says what it heard of its pulls (`/cluster` → `replicas[].leader_view`,
  * src/http/replica-pulls.ts): its acked seq, when it last pulled, a refusal (a wrong token: 401),
- * which the lines carry; it is parsed here as any node's answer, field by field.
+ * the snapshot stream it sends a replica that resyncs; the lines carry it. It is parsed here as any
+ * node's answer, field by field.
+ *
+ * A replica resyncing from a snapshot (its node says `resyncing`, or its leader streams it one) is
+ * named as such, "is resyncing from a snapshot", not as a replica that does not follow: it is
+ * catching up, for minutes with a large shard, while its last pull grows old. It is still a
+ * problem (exit 1): until it has caught up it serves no reads (503) and `w=N` writes cannot count
+ * on it, and the command's exit 0 promises every replica follows its leader.
  */
 
 /** LeaderViewOfReplica is a replica's `leader_view` as read from its leader's /cluster. */
@@ -23,6 +31,9 @@ export interface LeaderViewOfReplica {
   last_pull_ms_ago?: number;
   following: boolean;
   refused?: { code: string; ms_ago: number };
+  resyncing?: true;
+  last_snapshot_ms_ago?: number;
+  snapshot_bytes?: number;
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -40,6 +51,8 @@ export function leaderViewOf(raw: unknown): LeaderViewOfReplica | undefined {
   const lag = num(v.lag_seqs);
   const last = num(v.last_pull_ms_ago);
   const refusedAgo = num(refused.ms_ago);
+  const snapshotAgo = num(v.last_snapshot_ms_ago);
+  const snapshotBytes = num(v.snapshot_bytes);
   return {
     never_pulled: v.never_pulled === true,
     ...(acked === undefined ? {} : { acked_seq: acked }),
@@ -47,7 +60,18 @@ export function leaderViewOf(raw: unknown): LeaderViewOfReplica | undefined {
     ...(last === undefined ? {} : { last_pull_ms_ago: last }),
     following: v.following === true,
     ...(code === undefined || refusedAgo === undefined ? {} : { refused: { code, ms_ago: refusedAgo } }),
+    ...(v.resyncing === true ? { resyncing: true as const } : {}),
+    ...(snapshotAgo === undefined ? {} : { last_snapshot_ms_ago: snapshotAgo }),
+    ...(snapshotBytes === undefined ? {} : { snapshot_bytes: snapshotBytes }),
   };
+}
+
+/** mib writes a byte count in MiB, one decimal. */
+const mib = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+
+/** snapshotNote says what the leader sent of a replica's snapshot stream: `12.0 MiB, last sent 80 ms ago`. */
+function snapshotNote(v: LeaderViewOfReplica): string {
+  return `${mib(v.snapshot_bytes ?? 0)}, last sent ${v.last_snapshot_ms_ago ?? '?'} ms ago`;
 }
 
 /** describeLeaderView says what a replica's leader heard of its pulls, for a problem line or the table. */
@@ -57,7 +81,8 @@ export function describeLeaderView(v: LeaderViewOfReplica): string {
     : `last heard a pull of it ${v.last_pull_ms_ago ?? '?'} ms ago${v.acked_seq === undefined ? '' : ` (at seq ${v.acked_seq}${v.lag_seqs === undefined ? '' : `, ${v.lag_seqs} seqs behind`})`}`;
   const refused =
     v.refused === undefined ? '' : `; it refused its last pull ${v.refused.ms_ago} ms ago: ${v.refused.code}`;
-  return `its leader ${heard}${refused}`;
+  const snapshot = v.resyncing === true ? `; it is streaming it a snapshot (${snapshotNote(v)})` : '';
+  return `its leader ${heard}${refused}${snapshot}`;
 }
 
 /** ReplicaHealth is what replicaProblem reads of a merged replica of `distkv cluster`. */
@@ -71,12 +96,27 @@ export interface ReplicaHealth {
 }
 
 /**
+ * resyncing tells a replica that is catching up through a snapshot: its node says `resyncing` and
+ * its leader, when it says anything, streams it one or hears its pulls (it replays the log up to
+ * the snapshot's exactSeq); or its node does not tell its lag and its leader streams it one. A
+ * replica whose node says `resyncing` but whose leader neither streams it a snapshot nor hears it
+ * (its resync fails, over and over) does not follow its leader.
+ */
+function resyncing(r: ReplicaHealth): boolean {
+  const v = r.leader_view;
+  if (r.state === 'resyncing') return v === undefined || v.resyncing === true || v.following;
+  return r.lag_seqs == null && v?.resyncing === true;
+}
+
+/**
  * replicaProblem is the problem line of replica `r` of shard `shard`, or undefined when it follows
  * its leader (its own node shows its lag, and its leader, when asked, heard it pull lately).
  */
 export function replicaProblem(shard: string, r: ReplicaHealth): string | undefined {
   const leader = r.leader_view === undefined ? '' : `; ${describeLeaderView(r.leader_view)}`;
   if (r.down) return `${shard}: replica ${r.address} does not answer${leader}`;
+  if (resyncing(r))
+    return `${shard}: replica ${r.address} is resyncing from a snapshot of its leader: it serves no reads and w=N writes cannot count on it until it has caught up (run distkv cluster again)${leader}`;
   if (r.lag_seqs == null && r.state === undefined)
     return `${shard}: replica ${r.address} does not follow its leader: its node answers but shows no replica of the shard there (it routes with an older live map, or runs an older distkv)${leader}`;
   if (r.lag_seqs == null) {
@@ -96,5 +136,6 @@ export function leaderNote(v: LeaderViewOfReplica): string {
   const pull = v.never_pulled
     ? 'leader: no pull since it started'
     : `leader: last pull ${v.last_pull_ms_ago ?? '?'} ms ago${v.acked_seq === undefined ? '' : ` at seq ${v.acked_seq}`}`;
-  return v.refused === undefined ? pull : `${pull}, refused ${v.refused.code}`;
+  const refused = v.refused === undefined ? pull : `${pull}, refused ${v.refused.code}`;
+  return v.resyncing === true ? `${refused}, streaming it a snapshot: ${snapshotNote(v)}` : refused;
 }

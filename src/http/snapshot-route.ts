@@ -15,6 +15,8 @@
  *   that leaves (`onAborted`) ends the loop at its next turn. A leader held behind a replica while
  *   the pages were read cuts the stream before its end, so that no reader takes it for the shard.
  *   A failure is logged and closes the connection (the stream is then short: its reader refuses it).
+ * - The stream of a replica (`replica=`) reports each page and its end to the leader's record of
+ *   its replicas (replica-pulls.ts: `/cluster`'s `leader_view`, `resyncing`).
  */
 import { toDistkvError } from '../errors.js';
 import { encodeSnapshotEnd, encodeSnapshotHeader } from '../replication/snapshot-format.js';
@@ -23,6 +25,7 @@ import type { Target } from '../server/node-plan.js';
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
 import type { HttpContext } from './context.js';
 import type { HttpResponse } from './http1-exchange.js';
+import type { SnapshotNote } from './replica-pulls.js';
 
 /**
  * SNAPSHOT_PAGE and SCAN_PAGE_BYTES bound a snapshot page: 10000 entries, or the entry that
@@ -37,15 +40,16 @@ import type { HttpResponse } from './http1-exchange.js';
 const SNAPSHOT_PAGE = 10000;
 
 /**
- * serveSnapshot streams the snapshot of `shard`, led here by `t`, on `res` (see above). It
- * registers the response's abort and writable callbacks before its first await, and answers or
- * closes the connection itself.
+ * serveSnapshot streams the snapshot of `shard`, led here by `t`, on `res` (see above), telling
+ * `heard` of each page and of its end. It registers the response's abort and writable callbacks
+ * before its first await, and answers or closes the connection itself.
  */
 export function serveSnapshot(
   ctx: HttpContext,
   res: HttpResponse,
   shard: number,
   t: Target & { local: true },
+  heard?: SnapshotNote,
 ): void {
   const state = { writable: undefined as (() => void) | undefined };
   res.onAborted(() => {
@@ -55,10 +59,14 @@ export function serveSnapshot(
     state.writable?.();
     return true;
   });
-  streamSnapshot(ctx, res, shard, t, state).catch((err: unknown) => {
-    ctx.log.error({ shard, err: toDistkvError(err).message }, 'snapshot stream failed');
-    if (!res.aborted) res.close();
-  });
+  streamSnapshot(ctx, res, shard, t, state, heard).then(
+    (complete) => heard?.ended(complete),
+    (err: unknown) => {
+      heard?.ended(false);
+      ctx.log.error({ shard, err: toDistkvError(err).message }, 'snapshot stream failed');
+      if (!res.aborted) res.close();
+    },
+  );
 }
 
 /**
@@ -75,7 +83,8 @@ async function streamSnapshot(
   shard: number,
   t: Target & { local: true },
   state: { writable: (() => void) | undefined },
-): Promise<void> {
+  heard: SnapshotNote | undefined,
+): Promise<boolean> {
   let seq: number | null = null;
   let after: Uint8Array | null = null;
   let crc: number | null = null;
@@ -91,7 +100,7 @@ async function streamSnapshot(
       crc,
     });
     if (r.type !== 'repl-snapshot-result') throw new Error(`unexpected ${r.type} for a snapshot page`);
-    if (res.aborted) return;
+    if (res.aborted) return false;
     const last = r.last;
     const body = new Uint8Array(r.buffer, 0, r.length);
     if (!started) {
@@ -108,15 +117,17 @@ async function streamSnapshot(
       // then refused LEADER_BEHIND).
       if (ctx.liveMap.behindError(shard) !== undefined) {
         res.close();
-        return;
+        return false;
       }
       // Read after the last page: at least the leader's seq when that page was read; then the crc
       // of the whole stream, which the worker kept through its pages (snapshot-format.ts).
       res.write(body);
+      heard?.page(r.length);
       res.end(encodeSnapshotEnd(Math.max(r.seq, ctx.pool.lastSeq(t.store)), r.crc));
-      return;
+      return true;
     }
     const ok = res.write(body);
+    heard?.page(r.length);
     seq = r.seq;
     after = r.lastKey;
     crc = r.crc;
@@ -125,7 +136,7 @@ async function streamSnapshot(
         state.writable = resolve;
       });
       state.writable = undefined;
-      if (isAborted(res)) return;
+      if (isAborted(res)) return false;
     }
   }
 }

@@ -1,24 +1,21 @@
 /**
- * ReplicationHost: the replication side of one shard worker. For each leader store it keeps a
- * LeaderState (replica acks, w=N waits, WAL retention hook) and answers pulls and snapshot pages;
- * for each replica store it runs a Follower whose source is the leader store itself when that is on
- * this worker (LocalSource), or the leader's node over HTTP otherwise (HttpSource; this covers a
- * leader on another worker of the same process too, through this process's own listener).
+ * ReplicationHost: the replication side of one shard worker. Its leader stores are kept by
+ * WorkerLeaders (worker-leaders.ts: acks, w=N waits, WAL retention, pulls, snapshot pages, the seed
+ * cursor), whose answers it passes on; for each replica store it runs a Follower whose source is
+ * the leader store itself when that is on this worker (LocalSource), or the leader's node over
+ * HTTP otherwise (HttpSource; this covers a leader on another worker of the same process too,
+ * through this process's own listener), and it turns stores over between the two roles when a
+ * newer live map says so (setRole, holdFollowing).
  * A store replicates through its replication seam (Store.replication, src/storage/store-replication.ts);
  * replicas of engines without one stay empty (logged at start).
- * At the process's stop, `endPulls` wakes the leaders' parked pulls and keeps later ones from
- * parking (src/util/stop-wakes.ts), so the stop does not wait out its replicas' long polls.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
-import { scanOwnSlots } from '../storage/own-slots.js';
 import type { Store, StoreEntry as ScanEntry } from '../storage/store.js';
-import type { StoreReplication } from '../storage/store-replication.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
 import { countDiverged, saveFork, trySaveFork } from './diverged-file.js';
-import { EpochStarts } from './epoch-starts.js';
-import { epochsOf, ownMapFork, type ShardEpochs } from './epochs.js';
+import { epochsOf, ownMapFork } from './epochs.js';
 import {
   FOLLOWER_STATES,
   type FollowerState,
@@ -31,16 +28,14 @@ import {
 } from './positions.js';
 import { Follower } from './follower.js';
 import { followerStats } from './replica-stats.js';
-import { LeaderState } from './leader-state.js';
-import { RingProducer } from './ring.js';
-import { SeedCursors } from './seed-cursor.js';
-import { answerPull, type PullAnswer } from './pull-answer.js';
-import { StopWakes } from '../util/stop-wakes.js';
+import type { LeaderState } from './leader-state.js';
+import type { PullAnswer } from './pull-answer.js';
 import { replicaSource } from './replica-source.js';
 import type { OnPullRefused } from './source.js';
 import { type HostedStore, ReplicaRebuilds, setReplicaEpoch } from './replica-rebuilds.js';
 import { RESYNC_MARKER } from './resync-marker.js';
 import { ResyncingStore } from './resyncing-store.js';
+import { WorkerLeaders } from './worker-leaders.js';
 
 export type { HostedStore } from './replica-rebuilds.js';
 
@@ -49,14 +44,9 @@ export class ReplicationHost {
   private readonly stores: Map<number, HostedStore>;
   private readonly positions: Positions;
   private readonly log: Logger | undefined;
-  private readonly leaders = new Map<number, LeaderState>();
+  /** leaders keeps the leader stores (worker-leaders.ts). */
+  private readonly leaders: WorkerLeaders;
   private readonly followers = new Map<number, Follower>();
-  private readonly seedCursors = new SeedCursors((index) => {
-    const log = this.leaderStore(index); // UNAVAILABLE unless it leads here
-    return { dir: this.stores.get(index)!.spec.dir, log, epochs: this.leaderEpochs(index) };
-  });
-  /** epochStarts are where promoted leaders' own epochs start (epoch-starts.ts). */
-  private readonly epochStarts: EpochStarts;
   /** holds are the replicas a promotion stopped following (holdFollowing), each with its time limit. */
   private readonly holds = new Map<number, NodeJS.Timeout>();
   /**
@@ -70,8 +60,6 @@ export class ReplicationHost {
   private readonly notLeading = new Map<number, string>();
   /** rebuilds keeps the stores of replicas under a resync (replica-rebuilds.ts). */
   private readonly rebuilds: ReplicaRebuilds;
-  /** pullEnd cuts the leaders' long polls short once the process stops (endPulls). */
-  private readonly pullEnd = new StopWakes();
 
   /** refused hears the refusals of the replicas' pulls by their leaders' nodes (source.ts). */
   private readonly refused: OnPullRefused | undefined;
@@ -92,16 +80,12 @@ export class ReplicationHost {
     this.positions = positions;
     this.log = log;
     this.rebuilds = new ReplicaRebuilds(open, positions, log);
-    this.epochStarts = new EpochStarts(log);
+    this.leaders = new WorkerLeaders(stores, positions, log);
   }
 
   /** start wires every leader and starts every replica's follower. */
   start(): void {
-    for (const [index, h] of this.stores)
-      if (h.spec.role === 'leader') {
-        this.epochStarts.recall(index, h.spec);
-        this.startLeader(index, h);
-      }
+    for (const [index, h] of this.stores) if (h.spec.role === 'leader') this.leaders.open(index, h);
     for (const [index, h] of this.stores)
       if (h.spec.role === 'replica') {
         setReplicaEpoch(h);
@@ -135,12 +119,10 @@ export class ReplicationHost {
     await follower?.stop();
     this.forgetContact(index);
     this.sharedThrough.delete(index);
-    if (this.leaders.delete(index)) h.store.replication?.setRetention(() => undefined);
-    this.epochStarts.forget(index);
+    this.leaders.drop(index, h);
     h.spec = spec;
     if (spec.role === 'leader') {
-      this.epochStarts.place(index, spec, h.store.replication?.lastSeq());
-      this.startLeader(index, h);
+      this.leaders.promote(index, h);
       if (h.store instanceof ResyncingStore) this.refuseToLead(index, h);
       return;
     }
@@ -203,11 +185,6 @@ export class ReplicationHost {
     return this.heard.has(index) || r === undefined ? undefined : ownMapFork(h.spec, r.epoch, r.lastSeq());
   }
 
-  /** leaderEpochs is what leader store `index` answers pulls with (epoch-starts.ts). */
-  private leaderEpochs(index: number): ShardEpochs {
-    return this.epochStarts.of(index, this.stores.get(index)!.spec);
-  }
-
   /** refuseToLead reports (log, /stats) that store `index`, promoted in the middle of a resync, leads nothing. */
   private refuseToLead(index: number, h: HostedStore): void {
     const why = `promoted while it resyncs from a leader snapshot (unfinished): it holds part of one at most, so it leads nothing and answers UNAVAILABLE; fail the shard over to another replica (docs/failover.md)`;
@@ -216,31 +193,6 @@ export class ReplicationHost {
       { shard: h.spec.shard.name, node: h.spec.node },
       `store ${h.spec.shard.name} on ${h.spec.node} ${why}`,
     );
-  }
-
-  private startLeader(index: number, h: HostedStore): void {
-    const leader = h.store.replication;
-    if (leader === undefined) return;
-    // Every frame this store writes from now on carries the epoch it leads in.
-    leader.epoch = h.spec.epoch ?? 0;
-    const state = new LeaderState(() => leader.lastSeq());
-    this.leaders.set(index, state);
-    // The log keeps what a replica or the seed-compatible cursor (once used) has yet to read.
-    leader.setRetention(() => {
-      const replicas = state.retainFrom();
-      const seed = this.seedCursors.position(index);
-      if (seed === undefined) return replicas;
-      return Math.min(replicas ?? Number.POSITIVE_INFINITY, seed + 1);
-    });
-    for (const ring of h.spec.rings ?? []) {
-      const producer = new RingProducer(ring.buffer);
-      // Only while this store leads with this state: after a demotion its log comes from the new leader.
-      leader.onLog((records, first, last) => {
-        if (this.leaders.get(index) === state) producer.publish(records, first, last);
-      });
-      // A ring replica pulls nothing from us: its ack is read from the shared positions.
-      state.addAckSource(ring.replicaNode, () => this.positions.get(ring.replicaStore, SLOT_LAST_SEQ));
-    }
   }
 
   /**
@@ -299,13 +251,13 @@ export class ReplicationHost {
       this.positions,
       leaderHere === undefined || leaderIndex === undefined
         ? undefined
-        : { replication: () => leaderHere.store.replication, epochs: () => this.leaderEpochs(leaderIndex) },
+        : { replication: () => leaderHere.store.replication, epochs: () => this.leaders.epochs(leaderIndex) },
       this.refused,
     );
     // Read at each publish: a role change turns stores over one by one, and a replica started
     // before its leader store was promoted found no leader state to tell (it was never counted).
     const localLeader = (): LeaderState | undefined =>
-      leaderHere === undefined || leaderIndex === undefined ? undefined : this.leaders.get(leaderIndex);
+      leaderHere === undefined || leaderIndex === undefined ? undefined : this.leaders.state(leaderIndex);
     const log = this.log?.child({ shard: h.spec.shard.name, role: 'replica', node: h.spec.node });
     const follower = new Follower({
       source,
@@ -350,7 +302,7 @@ export class ReplicationHost {
    * ack and `epoch` the epoch of its record there. `replica` must be a configured replica of the
    * shard (the HTTP route checks it against the topology).
    */
-  async pull(
+  pull(
     store: number,
     after: number,
     maxBytes: number,
@@ -358,19 +310,7 @@ export class ReplicationHost {
     replica: string,
     epoch = 0,
   ): Promise<PullAnswer> {
-    this.leaderStore(store); // UNAVAILABLE unless it leads here, before its epochs are read
-    const state = this.leaders.get(store);
-    return answerPull(
-      {
-        name: `store ${store}`,
-        store: () => this.leaderStore(store),
-        epochs: () => this.leaderEpochs(store),
-        ack: (node, seq) => state?.ack(node, seq),
-        restartFork: (node, after) => state?.restartFork(node, after),
-        end: this.pullEnd,
-      },
-      { after, maxBytes, waitMs, replica, epoch },
-    );
+    return this.leaders.pull(store, after, maxBytes, waitMs, replica, epoch);
   }
 
   /**
@@ -379,7 +319,7 @@ export class ReplicationHost {
    * the process's stop once the writes its leaders accepted settled, so those answers carry them.
    */
   endPulls(): void {
-    this.pullEnd.end();
+    this.leaders.endPulls();
   }
 
   /**
@@ -392,34 +332,22 @@ export class ReplicationHost {
     page: { limit: number; maxBytes: number },
     seq: number | null,
   ): { seq: number; entries: ScanEntry[] } {
-    const leader = this.leaderStore(store);
-    const s = seq ?? leader.lastSeq();
-    // A replica rebuilt from this snapshot pulls from its seq: a position the leader vouches for,
-    // and keeps in its log meanwhile (every page renews it).
-    this.leaders.get(store)?.servedSnapshot(s);
-    // Only the shard's slots, as reads and scans see it (src/storage/own-slots.ts): a backup made
-    // after a layout change must not carry the keys left behind, stale beside their new owner's.
-    const range = this.stores.get(store)!.spec.shard;
-    const empty = new Uint8Array(0);
-    const entries = scanOwnSlots(leader, range, empty, after ?? undefined, page.limit, page.maxBytes);
-    return { seq: s, entries };
+    return this.leaders.snapshotPage(store, after, page, seq);
   }
 
   /** seedNext returns the next change for the seed's replication protocol across `stores` (leader indexes, shard order). */
   seedNext(stores: readonly number[]): { key: string; value: string } | undefined {
-    const n = this.seedCursors.next(stores);
-    return n === undefined ? undefined : { key: n.key, value: n.value };
+    return this.leaders.seedNext(stores);
   }
 
   /** seedAck acknowledges (key, value) on whichever of `stores` offers it next; returns whether one did. */
   seedAck(stores: readonly number[], key: string, value: string): boolean {
-    return this.seedCursors.ack(stores, key, value);
+    return this.leaders.seedAck(stores, key, value);
   }
 
   /** waitForAcks resolves with how many replicas of leader `store` hold `seq`, once `n` do or after `timeoutMs`. */
   waitForAcks(store: number, seq: number, n: number, timeoutMs: number): Promise<number> {
-    const state = this.leaders.get(store);
-    return state === undefined ? Promise.resolve(0) : state.waitForAcks(seq, n, timeoutMs);
+    return this.leaders.waitForAcks(store, seq, n, timeoutMs);
   }
 
   /** statsOf adds replication fields to a store's stats. */
@@ -429,7 +357,7 @@ export class ReplicationHost {
     const spec = this.stores.get(index)?.spec.replication;
     if (f !== undefined && spec !== undefined)
       return { ...followerStats(f, this.positions, index, spec.pullWaitMs, spec.leaderStore), ...diverged };
-    const l = this.leaders.get(index);
+    const l = this.leaders.state(index);
     const refused = this.notLeading.get(index);
     if (refused !== undefined) return { leaderError: refused, ...diverged };
     return l === undefined ? diverged : { replicas: l.replicas(), ...diverged };
@@ -441,13 +369,5 @@ export class ReplicationHost {
     this.holds.clear();
     await Promise.all([...this.followers.values()].map((f) => f.stop()));
     await this.rebuilds.close();
-  }
-
-  private leaderStore(index: number): StoreReplication {
-    const h = this.stores.get(index);
-    const leader = h?.spec.role === 'leader' ? h.store.replication : undefined;
-    if (leader === undefined)
-      throw new DistkvError('UNAVAILABLE', `store ${index} is not a replicating leader on this worker`);
-    return leader;
   }
 }

@@ -3,7 +3,9 @@
  * not follow its leader (its lag unknown) exited 0 before, so `distkv cluster && echo healthy` said
  * healthy while a replica's pulls were all refused (a wrong token). And what a leader heard of a
  * replica's pulls (`/cluster` → `replicas[].leader_view`) is shown for a replica whose own node does
- * not answer. Twins: L leads the one shard, R is its replica; each answers its own /cluster.
+ * not answer, and a replica resyncing from a snapshot is named as such (it said "does not follow its
+ * leader" while it caught up). Twins: L leads the one shard, R is its replica; each answers its own
+ * /cluster.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -103,6 +105,52 @@ describe('distkv cluster and a replica in another process', () => {
       c.stderr,
       new RegExp(
         `not healthy: shard-0: replica ${r.address} says it follows, but its leader last heard a pull of it 9000 ms ago \\(at seq 6, 4 seqs behind\\)`,
+      ),
+    );
+  });
+});
+
+describe('distkv cluster and a replica resyncing from a snapshot', () => {
+  it('names it as resyncing from a snapshot, with what its leader has sent, and exits 1: it is not yet a working replica', async () => {
+    // Its log was gone: it pulled 45 s ago, and has been loading its leader's snapshot since.
+    replicaSelf = { state: 'resyncing', acked_seq: 0, last_contact_ms_ago: 100 };
+    leaderView = {
+      last_pull_ms_ago: 45000,
+      following: false,
+      resyncing: true,
+      last_snapshot_ms_ago: 80,
+      snapshot_bytes: 12 * 1024 * 1024,
+    };
+    const c = await runCli(['cluster', '--url', l.address]);
+    assert.equal(c.code, 1, c.stdout + c.stderr);
+    assert.deepEqual(c.stderr.trimEnd().split('\n'), [
+      `distkv cluster: not healthy: shard-0: replica ${r.address} is resyncing from a snapshot of its leader: it serves no reads and w=N writes cannot count on it until it has caught up (run distkv cluster again); its leader last heard a pull of it 45000 ms ago; it is streaming it a snapshot (12.0 MiB, last sent 80 ms ago)`,
+    ]);
+    assert.match(
+      c.stdout,
+      /\(resyncing, lag unknown, at seq 0, last contact 100 ms ago; leader: last pull 45000 ms ago, streaming it a snapshot: 12\.0 MiB, last sent 80 ms ago\)/,
+    );
+    const j = await runCli(['cluster', '--url', l.address, '--json']);
+    assert.equal(j.code, 1);
+    const doc = JSON.parse(j.stdout) as { shards: { replicas: { leader_view?: unknown }[] }[] };
+    assert.deepEqual(doc.shards[0]!.replicas[0]!.leader_view, { never_pulled: false, ...leaderView });
+  });
+
+  it('a replica whose own word is resyncing but whose leader neither streams it a snapshot nor hears it does not follow', async () => {
+    replicaSelf = { state: 'resyncing', acked_seq: 0, last_contact_ms_ago: 20000 };
+    leaderView = {
+      last_pull_ms_ago: 20000,
+      following: false,
+      last_snapshot_ms_ago: 19000,
+      snapshot_bytes: 0,
+    };
+    const c = await runCli(['cluster', '--url', l.address]);
+    assert.equal(c.code, 1, c.stdout + c.stderr);
+    assert.match(
+      c.stderr,
+      new RegExp(
+        `not healthy: shard-0: replica ${r.address} does not follow its leader \\(resyncing, lag unknown; its leader last answered it 20000 ms ago\\); its leader last heard a pull of it 20000 ms ago$`,
+        'm',
       ),
     );
   });

@@ -16,7 +16,10 @@
  * ACKED_REPLY_BYTES or more is acknowledged (`ack`) once taken, not when it arrives, so another
  * connection's small reply waits behind at most about `holdBytes` and a part of large ones.
  * Smaller batches are neither counted against the turn nor acknowledged: the path of small values
- * costs two comparisons per message.
+ * costs two comparisons per message. Every large batch is acknowledged once taken, whatever became
+ * of the connection that asked (closed, or not reading: its handler drops or buffers the reply), so
+ * the worker's held backlog, and the control messages that wait behind it (a fence during a
+ * failover, src/worker/op-runner.ts), wait only for this thread's turns, never for a client.
  *
  * Owned by one WorkerLink (worker-link.ts), on the main thread.
  */
@@ -85,11 +88,19 @@ export class ReplyIntake<M> {
     this.head = 0;
   }
 
+  /**
+   * takeLarge takes a large batch and acknowledges it, whatever its handlers do (one that throws
+   * must not leave it untaken for good: the worker's backlog, and the control messages that wait
+   * behind it, would wait forever).
+   */
   private takeLarge(msg: M, bytes: number): void {
     this.turnBytes += bytes;
     this.scheduleTurn();
-    this.take(msg);
-    this.ack(bytes);
+    try {
+      this.take(msg);
+    } finally {
+      this.ack(bytes);
+    }
   }
 
   private scheduleTurn(): void {

@@ -8,6 +8,12 @@
  * op here waits here too, behind it (so does an op without keys, OP_WAIT, behind every op here);
  * the ops here run in arrival order. An op whose keys have nothing here runs at once.
  *
+ * A control message that must follow the ops sent before it (shard-host.ts, `ORDERED`) waits here
+ * too, as a `Call` in their order, while the backlog drains in parts (op-runner.ts, `after`); every
+ * op that arrives while a call waits here waits behind it, whatever its keys, so the message also
+ * comes before every op sent after it (a fence before the writes it refuses, a scan that does not
+ * see a later PUT).
+ *
  * Owned by one shard worker thread; the ops' keys and values are copies.
  */
 import { latin1Key } from '../util/bytes.js';
@@ -23,12 +29,17 @@ export interface Op {
   timeoutMs: number;
 }
 
-/** OpBacklog is a queue of ops, with the keys they hold back. */
+/** Call is a control message waiting in the backlog behind the ops sent before it. */
+export type Call = () => void;
+
+/** OpBacklog is a queue of ops and calls, with the keys they hold back. */
 export class OpBacklog {
-  private entries: ({ op: Op; keys: string[] } | undefined)[] = [];
+  private entries: ({ op: Op | Call; keys: string[] } | undefined)[] = [];
   private head = 0;
   /** held counts, per store and key (`keyOf`), the ops here on it. */
   private readonly held = new Map<string, number>();
+  /** calls counts the calls here: while any waits, every op waits too. */
+  private calls = 0;
 
   /** size is the number of ops waiting here. */
   get size(): number {
@@ -38,7 +49,7 @@ export class OpBacklog {
   /** blocks says whether an op on `keys` of `store` must wait here (an op without keys: while any does). */
   blocks(store: number, keys: readonly Uint8Array[]): boolean {
     if (this.size === 0) return false;
-    if (keys.length === 0) return true;
+    if (keys.length === 0 || this.calls > 0) return true;
     return keys.some((k) => this.held.has(keyOf(store, k)));
   }
 
@@ -49,8 +60,14 @@ export class OpBacklog {
     this.entries.push({ op, keys: ks });
   }
 
-  /** shift takes the oldest op, releasing its keys; undefined when none waits. */
-  shift(): Op | undefined {
+  /** pushCall queues `call` behind every op and call here (each later op then waits behind it). */
+  pushCall(call: Call): void {
+    this.calls++;
+    this.entries.push({ op: call, keys: [] });
+  }
+
+  /** shift takes the oldest op or call, releasing its keys; undefined when none waits. */
+  shift(): Op | Call | undefined {
     if (this.size === 0) return undefined;
     const e = this.entries[this.head]!;
     this.entries[this.head++] = undefined;
@@ -58,6 +75,7 @@ export class OpBacklog {
       this.entries = [];
       this.head = 0;
     }
+    if (typeof e.op === 'function') this.calls--;
     for (const k of e.keys) {
       const n = this.held.get(k)! - 1;
       if (n === 0) this.held.delete(k);

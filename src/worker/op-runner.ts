@@ -20,10 +20,25 @@
  * memory: the reply batch, `take()`'s exact-size copy, postMessage's clone), and another client's
  * small GET to the same worker waited behind all of it: 0.1-1 s. Between parts, the batches that
  * arrived meanwhile run: their ops on keys with nothing in the backlog at once, the others behind
- * it, so the ops of one key still run in arrival order. A control message (`finish`, from
- * shard-host.ts) runs the whole backlog first, so it still follows every op sent before it.
- * A part of the backlog also ends, and the next waits, while the main thread has not yet taken the
- * large reply batches already sent (reply-batch.ts, "Flow").
+ * it, so the ops of one key still run in arrival order.
+ *
+ * Flow: a part of the backlog also ends, and the next waits, while the main thread has not yet taken
+ * the large reply batches already sent (reply-batch.ts, "Flow", `holding`); and a batch that
+ * arrives while it holds answers only HELD_PART_BYTES (and the value that passes it) before the
+ * rest of its ops join the backlog. Each batch used to run a whole part whatever the flow, so with
+ * many connections sending MGETs of large values every batch added 4 MiB untaken, and the bound was
+ * none. The main thread sends at most one batch per turn and takes about 2 MiB of large replies per
+ * turn (src/server/reply-intake.ts), more than a batch that arrives while holding can add.
+ *
+ * Control messages: one that must follow the ops sent before it (shard-host.ts, `ORDERED`: a scan
+ * must see a pipelined PUT sent before it, a fence must cover the writes accepted before it) waits
+ * behind them in the backlog (`after`), and runs when the drain reaches it, in parts and with the
+ * flow like the ops; the ops that arrive after it wait behind it. The others (replication pulls,
+ * watch polls, stats) read the log or counters, not what an op in the backlog would change, and run
+ * at once without touching the backlog: running the whole backlog before each, as before, meant a
+ * replica's pull every few milliseconds released every held reply, and the flow never held. The
+ * stop (`finish`) runs the whole backlog at once: it must not wait for a main thread that may take
+ * nothing more (it answers what it takes, and drops the rest when it ends the thread).
  *
  * Owned by one shard worker thread; the batch's views are valid only until `run` returns.
  */
@@ -31,7 +46,7 @@ import { DistkvError } from '../errors.js';
 import { ConditionalWrites } from './conditional-writes.js';
 import { newestOf, runEdit } from './edits.js';
 import { KeyGates } from './key-gates.js';
-import { type Op, OpBacklog } from './op-backlog.js';
+import { type Call, type Op, OpBacklog } from './op-backlog.js';
 import { RequestReader } from './op-codec.js';
 import {
   OP_DELETE,
@@ -71,6 +86,12 @@ const NO_OLD = Buffer.alloc(0);
  * for the next (a value past it ends the part): four GETs of 1 MiB values, a few milliseconds.
  */
 export const PART_BYTES = 4 * 1024 * 1024;
+/**
+ * HELD_PART_BYTES is about how many reply bytes a batch that arrives while the flow holds answers at
+ * once (a value past it ends the part): a few thousand small replies, so another client's small GET
+ * still runs at once, while a batch of large values adds at most one of them to what is untaken.
+ */
+export const HELD_PART_BYTES = 256 * 1024;
 
 /** OpRunner executes request batches on one worker's stores. */
 export class OpRunner {
@@ -95,9 +116,9 @@ export class OpRunner {
   }
 
   /**
-   * run executes one request batch, up to PART_BYTES of replies (the rest waits in the backlog); an
-   * op on a key with an op in the backlog waits there too. The replies of its reads and refusals go
-   * out at its end.
+   * run executes one request batch, up to PART_BYTES of replies, or HELD_PART_BYTES while the flow
+   * holds (the rest waits in the backlog); an op on a key with an op in the backlog, or behind a
+   * waiting control message, waits there too. The replies of its reads and refusals go out at its end.
    */
   run(buffer: ArrayBuffer, length: number): void {
     const r = new RequestReader(buffer, length);
@@ -105,7 +126,7 @@ export class OpRunner {
     while (r.next()) {
       if (this.backlog.size > 0 && this.backlog.blocks(r.store, this.keysOf(r, false))) this.defer(r);
       else this.runOne(r);
-      if (this.replies.bytes - start >= PART_BYTES) {
+      if (this.partDone(start)) {
         while (r.next()) this.defer(r);
       }
     }
@@ -113,23 +134,50 @@ export class OpRunner {
     this.drainSoon();
   }
 
-  /** finish runs every op of the backlog now (before a control message, which follows them). */
+  /**
+   * after runs `call` (a control message) once every op that arrived before it has run: now when the
+   * backlog is empty, else when its drain reaches it; the ops that arrive meanwhile wait behind it.
+   */
+  after(call: Call): void {
+    if (this.backlog.size === 0) {
+      call();
+      return;
+    }
+    this.backlog.pushCall(call);
+    this.drainSoon();
+  }
+
+  /** finish runs everything in the backlog now, whatever the flow (the stop). */
   finish(): void {
     if (this.backlog.size === 0) return;
-    for (let op = this.backlog.shift(); op !== undefined; op = this.backlog.shift()) this.runOne(op);
+    for (let e = this.backlog.shift(); e !== undefined; e = this.backlog.shift()) this.runEntry(e);
     this.replies.flush();
+  }
+
+  /** partDone says whether a part that began at reply bytes `start` has answered its share. */
+  private partDone(start: number): boolean {
+    const made = this.replies.bytes - start;
+    return made >= PART_BYTES || (made >= HELD_PART_BYTES && this.replies.holding);
   }
 
   /** drain runs the next part of the backlog (a turn after the part before). */
   private drain(): void {
     this.drainScheduled = false;
     const start = this.replies.bytes;
-    for (let op = this.backlog.shift(); op !== undefined; op = this.backlog.shift()) {
-      this.runOne(op);
+    for (let e = this.backlog.shift(); e !== undefined; e = this.backlog.shift()) {
+      this.runEntry(e);
       if (this.replies.bytes - start >= PART_BYTES || this.replies.holding) break;
     }
     this.replies.flush();
     this.drainSoon();
+  }
+
+  /** runEntry runs an op of the backlog, or a control message once the replies before it are sent. */
+  private runEntry(e: Op | Call): void {
+    if (typeof e === 'function') {
+      this.replies.flush();
+      e();
+    } else this.runOne(e);
   }
 
   /** drainSoon runs the backlog's next part in a later turn, once the main thread took enough (reply-batch.ts, "Flow"). */

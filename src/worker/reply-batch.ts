@@ -36,8 +36,11 @@
  * (op-runner.ts, "Parts") ends once `holdBytes` are untaken (`holding`), and the next runs only
  * once fewer are (`whenRoom`). Replies
  * are never held themselves, so their order is the order they were made in; an op batch that
- * arrives meanwhile still runs at once (one part), so another client's small GET is not held
- * either: its reply reaches the main thread behind at most `holdBytes` and a part of large ones.
+ * arrives meanwhile still runs at once, but only a small part while holding (op-runner.ts,
+ * HELD_PART_BYTES), so another client's small GET is not held either: its reply reaches the main
+ * thread behind at most `holdBytes` and a part of large ones. Control messages do not release
+ * what is held: those that must follow the ops before them wait behind them (op-runner.ts,
+ * "Control messages").
  *
  * Owned by one shard worker thread.
  */

@@ -39,6 +39,27 @@ import { ReplyBatch, type SendFn } from './reply-batch.js';
 import { StoreWrites } from './store-writes.js';
 import { WorkerStores } from './worker-stores.js';
 
+/** Control is a control message: one with an id, answered once. */
+type Control = Exclude<ToWorker, { type: 'ops' } | { type: 'reply-flow' } | { type: 'replies-taken' }>;
+
+/**
+ * ORDERED are the control messages that must follow every op sent before them, and come before every
+ * op sent after them: they read the store's keys (`scan`), write through the write path (`purge`),
+ * fence or turn a store over (`fence`, `set-role`: the seq a fence reports covers the writes
+ * accepted before it, and a write after it is refused), or settle the writes accepted before the
+ * stop (`end-pulls`, `close`). The others read the log, positions or counters, which an op still in
+ * the backlog has not reached: a pull or a watch poll answered before it sees its write in the next;
+ * a watch's snapshot (`watch-scan`) names its seq, and the watch's events follow from there.
+ */
+const ORDERED: ReadonlySet<Control['type']> = new Set([
+  'scan',
+  'purge',
+  'fence',
+  'set-role',
+  'end-pulls',
+  'close',
+]);
+
 /** ShardHost runs the stores of one worker. */
 export class ShardHost {
   private readonly stores: WorkerStores;
@@ -115,8 +136,10 @@ export class ShardHost {
   }
 
   /**
-   * handle executes one message from the main thread. Any but `ops` first runs the ops still waiting
-   * in the op runner's backlog (op-runner.ts, "Parts"), so it follows every op sent before it.
+   * handle executes one message from the main thread. A control message that reads or changes what
+   * the ops before it wrote (ORDERED) waits for the ops still in the op runner's backlog
+   * (op-runner.ts, "Control messages"), and the ops after it wait for it; `close` runs the whole
+   * backlog at once; the others run at once.
    */
   handle(msg: ToWorker): void {
     if (msg.type === 'ops') {
@@ -132,7 +155,16 @@ export class ShardHost {
       this.replies.flow(msg.holdBytes);
       return;
     }
-    this.ops.finish();
+    if (msg.type === 'close') this.ops.finish();
+    if (ORDERED.has(msg.type)) {
+      this.ops.after(() => {
+        this.control(msg);
+      });
+    } else this.control(msg);
+  }
+
+  /** control executes one control message: exactly one reply with its id. */
+  private control(msg: Control): void {
     switch (msg.type) {
       case 'scan':
         this.answer(msg.id, () => this.scan(msg));

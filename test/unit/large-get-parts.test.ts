@@ -8,10 +8,14 @@
  * loaded machine, and every value copied three times meanwhile).
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { OP_GET, OP_PUT, OP_WAIT, ST_DONE, ST_VALUE } from '../../src/worker/op-format.js';
+import { Positions } from '../../src/replication/positions.js';
+import { ReplyReader } from '../../src/worker/op-codec.js';
+import { ShardHost } from '../../src/worker/shard-host.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { openTestHost, runOps, untilReplies } from '../helpers/worker-host.js';
+import { openTestHost, runOps, testStoreSpec, untilReplies } from '../helpers/worker-host.js';
 
 const MIB = 1024 * 1024;
 const KEYS = 4;
@@ -80,21 +84,54 @@ describe('a batch of GETs of large values on a shard worker', () => {
     assert.equal(h.replies.get(203)!.status, ST_DONE);
   });
 
-  it('runs the ops still waiting before a control message', async () => {
+  it('answers a scan after the ops sent before it and before those sent after it, and a stats call at once', async () => {
     const dir = tempDir(after);
-    const h = await openTestHost(dir);
-    after(() => h.host.close());
-    runOps(h.host, (w) => {
+    // The order in which replies and control results leave the worker.
+    const events: string[] = [];
+    const host = await ShardHost.open(
+      [testStoreSpec(join(dir, 'node', 'shard'))],
+      new SharedArrayBuffer(Positions.bytesFor(1)),
+      (msg) => {
+        if (msg.type === 'replies') {
+          const r = new ReplyReader(msg.buffer, msg.length);
+          while (r.next()) events.push(`op ${r.id}`);
+        } else if ('id' in msg) events.push(`${msg.type} ${msg.id}`);
+      },
+    );
+    after(() => host.close());
+    runOps(host, (w) => {
       for (let k = 0; k < KEYS; k++) w.add(k + 1, OP_PUT, 0, `big-${k}`, big(k));
     });
-    await untilReplies(h.replies, [1, 2, 3, 4]);
-    h.replies.clear();
+    const until = async (what: string): Promise<void> => {
+      for (let i = 0; i < 2000 && !events.includes(what); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(events.includes(what), `no ${what}`);
+    };
+    await until(`op ${KEYS}`);
+    events.length = 0;
     const large = Array.from({ length: LARGE_GETS }, (_, i) => 100 + i);
-    runOps(h.host, (w) => {
+    runOps(host, (w) => {
       for (const id of large) w.add(id, OP_GET, 0, `big-${(id - 100) % KEYS}`, undefined);
     });
-    assert.ok(h.replies.size < LARGE_GETS, 'part of the batch waits for a later turn');
-    h.host.handle({ type: 'stats', id: 1 });
-    assert.equal(h.replies.size, LARGE_GETS, 'every op sent before the control message ran before it');
+    assert.ok(events.length < LARGE_GETS, 'part of the batch waits for a later turn');
+    host.handle({ type: 'stats', id: 1 });
+    host.handle({
+      type: 'scan',
+      id: 2,
+      store: 0,
+      prefix: Buffer.from('big-'),
+      after: null,
+      limit: 10,
+      maxBytes: 1024,
+    });
+    runOps(host, (w) => {
+      w.add(300, OP_GET, 0, 'missing', undefined);
+    });
+    assert.ok(events.includes('stats-result 1'), 'a stats call is answered at once');
+    assert.ok(events.length < LARGE_GETS, 'a stats call does not run the backlog');
+    await until('op 300');
+    const scanAt = events.indexOf('scan-result 2');
+    const lastLarge = Math.max(...large.map((id) => events.indexOf(`op ${id}`)));
+    assert.ok(lastLarge < scanAt, `a GET sent before the scan was answered after it: ${events.join(', ')}`);
+    assert.ok(scanAt < events.indexOf('op 300'), 'the GET sent after the scan was answered before it');
   });
 });

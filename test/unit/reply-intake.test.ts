@@ -56,6 +56,21 @@ describe('ReplyIntake', () => {
     assert.equal(taken.at(-1), 'after', 'a batch of a turn with its budget left is taken at once');
   });
 
+  it('acknowledges a large batch whose handler throws (else its worker held its backlog, and the calls behind it, for good)', () => {
+    const acked: number[] = [];
+    const i = new ReplyIntake<Msg>(
+      () => {
+        throw new Error('a handler failed');
+      },
+      (m) => m.bytes,
+      (b) => acked.push(b),
+    );
+    assert.throws(() => {
+      i.receive({ name: 'big', bytes: ACKED_REPLY_BYTES });
+    }, /a handler failed/);
+    assert.deepEqual(acked, [ACKED_REPLY_BYTES]);
+  });
+
   it('drops what waits on clear (its worker is gone)', async () => {
     const { taken, i } = intake();
     for (let n = 0; n < 4; n++) i.receive({ name: `big${n}`, bytes: TURN_BYTES });

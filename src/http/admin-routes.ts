@@ -3,6 +3,7 @@
  * `/purge` (token-protected when a token is configured).
  */
 import type { BehindReplica } from '../server/map-keeper.js';
+import { PEER_HEADER } from '../server/cluster-doc-fetch.js';
 import { DistkvError } from '../errors.js';
 import { respAddressOf } from '../resp/resp-address.js';
 import { replicaLag } from '../replication/lag.js';
@@ -224,6 +225,8 @@ export function registerAdminRoutes(app: Router, ctx: HttpContext): void {
       ctx,
       'cluster',
       (res, req) => {
+        // A peer that asks is up, whatever this node's last check of it found (PeerCheck.heardFrom).
+        ctx.peers.heardFrom(req.getHeader(PEER_HEADER));
         sendJson(res, clusterView(ctx), 200, wantsPretty(req));
       },
       { always: true },

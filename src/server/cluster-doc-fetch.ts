@@ -14,7 +14,9 @@
  *  - `differs`: a 200 JSON object with another `version` (or none): the peer routes with another
  *    config, and its document says how (its shards, read by the caller);
  *  - `silent`: no answer (no connection, no head within `timeoutMs`): normal while a cluster
- *    starts one host at a time; its `cause` is the failure's message (`connect ECONNREFUSED ...`);
+ *    starts one host at a time; its `cause` is the failure's message (`connect ECONNREFUSED ...`),
+ *    and `late` tells one that ran out of `timeoutMs` (no connection or no head in time: a GC
+ *    pause, a busy or stopped process, a partition) from one refused or closed (no process there);
  *  - `unread`: an answer that is not a `/cluster` document: a body past CLUSTER_DOC_BYTES or not
  *    ended within `timeoutMs`, a status other than 200 (the first 200 characters of its body in
  *    the reason), a body that is not a JSON object. Its reason names the node.
@@ -35,7 +37,7 @@ export interface ClusterDoc {
 export type ClusterAnswer =
   | { kind: 'agrees'; doc: ClusterDoc }
   | { kind: 'differs'; version: string | undefined; doc: ClusterDoc }
-  | { kind: 'silent'; cause: string }
+  | { kind: 'silent'; cause: string; late: boolean }
   | { kind: 'unread'; reason: string };
 
 /** ClusterFetchOptions is how one ask is made. */
@@ -53,7 +55,18 @@ export interface ClusterFetchOptions {
   agent?: Dispatcher;
   /** ca is the PEM of the CA(s) trusted for https (server.tls_ca) when there is no `agent`. */
   ca?: Buffer;
+  /**
+   * from names the asking node's addresses (PEER_HEADER), so that a peer that counted it
+   * unreachable asks it back at once (PeerCheck.heardFrom); the peer check sends it.
+   */
+  from?: readonly string[];
 }
+
+/**
+ * PEER_HEADER carries the addresses of the node that asks for `/cluster` (comma-separated): the
+ * ask is proof that node is up, which the asked node's own peer check may not know yet.
+ */
+export const PEER_HEADER = 'x-distkv-peer';
 
 /** REFUSAL_SHOWN is how much of a non-200 answer's body its reason shows. */
 const REFUSAL_SHOWN = 200;
@@ -74,9 +87,13 @@ export async function fetchClusterDoc(address: string, o: ClusterFetchOptions): 
       res = await u.request(`${o.scheme}://${address}/cluster`, {
         dispatcher: agent,
         signal: AbortSignal.timeout(o.timeoutMs),
+        ...(o.from === undefined || o.from.length === 0
+          ? {}
+          : { headers: { [PEER_HEADER]: o.from.join(',') } }),
       });
     } catch (err) {
-      return { kind: 'silent', cause: (err as Error).message };
+      // The bound's abort (AbortSignal.timeout) rejects with its reason, a TimeoutError.
+      return { kind: 'silent', cause: (err as Error).message, late: (err as Error).name === 'TimeoutError' };
     }
     // A body past its bound throws, its message naming `what` (not when the head's bound, still
     // running, ends it first).
@@ -86,7 +103,7 @@ export async function fetchClusterDoc(address: string, o: ClusterFetchOptions): 
     });
   } catch (err) {
     // Only undici's loading, or a URL it refuses (an address no config passes).
-    return { kind: 'silent', cause: `not asked: ${(err as Error).message}` };
+    return { kind: 'silent', cause: `not asked: ${(err as Error).message}`, late: false };
   } finally {
     // Closed at once, not awaited: the answer is read (or given up).
     void own?.destroy().catch(() => undefined);

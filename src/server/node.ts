@@ -166,6 +166,7 @@ export class DistkvNode {
       coordinated ? undefined : (doc, from) => this.liveMap.offer(doc, from),
       () => layoutOfShards(this.liveMap.shards()),
       (doc) => this.behindLeaders.fromPeer(doc),
+      [...hosted],
     );
     registerPeerMetrics(registry, [...hosted], this.peers);
     if (Coordinator !== undefined) {

@@ -26,6 +26,22 @@
  * `checkSoon` asks that peer at once instead of at the next round, at most once per peer per
  * EARLY_CHECK_MS, so it refuses the slots itself within a round trip rather than up to
  * PEER_CHECK_MS later.
+ *
+ * A peer counted unreachable that asks this node for its `/cluster` (its asks name it: PEER_HEADER)
+ * is up: `heardFrom` asks it back at once (`checkSoon`). Nodes of a cluster start one by one, so
+ * the first to start counted the later ones unreachable and kept saying so (RESP cluster
+ * commands mark them `fail` and leave out their slots) for up to PEER_CHECK_MS after they served:
+ * `redis-cli --cluster check` run as the last node came up found slots uncovered.
+ *
+ * No peer is asked before this node's first round (`checkAll`: node.ts runs it once the stores
+ * are open and attached to the live map). An early check before (a peer's ask heard while this
+ * node starts) gave a newer map to a MapKeeper with no stores to turn over; the stores then opened
+ * as the older map had them (a replica pulling from a node that no longer leads) and never converged.
+ *
+ * A peer that answered its last check counts unreachable only after a second late check in a row
+ * (no answer within PEER_TIMEOUT_MS): one GC pause no longer flags it `fail` (RESP) or down
+ * (metrics) for a round. A refused connection or an answer that is no document counts at once.
+ * Maps and positions come from answers only: no PEER_CHECK_MS bound on a former leader moves.
  */
 import type { Logger } from 'pino';
 import type { Agent } from 'undici';
@@ -40,6 +56,7 @@ import { SLOT_COUNT } from '../routing/slot.js';
 import { undici } from '../util/lazy-undici.js';
 import { CLUSTER_DOC_BYTES } from '../util/peer-answer.js';
 import { fetchClusterDoc } from './cluster-doc-fetch.js';
+import { refusalDue, refusedMapMessage } from './peer-refusal.js';
 import { type PeerDispute, SlotGate } from './slot-gate.js';
 
 /**
@@ -52,6 +69,8 @@ export const PEER_CHECK_MS = 2000;
 export const PEER_TIMEOUT_MS = 1000;
 /** EARLY_CHECK_MS is the least time between two early checks of one peer (`checkSoon`). */
 export const EARLY_CHECK_MS = 1000;
+/** MAX_NAMED bounds the addresses read from one ask's PEER_HEADER (a process hosts a few nodes). */
+const MAX_NAMED = 64;
 
 /** OnMap receives a peer's live map document (unchecked) and resolves with whether it was adopted. */
 export type OnMap = (doc: unknown, from: string) => Promise<boolean>;
@@ -94,29 +113,10 @@ interface Peer {
   earlyAt: number;
   /** refused is the last refusal of this peer's live map that was logged, and when (Date.now()). */
   refused: { text: string; at: number } | undefined;
+  /** late counts this peer's late checks in a row since it last answered (it keeps its state at 1). */
+  late: number;
   /** unread is the last refusal of this peer's `/cluster` body that was logged, and when (Date.now()). */
   unread: { text: string; at: number } | undefined;
-}
-
-/** REFUSAL_REPEAT_MS is how often a peer's map refused for the same reason is logged again. */
-export const REFUSAL_REPEAT_MS = 60_000;
-
-/**
- * refusalDue tells whether a peer's map refused with `text` at `now` is to be logged, after `last`:
- * the first time, when the reason changes, and once a minute while it holds. Before, every peer
- * check logged it (every 2 s per peer), a line that said nothing of what to do.
- */
-export function refusalDue(
-  last: { text: string; at: number } | undefined,
-  text: string,
-  now: number,
-): boolean {
-  return last === undefined || last.text !== text || now - last.at >= REFUSAL_REPEAT_MS;
-}
-
-/** refusedMapMessage explains a live map of `peer` that this node refuses (`reason`), and what to do. */
-export function refusedMapMessage(peer: string, reason: string): string {
-  return `refused the live map of ${peer}: ${reason}. This node keeps its own map and asks again at every check; the two maps were made apart (a config that removed a shard's leader, a live-map.json edited, replaced or restored). Find which node's map is right (GET /cluster on each; docs/failover.md, "How a map spreads"): on a node whose map is wrong, stopped, move its live-map.json aside and run \`distkv map fetch --from RIGHT_NODE\`, then start it`;
 }
 
 /** PeerCheck polls the other nodes of the config for their topology hash. */
@@ -137,6 +137,10 @@ export class PeerCheck {
   private readonly layout: (() => readonly LeaderRange[]) | undefined;
   /** gate holds the slots refused because of the peers' disputes (rebuilt after every check). */
   readonly gate: SlotGate;
+  /** hosted are this node's own addresses, named in its asks (PEER_HEADER). */
+  private readonly hosted: readonly string[];
+  /** began is set by the first round (`checkAll`): no peer is asked before it (see above). */
+  private began = false;
 
   /** Without `layout`, disagreements are reported but no slot is refused. */
   constructor(
@@ -148,7 +152,9 @@ export class PeerCheck {
     onMap?: OnMap,
     layout?: () => readonly LeaderRange[],
     onDoc?: (doc: unknown) => Promise<void>,
+    hosted: readonly string[] = [],
   ) {
+    this.hosted = hosted;
     this.onMap = onMap;
     this.onDoc = onDoc;
     this.layout = layout;
@@ -167,6 +173,7 @@ export class PeerCheck {
       asking: undefined,
       earlyAt: -Infinity,
       refused: undefined,
+      late: 0,
       unread: undefined,
     }));
   }
@@ -179,8 +186,9 @@ export class PeerCheck {
     this.timer.unref();
   }
 
-  /** checkAll asks every peer once (concurrent calls share one round). */
+  /** checkAll asks every peer once (concurrent calls share one round); the first opens `checkSoon`. */
   checkAll(): Promise<void> {
+    this.began = true;
     this.running ??= Promise.all(this.peers.map((p) => this.check(p))).then(() => {
       this.running = undefined;
     });
@@ -190,15 +198,36 @@ export class PeerCheck {
   /**
    * checkSoon asks the peer at `address` now: it refused something this node forwarded to it as a
    * node in a dispute does, or a RESP client was told its slots are down (`-CLUSTERDOWN`) and it
-   * may be back; nothing when `address` is not a peer, a check of it is in flight, or it was asked
-   * early less than EARLY_CHECK_MS ago.
+   * may be back; nothing before the first round (see above), when `address` is not a peer, a check
+   * of it is in flight, or it was asked early less than EARLY_CHECK_MS ago.
    */
   checkSoon(address: string): void {
     const p = this.peers.find((x) => x.address === address);
     const now = performance.now();
-    if (this.stopped || p === undefined || p.asking !== undefined || now - p.earlyAt < EARLY_CHECK_MS) return;
+    if (
+      !this.began ||
+      this.stopped ||
+      p === undefined ||
+      p.asking !== undefined ||
+      now - p.earlyAt < EARLY_CHECK_MS
+    )
+      return;
     p.earlyAt = now;
     void this.check(p);
+  }
+
+  /**
+   * heardFrom takes note of an ask of this node's `/cluster` whose PEER_HEADER is `header`: each
+   * peer it names that this node counts unreachable (or has not asked yet, or found late) is asked
+   * at once (`checkSoon`), as it is up. Names that are not peers of this node are ignored.
+   */
+  heardFrom(header: string): void {
+    if (header === '') return;
+    for (const address of header.split(',', MAX_NAMED)) {
+      const p = this.peers.find((x) => x.address === address.trim());
+      if (p !== undefined && (p.state === 'unreachable' || p.state === 'unknown' || p.late > 0))
+        this.checkSoon(p.address);
+    }
   }
 
   /**
@@ -304,8 +333,19 @@ export class PeerCheck {
         hash: this.mine,
         timeoutMs: PEER_TIMEOUT_MS,
         agent: this.agent,
+        from: this.hosted,
       });
       if (answer.kind === 'unread') this.unread(p, answer.reason);
+      if (
+        answer.kind === 'silent' &&
+        answer.late &&
+        p.late === 0 &&
+        (p.state === 'agrees' || p.state === 'disagrees')
+      ) {
+        // One late answer of a peer that answered: it keeps what it last said (see above).
+        p.late = 1;
+        return;
+      }
       if (answer.kind === 'silent' || answer.kind === 'unread') state = 'unreachable';
       else {
         const doc = answer.doc;
@@ -336,6 +376,7 @@ export class PeerCheck {
       state = 'unreachable';
     }
     p.checkedAt = Date.now();
+    p.late = 0;
     const was = p.state;
     p.state = state;
     p.version = version;

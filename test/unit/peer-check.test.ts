@@ -165,15 +165,17 @@ describe('PeerCheck slot gate', () => {
 });
 
 describe('PeerCheck early checks', () => {
-  it('asks a peer at once when it refused a forwarded request as disputed, at most once per EARLY_CHECK_MS', async (t) => {
+  it('asks a peer at once when it refused a forwarded request as disputed, at most once per EARLY_CHECK_MS, and never before the first round', async (t) => {
     const asked = new Map<string, number>();
+    // The peers agree at the first round, then answer with another config.
+    let version = 'mine';
     const serve = async (): Promise<[Server, string]> => {
       const port = await freePort();
       const address = `127.0.0.1:${port}`;
       const srv = createServer((_req, res) => {
         asked.set(address, (asked.get(address) ?? 0) + 1);
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ version: 'other' }));
+        res.end(JSON.stringify({ version }));
       });
       await new Promise<void>((r) => srv.listen(port, '127.0.0.1', r));
       return [srv, address];
@@ -182,15 +184,21 @@ describe('PeerCheck early checks', () => {
     const [s2, two] = await serve();
     const check = new PeerCheck([one, two], 'mine', 'http', pino({ level: 'silent' }));
     try {
+      // Before the first round (the node's stores are not attached yet) nothing is asked.
+      check.refusedBy(one, 'SLOTS_DISPUTED');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(asked.get(one), undefined, 'asked before the first round');
+      await check.checkAll();
+      version = 'other';
       const first = Date.now();
       check.refusedBy(one, 'SLOTS_DISPUTED');
       const deadline = Date.now() + 10_000;
-      while (check.view()[0]!.state === 'unknown') {
+      while (check.view()[0]!.state === 'agrees') {
         assert.ok(Date.now() < deadline, 'the early check answered within 10 s');
         await new Promise((r) => setTimeout(r, 10));
       }
       assert.equal(check.view()[0]!.state, 'disagrees', 'learnt from the early check, without a round');
-      assert.equal(check.view()[1]!.state, 'unknown', 'the other peer was not asked');
+      assert.equal(check.view()[1]!.state, 'agrees', 'the other peer was not asked');
       // Within the bound: not asked again; other codes and addresses ask nothing.
       const withinBound = Date.now() - first < EARLY_CHECK_MS;
       check.refusedBy(one, 'CONFIG_MISMATCH');
@@ -204,8 +212,12 @@ describe('PeerCheck early checks', () => {
       // stop() waits for every check in flight, so each one started has been counted.
       await check.stop();
       check.refusedBy(one, 'SLOTS_DISPUTED');
-      assert.equal(asked.get(one), withinBound ? 2 : 3, 'once, then once more after EARLY_CHECK_MS');
-      assert.equal(asked.get(two), undefined);
+      assert.equal(
+        asked.get(one),
+        withinBound ? 3 : 4,
+        'the round, once, then once more after EARLY_CHECK_MS',
+      );
+      assert.equal(asked.get(two), 1, 'the round only');
     } finally {
       s1.close();
       s2.close();

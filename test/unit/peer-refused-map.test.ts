@@ -1,6 +1,6 @@
 /**
  * A peer's live map that this node refuses is logged once, again when the reason changes or a
- * minute later, and says what to do (src/server/peer-check.ts, `refusalDue`). Before, every peer
+ * minute later, and says what to do (src/server/peer-refusal.ts, `refusalDue`). Before, every peer
  * check (every 2 s, per peer) logged "refused the live map of a peer", with nothing to act on: a
  * config that removed a shard's leader left a cluster logging it for good.
  */
@@ -9,7 +9,8 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { DistkvError } from '../../src/errors.js';
-import { PeerCheck, REFUSAL_REPEAT_MS, refusalDue } from '../../src/server/peer-check.js';
+import { PeerCheck } from '../../src/server/peer-check.js';
+import { REFUSAL_REPEAT_MS, refusalDue } from '../../src/server/peer-refusal.js';
 import { freePort } from '../helpers/ports.js';
 
 describe('a refused peer map', () => {

@@ -151,6 +151,14 @@ export class MapKeeper {
   private readonly behind = new Map<number, BehindReplica>();
   /** conflictSeen is the version of the last peer map logged as conflicting with this one. */
   private conflictSeen = 0;
+  /**
+   * early is what was adopted before `attach`, while the node starts (its `/cluster` and
+   * `POST /_admin/map` answer then, and a peer's map may come with them): the map the plan was made
+   * from, and the forks the adoptions named. The stores open as that plan has them; `attach` turns
+   * them over to the map adopted since. Before, such a map was saved and routed by, but the stores
+   * kept the roles of the older one (a replica pulling from a former leader, answered WRONG_NODE).
+   */
+  private early: { previous: LiveMap; rewritten: Map<number, number> } | undefined;
   /** removed are the shards whose saved leader the config no longer lists (removed-leaders.ts). */
   private readonly removed: RemovedLeader[];
 
@@ -206,6 +214,23 @@ export class MapKeeper {
   attach(plan: NodePlan, pool: WorkerPool): void {
     this.plan = plan;
     this.pool = pool;
+    const early = this.early;
+    if (early === undefined) return;
+    this.early = undefined;
+    // Before any map offered from now on: the stores turn over to what was adopted while starting.
+    // Writes to the shards it moves wait (SWITCHING_LEADER) until then.
+    const marked = movedShards(early.previous, this.map).map((s) => s.idx);
+    for (const idx of marked) this.switching.add(idx);
+    const next = this.queue.then(async () => {
+      try {
+        await this.turnOver(early.previous, this.map, early.rewritten);
+      } finally {
+        for (const idx of marked) this.switching.delete(idx);
+      }
+    });
+    this.queue = next.catch((err: unknown) => {
+      this.log.error({ err }, 'turning the stores over to the live map adopted while starting failed');
+    });
   }
 
   /** coordinate puts this process's leadership under `c` (before the node serves). */
@@ -363,7 +388,7 @@ export class MapKeeper {
     saveLiveMap(this.config.server.data_dir, map);
     const previous = this.map;
     this.map = map;
-    const moved = map.shards.filter((s) => previous.shards.find((p) => p.idx === s.idx)?.leader !== s.leader);
+    const moved = movedShards(previous, map);
     this.log.warn(
       {
         from,
@@ -375,7 +400,24 @@ export class MapKeeper {
           ? ''
           : `: ${moved.map((s) => `${s.name} led by ${s.leader} in epoch ${s.epoch}`).join(', ')}`),
     );
-    if (this.plan === undefined || this.pool === undefined) return true;
+    if (this.plan === undefined || this.pool === undefined) {
+      this.early ??= { previous, rewritten: new Map() };
+      for (const [idx, seq] of rewritten)
+        this.early.rewritten.set(idx, Math.min(seq, this.early.rewritten.get(idx) ?? seq));
+      return true;
+    }
+    await this.turnOver(previous, map, rewritten);
+    return true;
+  }
+
+  /** turnOver turns the hosted stores over from their roles under `previous` to those under `map`, holding writes to the shards it moves. */
+  private async turnOver(
+    previous: LiveMap,
+    map: LiveMap,
+    rewritten: ReadonlyMap<number, number>,
+  ): Promise<void> {
+    if (this.plan === undefined || this.pool === undefined) return;
+    const moved = movedShards(previous, map);
     for (const s of moved) {
       this.behind.delete(s.idx);
       this.switching.add(s.idx);
@@ -388,6 +430,10 @@ export class MapKeeper {
     } finally {
       for (const s of moved) this.switching.delete(s.idx);
     }
-    return true;
   }
+}
+
+/** movedShards are the shards of `map` whose leader is not the one `previous` names. */
+function movedShards(previous: LiveMap, map: LiveMap): LiveMap['shards'] {
+  return map.shards.filter((s) => previous.shards.find((p) => p.idx === s.idx)?.leader !== s.leader);
 }

@@ -9,7 +9,10 @@
  *    version and both nodes led the shard in one epoch), also when a newer map of the failover's
  *    line arrives first, whose history starts where the restart's did;
  *  - with etcd, a newer map from etcd that settles maps made apart from it (map-sync.ts) is taken
- *    as it is, forking the stores of the line that lost (before, only a successor was taken).
+ *    as it is, forking the stores of the line that lost (before, only a successor was taken);
+ *  - a map adopted while the node starts (before `attach`: its `/cluster` and `POST /_admin/map`
+ *    answer then) turns the stores over at `attach` (before, they kept the roles of the map the
+ *    plan was made from: a demoted leader went on leading, a replica pulled from a former leader).
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -31,7 +34,7 @@ const B = '127.0.0.2:7001';
 const FAILOVER_EPOCH = EPOCH_STRIDE + 1;
 
 /** hostA is a keeper and plan for node A leading two shards replicated on B, over a fake pool. */
-function hostA(failed: ReadonlySet<number> = new Set()) {
+function hostA(failed: ReadonlySet<number> = new Set(), attached = true) {
   const dir = tempDir(after);
   const config = parseConfigText(
     `[server]\ndata_dir = "${dir}"\n` +
@@ -58,8 +61,15 @@ function hostA(failed: ReadonlySet<number> = new Set()) {
       return Promise.resolve({ type: 'set-role-result', id: 0, ok: true });
     },
   } as unknown as WorkerPool;
-  keeper.attach(plan, pool);
-  return { keeper, config, plan, roles, base: initialLiveMap(config.shards) };
+  if (attached) keeper.attach(plan, pool);
+  return {
+    keeper,
+    config,
+    plan,
+    roles,
+    base: initialLiveMap(config.shards),
+    attach: () => keeper.attach(plan, pool),
+  };
 }
 
 describe('MapKeeper turning stores over', () => {
@@ -128,5 +138,22 @@ describe('MapKeeper turning stores over', () => {
       shards: merged.shards.map((s) => ({ ...s, history: s.history.map((h) => ({ ...h, firstSeq: 2 })) })),
     };
     await assert.rejects(keeper.offer(rewritten, 'etcd'), /keep the current one's entries/);
+  });
+
+  it('turns the stores over at attach to a map adopted while the node started', async () => {
+    const { keeper, plan, roles, base, attach } = hostA(new Set(), false);
+    const toB = { ...promotedMap(base, 0, B, FAILOVER_EPOCH, 5), version: 2 };
+    assert.equal(await keeper.offer(toB, B), true, 'adopted before attach');
+    assert.deepEqual(roles, [], 'no worker to tell yet');
+    attach();
+    assert.equal(keeper.writesFenced(0), true, 'writes to the moved shard wait for the turnover');
+    await keeper.settled();
+    assert.deepEqual(
+      plan.stores.map((st) => st.role),
+      ['replica', 'leader'],
+    );
+    assert.deepEqual(roles, [{ store: 0, role: 'replica', fork: { epoch: FAILOVER_EPOCH, seq: 5 } }]);
+    assert.equal(keeper.writesFenced(0), false, 'released once turned over');
+    assert.equal(keeper.writesFenced(1), false);
   });
 });

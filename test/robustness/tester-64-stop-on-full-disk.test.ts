@@ -61,6 +61,8 @@ describe('a node on a full disk', () => {
           full = r.status === 507;
         }
         assert.ok(full, 'the disk filled up (507 DISK_FULL)');
+        // Let the failing flushes and the commit log's retry settle into their backoff first.
+        await sleep(2000);
         await assertStops(first, 'the node that filled the disk');
 
         const second = await ServerProcess.start(args, `${base}/healthz`, { DISTKV_LOG_LEVEL: 'info' });

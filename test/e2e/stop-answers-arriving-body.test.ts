@@ -100,7 +100,11 @@ describe('distkv serve stopped while a PUT body is arriving', { timeout: 60000 }
     // The rest of the body never comes: the stop waits its 3 s drain limit, then refuses the PUT.
     const status = await answer(put, STOP_BOUND_MS);
     const ms = Math.round(performance.now() - t0);
-    assert.equal(status, '503', `the PUT got ${status} after ${ms} ms: ${JSON.stringify(put.reply().slice(0, 300))}`);
+    assert.equal(
+      status,
+      '503',
+      `the PUT got ${status} after ${ms} ms: ${JSON.stringify(put.reply().slice(0, 300))}`,
+    );
     assert.match(put.reply(), /"code":"DRAINING"/);
     assert.equal(await exitsInTime(own), 0);
   });

@@ -30,7 +30,7 @@ describe('a RESP command half received when distkv serve starts to stop', () => 
     const socket = connect(port, '127.0.0.1');
     let text = '';
     socket.setEncoding('latin1').on('data', (d: string) => (text += d));
-    let closed = false;
+    const conn = { closed: false };
     const ended = new Promise<string>((resolve) => {
       socket.on('end', () => {
         resolve('FIN');
@@ -38,7 +38,7 @@ describe('a RESP command half received when distkv serve starts to stop', () => 
       socket.on('error', (err: NodeJS.ErrnoException) => {
         resolve(err.code ?? err.message);
       });
-      socket.on('close', () => (closed = true));
+      socket.on('close', () => (conn.closed = true));
     });
     try {
       await once(socket, 'connect');
@@ -50,13 +50,13 @@ describe('a RESP command half received when distkv serve starts to stop', () => 
       await sleep(200);
       const exited = cluster.process(A).stop();
       let sent = FIRST_PART;
-      while (sent < VALUE_BYTES && !closed) {
+      while (sent < VALUE_BYTES && !conn.closed) {
         const n = Math.min(STEP, VALUE_BYTES - sent);
         socket.write(Buffer.alloc(n, 0x41));
         sent += n;
         await sleep(STEP_MS);
       }
-      if (!closed) socket.write('\r\n');
+      if (!conn.closed) socket.write('\r\n');
       assert.equal(await Promise.race([ended, sleep(5000).then(() => 'still open after 5 s')]), 'FIN');
       assert.equal(text, '+OK\r\n', 'the half-received SET got no reply');
       assert.equal(await exited, 0);

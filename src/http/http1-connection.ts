@@ -47,6 +47,7 @@ import { Http1Outflow } from './http1-outflow.js';
 import { ResponseQueue } from './http1-response-queue.js';
 import { WriteOrder } from './http1-write-order.js';
 import { sendError } from './respond.js';
+import { notServingError } from './route.js';
 import type { RouteMatch } from './router.js';
 
 /** IDLE_TIMEOUT_MS is the default idle limit of a connection with nothing pending. */
@@ -189,15 +190,46 @@ export class Http1Connection implements ExchangeSink {
    * it again) with `Connection: close`, and nothing after it is read.
    */
   serverStopping(): void {
-    if (this.queue.length > 0) this.drain();
-    else this.stopping = true;
+    if (this.queue.length === 0) this.stopping = true;
+    else if (this.arriving() !== undefined) this.lastBody();
+    else this.drain();
   }
 
-  /** endIdle ends a connection of a stopping server that has nothing pending (see serverStopping). */
+  /**
+   * endIdle ends a connection of a stopping server that has nothing pending (see serverStopping).
+   * The stop calls it once quiet or at its drain limit: a request whose body is still arriving
+   * then gets 503 DRAINING (its route never saw the body: nothing of it ran, the client may send it
+   * again), where the connection was closed under it, unanswered.
+   */
   endIdle(): void {
+    const res = this.arriving();
+    if (res !== undefined) {
+      this.in.dropBody();
+      this.refuseBody(res, notServingError('draining'));
+      return;
+    }
     if (this.queue.length > 0 || this.closing) return;
     this.stopReading();
     this.shutdown();
+  }
+
+  /** arriving is the request whose body is being read and that no one answered yet, if any. */
+  private arriving(): HttpResponse | undefined {
+    const res = this.in.body?.res;
+    return res === undefined || res.ended || res.aborted ? undefined : res;
+  }
+
+  /**
+   * lastBody: the server stops while a request's body arrives. That request is in flight (its head
+   * was read and counted): its body is read on, up to the stop's drain limit (endIdle), and the
+   * request runs once it is whole; it is the last one read (the input stops reading once a body
+   * of a `closeAfter` response is whole: http1-input.ts), and its answer closes the connection.
+   * Draining here instead dropped the body and closed the connection with nothing written: a
+   * write of unknown outcome for its client, though nothing of it ran.
+   */
+  private lastBody(): void {
+    const last = this.queue.pending.at(-1);
+    if (last !== undefined) last.closeAfter = true;
   }
 
   /**
@@ -214,8 +246,14 @@ export class Http1Connection implements ExchangeSink {
     if (this.queue.length === 0) this.shutdown();
   }
 
-  /** destroy closes the connection at once (pending responses are aborted). */
+  /**
+   * destroy closes the connection at once (pending responses are aborted). One that is ending
+   * with every answer written (shutdown: it reads and drops until its peer closes, or LINGER_MS)
+   * is left to end so: closed now, with its client's bytes still arriving, it would be reset, and a
+   * reset can take the answer it was just sent (a stop's 503 DRAINING: endIdle) with it.
+   */
   destroy(): void {
+    if (this.shut && this.queue.length === 0 && !this.closed) return;
     this.socket.destroy();
   }
 

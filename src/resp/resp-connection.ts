@@ -48,7 +48,11 @@
  * it) was dropped unanswered. It reads on: the commands of the next read are answered (refused,
  * not run) and the connection then ends as above; one still idle ends at `endIdle`, which the node
  * calls once no command has come for a while (src/server/node-drain.ts, DRAIN_QUIET_MS), as HTTP's idle
- * keep-alive connections (src/http/http1-connection.ts, serverStopping).
+ * keep-alive connections (src/http/http1-connection.ts, serverStopping). A command half received
+ * at the drain (a value still arriving) is not waited for, unlike HTTP's request body (which runs
+ * once whole): completed, it would only be refused. Its connection ends at `endIdle` as an idle
+ * one, the command unrun and unanswered, as redis-server closes its clients at shutdown
+ * (test/e2e/resp-stop-mid-command.test.ts).
  */
 import type { Socket } from 'node:net';
 import { WINDOW_BYTES } from '../server/reply-window.js';

@@ -56,6 +56,8 @@ export class FlushQueue {
   private readonly target: FlushTarget;
   private readonly backoff: Backoff;
   private stallWaiters: (() => void)[] = [];
+  /** retryWait ends the wait before the next attempt after a failure (`retryNow`), while one runs. */
+  private retryWait: (() => void) | undefined;
 
   /** `frozen` are memtables recovery left frozen, newest first; call `schedule` to start flushing them. */
   constructor(target: FlushTarget, frozen: Memtable[]) {
@@ -102,6 +104,16 @@ export class FlushQueue {
     }
   }
 
+  /**
+   * retryNow ends the wait before the next attempt of a failing flush, if one runs: the store is
+   * closing, and its one last attempt goes at once. The wait grows to 30 s (backoff.ts), and a
+   * close that waited it out kept a stopping node on a full disk running for as long (the stop's
+   * bound is DESIGN.md section 3's 5 s).
+   */
+  retryNow(): void {
+    this.retryWait?.();
+  }
+
   /** schedule starts the flush loop unless it runs, nothing waits or the store closed. */
   schedule(): void {
     if (this.running !== undefined || this.frozen.length === 0 || this.target.isClosed()) return;
@@ -142,7 +154,14 @@ export class FlushQueue {
             'memtable flush failed; retrying with backoff (logged again only when it succeeds)',
           );
         if (t.isClosed() || t.isClosing()) return;
-        await new Promise((r) => setTimeout(r, this.backoff.delayMs()));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.backoff.delayMs());
+          this.retryWait = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.retryWait = undefined;
         continue;
       } finally {
         for (const w of this.stallWaiters.splice(0)) w();

@@ -178,8 +178,34 @@ export class LmdbLevel {
     return dbStats(this.data);
   }
 
-  async close(): Promise<void> {
-    await this.root.flushed;
-    await this.root.close();
+  /**
+   * close waits for LMDB's last commits to be durable, then closes the environment. With `boundMs`
+   * it waits at most that long, then resolves with why it stopped waiting: lmdb-js never settles
+   * the flush of a commit that failed (a full disk, an I/O error: its write.js drops that commit's
+   * flush resolvers) and its close waits for that flush, so a store on a full disk never closed and
+   * its node never stopped. Nothing is lost by not waiting: compaction deletes runs and log
+   * segments only once LMDB confirmed their data durable (`apply` waits for `flushed`), so what
+   * LMDB did not confirm is still in the runs and the log. The environment stays open until the
+   * process ends. Without `boundMs` (bulk loads, whose data is nowhere else) it waits.
+   */
+  async close(boundMs?: number): Promise<string | undefined> {
+    const closing = (async () => {
+      await this.root.flushed;
+      await this.root.close();
+    })();
+    if (boundMs === undefined) {
+      await closing;
+      return undefined;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(resolve, boundMs, 'late');
+    });
+    const outcome = await Promise.race([closing.then(() => 'closed' as const), late]).finally(() => {
+      clearTimeout(timer);
+    });
+    if (outcome === 'closed') return undefined;
+    closing.catch(() => undefined);
+    return `LMDB (${this.path}) did not confirm its last commits within ${boundMs} ms (lmdb-js never settles a commit that failed, e.g. on a full disk); closed without waiting: the runs and the commit log keep whatever LMDB did not confirm`;
   }
 }

@@ -60,6 +60,12 @@ import { lsmStats } from './lsm-stats.js';
 import type { StoreLog } from './store-log.js';
 import { StoreDirWatch } from './store-dir-watch.js';
 
+/**
+ * LMDB_CLOSE_WAIT_MS bounds how long a close waits for LMDB's last commits (LmdbLevel.close): on
+ * a full disk they never settle, and a stopping node must end within its bound.
+ */
+const LMDB_CLOSE_WAIT_MS = 1000;
+
 /** LsmStore is one shard's LSM store. */
 export class LsmStore implements Store {
   readonly engine = 'lsm';
@@ -276,6 +282,8 @@ export class LsmStore implements Store {
     this.closing = true;
     this.dirWatch.stop();
     this.compaction.release();
+    // A failing flush waiting out its backoff tries once more now, not in up to 30 s.
+    this.flushes.retryNow();
     if (this.levels.active.size > 0 || this.flushes.frozen.length > 0)
       await this.flush().catch((err: unknown) => {
         this.opts.log?.warn(
@@ -295,7 +303,8 @@ export class LsmStore implements Store {
       await this.flushes.running;
       await this.compaction.running;
       for (const r of this.levels.runs) r.close();
-      await this.level.close();
+      const late = await this.level.close(LMDB_CLOSE_WAIT_MS);
+      if (late !== undefined) this.opts.log?.warn({ dir: this.opts.dir }, late);
     }
   }
 

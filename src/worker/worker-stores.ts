@@ -19,6 +19,7 @@ import type { HostedStore } from '../replication/replication-host.js';
 import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
 import { RESYNC_MARKER, readResyncMarker } from '../replication/resync-marker.js';
 import type { CommitLog } from '../storage/commit-log.js';
+import { routeLmdbConsoleErrors } from '../storage/lmdb-console.js';
 import { checkEngineOfDir } from '../storage/engine-of-dir.js';
 import { attachLsmStore, openLsmStores } from '../storage/lsm-recovery.js';
 import { lsmOptionsOf, type OpenStoreOptions, openStore } from '../storage/open-store.js';
@@ -122,6 +123,7 @@ export class WorkerStores {
   constructor(positions: Positions, log: Logger | undefined) {
     this.positions = positions;
     this.log = log;
+    if (log !== undefined) routeLmdbConsoleErrors(log);
   }
 
   /**
@@ -236,15 +238,38 @@ export class WorkerStores {
     ];
   }
 
-  /** close closes every store (flushing what they hold), then the commit log. */
+  /**
+   * close closes every store (flushing what they hold), then the commit log, which writes and
+   * syncs what is pending whatever the durability mode: every store's close has ended (not only
+   * until the first failed, as before) before the log closes under them. A store or the log that
+   * did not close cleanly is logged with its cause, and close then rejects with the first failure:
+   * the node keeps its running mark (src/server/run-marker.ts).
+   */
   async close(): Promise<void> {
-    const all = [...this.hosted.values()];
+    const all = [...this.hosted.entries()];
     this.hosted.clear();
+    const failures: unknown[] = [];
+    const closed = await Promise.allSettled(all.map(([, { store }]) => store.close()));
+    closed.forEach((r, i) => {
+      if (r.status === 'fulfilled') return;
+      failures.push(r.reason);
+      this.log?.error(
+        { err: (r.reason as Error).message, store: all[i]![0] },
+        'a store did not close cleanly; the next start replays the commit log',
+      );
+    });
     try {
-      await Promise.all(all.map(({ store }) => store.close()));
-    } finally {
       await this.commitLog?.close();
+    } catch (err) {
+      failures.push(err);
+      // In `interval` and `none` durability, acknowledged records may not be on disk.
+      this.log?.error(
+        { err: (err as Error).message },
+        'could not write and sync the commit log at close: acknowledged writes since its last sync may be lost',
+      );
+    } finally {
       this.commitLog = undefined;
     }
+    if (failures.length > 0) throw failures[0];
   }
 }

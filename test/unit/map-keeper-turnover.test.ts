@@ -68,7 +68,9 @@ function hostA(failed: ReadonlySet<number> = new Set(), attached = true) {
     plan,
     roles,
     base: initialLiveMap(config.shards),
-    attach: () => keeper.attach(plan, pool),
+    attach: () => {
+      keeper.attach(plan, pool);
+    },
   };
 }
 

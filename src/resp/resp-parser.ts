@@ -43,7 +43,6 @@ const STAR = 0x2a;
 const DOLLAR = 0x24;
 const CR = 0x0d;
 const LF = 0x0a;
-const NUL = 0x00;
 const ZERO = 0x30;
 const INCOMPLETE = -1;
 /** UNAUTHENTICATED_MAX_COUNT and UNAUTHENTICATED_MAX_BULK are Redis's limits before AUTH. */
@@ -343,16 +342,9 @@ export class RespParser {
     return -1;
   }
 
-  /**
-   * parseInline splits one line into `args` (splitInline); returns the end, or INCOMPLETE. A line
-   * with a NUL byte before its LF never ends, as for Redis, whose strchr looks for the LF only up
-   * to the NUL: redis-server 7 answers `PI\0NG\r\n` nothing, and the commands after it nothing,
-   * until more than MAX_INLINE_BYTES are held, then the protocol error (and closes). distkv
-   * answered it as the unknown command 'PI'.
-   */
+  /** parseInline splits one line into `args` (splitInline); returns the end, or INCOMPLETE. */
   private parseInline(data: Buffer, start: number, args: Buffer[]): number {
-    let nl = data.indexOf(LF, start);
-    if (data.subarray(start, nl < 0 ? data.length : nl).includes(NUL)) nl = -1;
+    const nl = data.indexOf(LF, start);
     if (nl < 0 || nl - start > MAX_INLINE_BYTES) {
       if (data.length - start > MAX_INLINE_BYTES) this.error = 'Protocol error: too big inline request';
       else if (nl < 0) this.lineWait = true;

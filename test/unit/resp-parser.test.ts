@@ -181,33 +181,6 @@ describe('RespParser', () => {
     assert.equal(parseChunks([Buffer.alloc(70000, 0x61)]).error, 'Protocol error: too big inline request');
   });
 
-  it('never ends an inline line with a NUL byte before its LF, as Redis: no command, then too big past 64 KiB', () => {
-    const stuck = Buffer.from('PING\r\nPI\0NG\r\nPING\r\n', 'latin1');
-    for (let cut = 0; cut <= stuck.length; cut++) {
-      const r = parseChunks([stuck.subarray(0, cut), stuck.subarray(cut)]);
-      assert.equal(r.error, undefined, `cut at ${cut}`);
-      assert.deepEqual(r.commands, hex([['PING']]), `cut at ${cut}`);
-    }
-    assert.equal(
-      parseChunks([stuck, Buffer.alloc(70000, 0x61)]).error,
-      'Protocol error: too big inline request',
-    );
-    assert.equal(
-      parseChunks([stuck, Buffer.from('\r\n'.repeat(35000))]).error,
-      'Protocol error: too big inline request',
-    );
-    // A NUL written as a quoted escape ends nothing early: the line ends at its LF.
-    assert.deepEqual(
-      parseChunks([Buffer.from('"PI\\x00NG" a\r\n')]).commands,
-      hex([[Buffer.from('PI\0NG', 'latin1'), 'a']]),
-    );
-    // In an array a NUL is a byte like any other.
-    assert.deepEqual(
-      parseChunks([Buffer.from('*1\r\n$5\r\nPI\0NG\r\n', 'latin1')]).commands,
-      hex([[Buffer.from('PI\0NG', 'latin1')]]),
-    );
-  });
-
   it('ignores empty arrays and blank inline lines', () => {
     assert.deepEqual(parseChunks([Buffer.from('*0\r\n\r\n*-1\r\nPING\r\n')]).commands, hex([['PING']]));
   });

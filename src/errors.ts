@@ -41,6 +41,12 @@ export const ERROR_CATALOGUE = {
   PRECONDITION_FAILED: { status: 412 },
   /** thrown for an operation of a batch with conditions that was not applied because another operation's condition failed. */
   BATCH_ABORTED: { status: 409 },
+  /**
+   * thrown (as the seed's text) when `/delete-replication-key` acknowledges a change that is not
+   * the next one of the seed cursor (another replica acknowledged it first, or a stale or made-up
+   * pair): nothing is advanced. The seed answered it 500; its replica reads only the body.
+   */
+  SEED_ACK_NOT_NEXT: { status: 409 },
   /** thrown when no route matches the request path. */
   ROUTE_NOT_FOUND: { status: 404 },
   /** thrown when the route exists but not for this HTTP method. */

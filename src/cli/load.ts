@@ -47,6 +47,9 @@ import { DEFAULT_CONFIG } from './serve.js';
 const NOT_EMPTY_HINT =
   "To add keys to stores that hold data, start distkv serve and write them through it: distkv set (one key), distkv restore --force (a backup file), the client library's batch or redis-cli; to start over, load into an empty --data-dir";
 
+/** BOM is the byte order mark as it reads from UTF-8 (EF BB BF): skipped at the start of FILE. */
+const BOM = '\ufeff';
+
 /** CHUNK_LINES is how many input lines are parsed, routed and written at a time. */
 export const CHUNK_LINES = 500_000;
 
@@ -243,8 +246,10 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
       inChunk = 0;
       progress.show(() => `load: ${plural(total, 'line')} into ${storesText}`);
     };
-    for await (const line of lines) {
+    for await (const read of lines) {
       lineNo++;
+      // A UTF-8 byte order mark (Windows editors write one) opens the file, not its first key.
+      const line = lineNo === 1 && read.startsWith(BOM) ? read.slice(BOM.length) : read;
       if (line.trim() === '') continue;
       const e = parseLine(line, lineNo, config.server.max_key_bytes, config.server.max_value_bytes);
       const shard = map.shardOfSlot(slotOfBytes(e.key));

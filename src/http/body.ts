@@ -15,6 +15,7 @@
  */
 import { DistkvError } from '../errors.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
+import { CONTENT_LENGTH_CLAMP } from './http1-head.js';
 import { sendError } from './respond.js';
 
 // the first buffer a body of no declared length is gathered in
@@ -27,7 +28,8 @@ export function contentLengthError(
   what: 'value' | 'body',
 ): DistkvError | undefined {
   const n = req.contentLength;
-  return n > limit ? tooLarge(n, limit, what) : undefined;
+  // A length too large to read exactly is known only to be at least the clamp (http1-head.ts).
+  return n > limit ? tooLarge(n, limit, what, n >= CONTENT_LENGTH_CLAMP) : undefined;
 }
 
 function tooLarge(n: number, limit: number, what: 'value' | 'body', atLeast = false): DistkvError {

@@ -6,7 +6,8 @@
  * What it decides, so the connection never guesses at framing (request smuggling):
  *  - body framing: `Transfer-Encoding: chunked` or one `Content-Length`. A Content-Length that is
  *    not digits, or two that differ (also inside one comma list), or both headers: 400. Equal
- *    duplicates are accepted (RFC 9110 section 8.6 allows it). A transfer coding other than a lone
+ *    duplicates are accepted (RFC 9110 section 8.6 allows it). Digits too many to read exactly
+ *    read as CONTENT_LENGTH_CLAMP: over every limit, so 413 as for any length over it. A transfer coding other than a lone
  *    `chunked`: 400 (no other coding is implemented).
  *  - persistence: HTTP/1.1 keeps the connection unless `Connection: close`; HTTP/1.0 closes it
  *    unless `Connection: keep-alive`.
@@ -152,32 +153,51 @@ export function isHeadError(h: RequestHead | HeadError): h is HeadError {
 }
 
 /**
- * parseContentLength reads every Content-Length value (each possibly a comma list): the length,
- * or a HeadError when one is not a decimal number or two differ.
+ * CONTENT_LENGTH_CLAMP is the length a Content-Length of more than 15 digits (past its leading
+ * zeros) reads as: every body limit is far below it, so such a body is refused as too large (413,
+ * "at least" this many bytes) like any other over the limit, not as a malformed length.
+ */
+export const CONTENT_LENGTH_CLAMP = Number.MAX_SAFE_INTEGER;
+
+/** MAX_EXACT_DIGITS is the most digits a Content-Length is read exactly with (below 2^53). */
+const MAX_EXACT_DIGITS = 15;
+
+/**
+ * parseContentLength reads every Content-Length value (each possibly a comma list): the length
+ * (CONTENT_LENGTH_CLAMP for one too large to read exactly), or a HeadError when one is not a
+ * decimal number or two differ (compared digit by digit, so two too large ones differ too).
  */
 export function parseContentLength(values: readonly string[]): number | HeadError {
   if (values.length === 1) {
     const n = plainDecimal(values[0]!);
     if (n >= 0) return n;
   }
-  let length = -1;
+  let digits: string | undefined;
   for (const value of values) {
     for (const part of value.split(',')) {
       const text = owsTrim(part);
-      if (!/^\d{1,15}$/.test(text)) return bad(`Content-Length "${value}" is not a decimal number of bytes`);
-      const n = Number(text);
-      if (length !== -1 && n !== length)
-        return bad(`conflicting Content-Length values ${length} and ${n}: refusing an ambiguous body`);
-      length = n;
+      if (!/^\d+$/.test(text)) return bad(`Content-Length "${value}" is not a decimal number of bytes`);
+      const these = text.replace(/^0+(?=\d)/, '');
+      if (digits !== undefined && these !== digits)
+        return bad(
+          `conflicting Content-Length values ${shortDigits(digits)} and ${shortDigits(these)}: refusing an ambiguous body`,
+        );
+      digits = these;
     }
   }
-  return length;
+  if (digits === undefined) return -1;
+  return digits.length > MAX_EXACT_DIGITS ? CONTENT_LENGTH_CLAMP : Number(digits);
+}
+
+/** shortDigits shows at most 40 digits of a length in a message. */
+function shortDigits(digits: string): string {
+  return digits.length > 40 ? `${digits.slice(0, 40)}...` : digits;
 }
 
 /** plainDecimal reads a value of 1 to 15 ASCII digits and nothing else (the usual Content-Length), else -1. */
 function plainDecimal(value: string): number {
   const len = value.length;
-  if (len === 0 || len > 15) return -1;
+  if (len === 0 || len > MAX_EXACT_DIGITS) return -1;
   let n = 0;
   for (let i = 0; i < len; i++) {
     const d = value.charCodeAt(i) - 48;

@@ -5,7 +5,7 @@
  * leader held behind its replica offers nothing; with no change elsewhere, /next-replication-key
  * is 503 LEADER_BEHIND as text (seedNext), never the empty pair ("caught up").
  */
-import { type DistkvError, toDistkvError } from '../errors.js';
+import { type DistkvError, ERROR_CATALOGUE, toDistkvError } from '../errors.js';
 import { authError } from './auth.js';
 import type { HttpContext } from './context.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
@@ -116,10 +116,15 @@ export function registerSeedReplication(app: Router, ctx: HttpContext): void {
             sendSeedText(r, 200, 'ok');
             return;
           }
-          // The seed's status for this, kept for its replicas; logged like every 500 (front-door.ts).
-          const text = 'Error deleting replication key: it is not the next change of the replication log';
-          noteServerError(r, new Error(`${text} (key ${JSON.stringify(key)})`), 500);
-          sendSeedText(r, 500, text, 'INTERNAL');
+          // The seed's text, which its replica logs (it reads the body, never the status); the
+          // seed's 500 is a 409 here: the change it names is not the next one, a client's mistake
+          // or a race between two replicas on one cursor, not the server's (docs/seed-compatibility.md).
+          sendSeedText(
+            r,
+            ERROR_CATALOGUE.SEED_ACK_NOT_NEXT.status,
+            'Error deleting replication key: it is not the next change of the replication log',
+            'SEED_ACK_NOT_NEXT',
+          );
         },
         seedFail,
       );

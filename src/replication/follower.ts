@@ -38,7 +38,7 @@ import { DistkvError } from '../errors.js';
 import { Freshness } from './freshness.js';
 import { checkBatchSeqs } from './batch-check.js';
 import { logStateChange } from './follower-state-log.js';
-import { PullBackoff } from './pull-backoff.js';
+import { PullBackoff, UNMET_BACKOFF_MAX_MS } from './pull-backoff.js';
 import { ResyncExactness } from './resync-exactness.js';
 import { loadSnapshot } from './snapshot-load.js';
 import type { StoreReplication } from '../storage/store-replication.js';
@@ -109,6 +109,8 @@ export class Follower {
   private readonly freshness = new Freshness();
   /** exactness is how far a fuzzy snapshot must be caught up on, and its marker (resync-exactness.ts). */
   private readonly exactness: ResyncExactness;
+  /** answered says the last pull was answered (pullWait); false at the start and after a failure. */
+  private answered = false;
   /** published is the last ack published. */
   private published = 0;
   /**
@@ -177,7 +179,7 @@ export class Follower {
           if (fed === 'failed') mustResync = true;
           if (fed !== 'not-fed') continue;
         }
-        const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.o.pullWaitMs, epoch);
+        const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.pullWait(), epoch);
         if (this.isStopped()) return;
         if (typeof pulled === 'object' && 'fork' in pulled) {
           this.ackBound = Math.min(this.ackBound, pulled.fork);
@@ -240,6 +242,7 @@ export class Follower {
           this.setState(applied < this.leaderSeq ? 'catching-up' : 'streaming');
         }
         this.publish(applied);
+        this.answered = true;
         this.backoff.reset();
       } catch (err) {
         if (this.isStopped()) return;
@@ -254,9 +257,10 @@ export class Follower {
           mustResync = true;
           continue;
         }
+        this.answered = false;
         this.setState('disconnected', this.lastError);
         this.publish(this.safeAck());
-        await this.backoff.wait();
+        await this.backoff.wait(this.contactAt === 0 ? UNMET_BACKOFF_MAX_MS : undefined);
       }
     }
   }
@@ -306,6 +310,16 @@ export class Follower {
     this.freshness.answered(this.contactAt, this.leaderSeq, applied);
     this.setState(applied < this.leaderSeq ? 'catching-up' : 'streaming');
     this.publish(applied);
+  }
+
+  /**
+   * pullWait is the wait of the next pull: none until a pull of this follower has been answered
+   * since it started or last failed, so it learns at once that its leader answers and follows
+   * (a long poll on a shard without writes held it `starting`, lag unknown, for `pull_wait_ms`,
+   * and `distkv cluster` run right after a start said it did not follow); then `pull_wait_ms`.
+   */
+  private pullWait(): number {
+    return this.answered ? this.o.pullWaitMs : 0;
   }
 
   /** forgetLeader drops what the follower knew of its leader's history (it is resyncing to another one). */

@@ -168,6 +168,30 @@ describe('bodies and heads', () => {
     }
   });
 
+  it('answers 413 for a Content-Length of digits too large to read exactly, as for any over the limit; 400 for one not digits', async () => {
+    const key = localKey('huge-length-');
+    for (const [length, status, pattern] of [
+      ['9999999999', 413, /VALUE_TOO_LARGE.*value is 9999999999 bytes; limit is 4096/],
+      [
+        '99999999999999999999',
+        413,
+        /VALUE_TOO_LARGE.*value is at least 9007199254740991 bytes; limit is 4096/,
+      ],
+      ['18446744073709551615', 413, /VALUE_TOO_LARGE.*at least 9007199254740991 bytes/],
+      ['-1', 400, /is not a decimal number of bytes/],
+      ['99999999999999999999x', 400, /is not a decimal number of bytes/],
+    ] as const) {
+      const r = parseRaw(
+        await rawRequest(portA, `PUT /kv/${key} HTTP/1.1\r\nHost: t\r\nContent-Length: ${length}\r\n\r\n`, {
+          idleMs: 1000,
+        }),
+      );
+      assert.equal(r.status, status, length);
+      assert.match(r.body, pattern, length);
+    }
+    assert.equal((await fetch(`http://${A}/kv/${key}`)).status, 404);
+  });
+
   it('writes nothing of a large body whose client leaves half-way, and keeps serving', async () => {
     const key = localKey('half-');
     const part = 'x'.repeat(500);

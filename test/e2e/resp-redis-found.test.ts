@@ -2,7 +2,9 @@
  * The differences test/e2e/resp-redis-diff.test.ts found between distkv and redis-server 7, each
  * kept as a case with redis-server 7.0.15's reply to the same bytes (so they hold where
  * redis-server is not installed): EXPIRE's options checked before its time, in Redis's words;
- * SCAN on a node of several shards ending at once over a small database, as Redis's does.
+ * SCAN on a node of several shards ending at once over a small database, as Redis's does; and one
+ * a tester took for a difference: `MSET a 1 b` (keys of two slots) answered CROSSSLOT, as a Redis
+ * Cluster node answers it (a standalone redis-server, which checks no slots, answers the arity error).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -91,6 +93,22 @@ describe('SCAN over a small database on a node of several shards, as redis-serve
     await expectReplies([
       [['SCAN', '0', 'TYPE', 'hash'], '*2\r\n$1\r\n0\r\n*0\r\n'],
       [['SCAN', '0', 'TYPE', 'list', 'COUNT', '1'], '*2\r\n$1\r\n0\r\n*0\r\n'],
+    ]);
+  });
+});
+
+describe('MSET and MSETNX with a key without its value, as a redis-server 7 cluster node answers them', () => {
+  // A standalone redis-server answers `MSET a 1 b` with the arity error: it checks no slots. A
+  // cluster node (what distkv is, and test/helpers/redis-server.ts runs) routes by the keys first,
+  // so keys of two slots get CROSSSLOT; the pairs are counted once the keys share a slot.
+  it('answers CROSSSLOT for keys of two slots, the arity error for keys of one slot', async () => {
+    await expectReplies([
+      [['MSET', 'a', '1', 'b'], "-CROSSSLOT Keys in request don't hash to the same slot\r\n"],
+      [['MSETNX', 'a', '1', 'b'], "-CROSSSLOT Keys in request don't hash to the same slot\r\n"],
+      [['MSET', '{t}a', '1', '{t}b'], "-ERR wrong number of arguments for 'mset' command\r\n"],
+      [['MSETNX', '{t}a', '1', '{t}b'], "-ERR wrong number of arguments for 'msetnx' command\r\n"],
+      [['MSET', 'a', '1', 'a'], "-ERR wrong number of arguments for 'mset' command\r\n"],
+      [['MSET', 'a'], "-ERR wrong number of arguments for 'mset' command\r\n"],
     ]);
   });
 });

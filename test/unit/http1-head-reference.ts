@@ -86,18 +86,27 @@ function parseContentLength(values: readonly string[]): number | HeadError {
     const n = plainDecimal(values[0]!);
     if (n >= 0) return n;
   }
-  let length = -1;
+  // session 64: digits beyond a safe integer read as Number.MAX_SAFE_INTEGER (over every limit: 413);
+  // lengths compare exactly, as BigInts.
+  let length: bigint | undefined;
   for (const value of values) {
     for (const part of value.split(',')) {
       const text = owsTrim(part);
-      if (!/^\d{1,15}$/.test(text)) return bad(`Content-Length "${value}" is not a decimal number of bytes`);
-      const n = Number(text);
-      if (length !== -1 && n !== length)
-        return bad(`conflicting Content-Length values ${length} and ${n}: refusing an ambiguous body`);
+      if (!/^\d+$/.test(text)) return bad(`Content-Length "${value}" is not a decimal number of bytes`);
+      const n = BigInt(text);
+      const show = (b: bigint): string => {
+        const t = b.toString();
+        return t.length > 40 ? `${t.slice(0, 40)}...` : t;
+      };
+      if (length !== undefined && n !== length)
+        return bad(
+          `conflicting Content-Length values ${show(length)} and ${show(n)}: refusing an ambiguous body`,
+        );
       length = n;
     }
   }
-  return length;
+  if (length === undefined) return -1;
+  return length >= 10n ** 15n ? Number.MAX_SAFE_INTEGER : Number(length);
 }
 
 /** plainDecimal reads a value of 1 to 15 ASCII digits and nothing else (the usual Content-Length), else -1. */

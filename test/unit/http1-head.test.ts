@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
+  CONTENT_LENGTH_CLAMP,
   type HeadError,
   isHeadError,
   MAX_URL_BYTES,
@@ -54,8 +55,33 @@ describe('HTTP/1.1\r\nHost: t request head parsing', () => {
     assert.equal(refused('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: 0x10').status, 400);
     assert.equal(refused('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: ').status, 400);
     assert.equal(refused('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: 1 2').status, 400);
-    assert.equal(refused(`PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: ${'9'.repeat(16)}`).status, 400);
     assert.deepEqual(parseContentLength(['007']), 7);
+  });
+
+  it('reads a Content-Length of digits too many to read exactly as over every limit (413), not as malformed (400)', () => {
+    for (const cl of ['9'.repeat(16), '99999999999999999999', '18446744073709551615', '1'.repeat(300)])
+      assert.equal(
+        ok(`PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: ${cl}`).contentLength,
+        CONTENT_LENGTH_CLAMP,
+        cl,
+      );
+    assert.equal(ok(`PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: ${'0'.repeat(20)}7`).contentLength, 7);
+    assert.equal(
+      ok('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: 18446744073709551615, 018446744073709551615')
+        .contentLength,
+      CONTENT_LENGTH_CLAMP,
+    );
+    assert.match(
+      refused('PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: 18446744073709551615, 18446744073709551614')
+        .message,
+      /conflicting Content-Length values 18446744073709551615 and 18446744073709551614/,
+    );
+    for (const cl of ['-18446744073709551615', '18446744073709551615x', '1e30', '+99999999999999999999'])
+      assert.match(
+        refused(`PUT /kv/a HTTP/1.1\r\nHost: t\r\nContent-Length: ${cl}`).message,
+        /is not a decimal number of bytes/,
+        cl,
+      );
   });
 
   it('reads chunked framing and refuses it together with Content-Length, other codings and HTTP/1.0', () => {

@@ -28,7 +28,7 @@ import { ERROR_BODY_BYTES, readBody } from '../util/peer-answer.js';
 import { plural } from '../util/plural.js';
 import type { FileSink } from './backup-file.js';
 import { encodeSectionHeader } from './backup-format.js';
-import { disputesOf } from './cluster-commands.js';
+import { disputesOf } from './cluster-gather.js';
 import { behindAdvice, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
 import { newWait, type ProgressLine } from './progress-line.js';
 

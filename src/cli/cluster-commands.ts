@@ -10,47 +10,17 @@
  * a replica does not follow its leader, its lag unknown) or the request failed; 2 usage (main.ts).
  * A replica's leader says what it heard of its pulls (`leader_view`), shown with the replica.
  */
-import type { ClusterReplica, ClusterShard } from '../client/types.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { VERB_SUMMARIES } from './verb-table.js';
 import { behindAdvice } from './leader-wait.js';
-import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
-import { leaderNote, leaderViewOf, type ReplicaHealth, replicaProblem } from './cluster-health.js';
-
-/**
- * PEER_ASK_MS bounds the ask of each other node by `distkv cluster`: one that has not answered by
- * then is shown DOWN. Asked as any read, a node stopped with SIGSTOP was waited for four attempts
- * of 10 s each (and the looks for a newer map between them): 43 s before the command printed
- * anything, just when an operator runs it to see what is wrong.
- */
-const PEER_ASK_MS = 5000;
-
-/** Dispute is one node's refusal of the slots a peer's config gives another leader. */
-export interface Dispute {
-  node: string;
-  peer: string;
-  peer_version: string | null;
-  peer_state: string;
-  slots: string;
-}
-
-/** disputesOf reads the disputed slots of a `/cluster` answer's `peers` (absent on older nodes). */
-export function disputesOf(node: string, peers: unknown): Dispute[] {
-  if (!Array.isArray(peers)) return [];
-  return (peers as unknown[]).flatMap((p) => {
-    const { address, state, version, disputed_slots } = (p ?? {}) as Record<string, unknown>;
-    if (typeof address !== 'string' || typeof disputed_slots !== 'string') return [];
-    return [
-      {
-        node,
-        peer: address,
-        peer_version: typeof version === 'string' ? version : null,
-        peer_state: typeof state === 'string' ? state : 'unknown',
-        slots: disputed_slots,
-      },
-    ];
-  });
-}
+import {
+  type Dispute,
+  gatherCluster,
+  STARTING_POLL_MS,
+  STARTING_WAIT_MS,
+  startingOf,
+} from './cluster-gather.js';
+import { leaderNote, type ReplicaHealth, replicaProblem } from './cluster-health.js';
 
 /** LeaderlessShard is what leaderlessAdvice reads of a shard whose leader is down. */
 export interface LeaderlessShard {
@@ -128,6 +98,8 @@ not answer, a shard has no leader that serves it (down, held behind its replica,
 a replica does not follow its leader (lag unknown: disconnected, starting, held) or is still
 resyncing from a snapshot (said so: it serves no reads yet), a node refuses slots of a config
 mismatch; also when no node answered at all. 2 usage.
+A node still starting (its stores opening) or a replica that has not yet reached its leader
+since it started is asked again for up to 15 s (said once on stderr) before it counts.
 So \`distkv cluster > /dev/null && echo healthy\` is a health check.`;
 
 /** CLUSTER_VERBS are the cluster verbs, by name. */
@@ -140,69 +112,23 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
     check: (args) => positionals(args, 0, 0, 'distkv cluster'),
     run: async (client, args, out, conn) => {
       positionals(args, 0, 0, 'distkv cluster');
-      // The first node that answers: the last one asked is tried as long as the client retries a
-      // read (about 50 s against a node stopped with SIGSTOP), which the command spent silent.
-      const doc = await withSlowNote('cluster', client.cluster(), false, SLOW_NOTE_MS, conn.waited);
-      // A node that refuses connections is tried again only as long as this ask lasts: its note
-      // says so ("up to 5 s"), not the client's 10 s, and the node is shown DOWN when it ends.
-      conn.askBoundMs = PEER_ASK_MS;
-      // Each node knows the positions of the stores it hosts: ask every other node too.
-      const here = new Set(doc.hosted_nodes);
-      const others = [
-        ...new Set(doc.shards.flatMap((s) => [s.leader.address, ...s.replicas.map((r) => r.address)])),
-      ].filter((a) => !here.has(a));
-      // The nodes of --url asked before the one that answered failed just now (client.cluster()
-      // passes over one that refuses connections): asked again as peers, they are not waited for
-      // (a refusing --url node held the command another PEER_ASK_MS before it was shown DOWN).
-      const urlHosts = conn.urls.map((u) => new URL(u).host);
-      const answered = urlHosts.findIndex((h) => here.has(h));
-      const failedNow = new Set(answered < 0 ? urlHosts : urlHosts.slice(0, answered));
-      const docs = [doc];
-      const down = new Set<string>();
-      await Promise.all(
-        others.map(async (node) => {
-          try {
-            const signal = AbortSignal.timeout(PEER_ASK_MS);
-            docs.push(
-              await client.cluster(node, failedNow.has(node) ? { signal, refusedWaitMs: 0 } : { signal }),
-            );
-          } catch {
-            down.add(node);
-          }
-        }),
-      );
-      // The newest map any node routes with: the first node's may be behind (docs/failover.md).
-      const newest = docs.reduce((a, d) => ((d.map_version ?? 1) > (a.map_version ?? 1) ? d : a));
-      const behind = docs.filter((d) => (d.map_version ?? 1) < (newest.map_version ?? 1));
-      const disputes = docs.flatMap((d) => disputesOf(d.node, d.peers));
-      // The leader's own view of itself (its last seq): a node behind still calls itself leader.
-      const leaderOf = (idx: number, address: string): ClusterShard['leader'] | undefined =>
-        docs.map((d) => d.shards[idx]?.leader).find((l) => l?.local === true && l.address === address);
-      const replicaOf = (idx: number, address: string): ClusterReplica | undefined =>
-        docs.flatMap((d) => d.shards[idx]?.replicas ?? []).find((r) => r.address === address && r.local);
-      // What the shard's leader heard of a replica's pulls: known even when the replica's node is down.
-      const leaderViewFrom = (idx: number, leader: string, address: string): unknown => {
-        for (const d of docs) {
-          const s = d.shards[idx];
-          if (s?.leader.local !== true || s.leader.address !== leader) continue;
-          const r = s.replicas.find((x) => x.address === address) as { leader_view?: unknown } | undefined;
-          if (r?.leader_view !== undefined) return r.leader_view;
-        }
-        return undefined;
-      };
-      const merged = newest.shards.map((s) => ({
-        ...s,
-        leader: { ...s.leader, ...leaderOf(s.idx, s.leader.address), down: down.has(s.leader.address) },
-        replicas: s.replicas.map((r) => {
-          const view = leaderViewOf(leaderViewFrom(s.idx, s.leader.address, r.address));
-          return {
-            ...r,
-            ...replicaOf(s.idx, r.address),
-            down: down.has(r.address),
-            ...(view === undefined ? {} : { leader_view: view }),
-          };
-        }),
-      }));
+      let view = await gatherCluster(client, conn);
+      // A node still starting (its stores opening) and a replica that has not reached its leader
+      // since it started pass within seconds: asked again (up to STARTING_WAIT_MS, said once on
+      // stderr), so "start, then check" does not report a start as a fault.
+      const deadline = performance.now() + STARTING_WAIT_MS;
+      for (let said = false; performance.now() < deadline;) {
+        const starting = startingOf(view);
+        if (starting.length === 0) break;
+        if (!said)
+          process.stderr.write(
+            `distkv cluster: ${starting.join(', ')} starting; asking again (up to ${STARTING_WAIT_MS / 1000} s)\n`,
+          );
+        said = true;
+        await new Promise((r) => setTimeout(r, STARTING_POLL_MS));
+        view = await gatherCluster(client, conn);
+      }
+      const { newest, behind, disputes, down, merged } = view;
       // A leader held behind its replica serves nothing of its shard: as good as down.
       // So is one without its etcd lease (it refuses writes and reads): that exited 0 while etcd was
       // down and no shard took a write.

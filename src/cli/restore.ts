@@ -29,7 +29,7 @@ import type { ClusterView } from '../client/types.js';
 import { DistkvError } from '../errors.js';
 import { plural } from '../util/plural.js';
 import { readEntries } from './backup-file.js';
-import { disputesOf } from './cluster-commands.js';
+import { disputesOf } from './cluster-gather.js';
 import { type ClientVerb, positionals, refusedWaitMs } from './connect.js';
 import { VERB_SUMMARIES } from './verb-table.js';
 import { whileInterruptible } from './interrupt.js';

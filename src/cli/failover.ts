@@ -117,9 +117,21 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
   const first = new URL(o.urls[0] ?? 'http://127.0.0.1:8080');
   const scheme = first.protocol.replace(':', '');
   let seedDoc: NodeDoc | undefined;
-  for (const u of o.urls) if ((seedDoc = await clusterOf(scheme, new URL(u).host, auth)) !== undefined) break;
+  let failure = '';
+  for (const u of o.urls) {
+    try {
+      seedDoc = (await call(`${scheme}://${new URL(u).host}/cluster`, auth)) as NodeDoc;
+      break;
+    } catch (err) {
+      failure = err instanceof Error ? err.message : String(err);
+    }
+  }
+  // It said only "no node answered /cluster (http://127.0.0.1:8080)": not why, nor how to name a node.
   if (seedDoc === undefined)
-    throw new DistkvError('SHARD_UNREACHABLE', `no node answered /cluster (${o.urls.join(', ')})`);
+    throw new DistkvError(
+      'SHARD_UNREACHABLE',
+      `no node answered /cluster (${o.urls.join(', ')}): ${failure}. Name a running node of the cluster with --url (or DISTKV_URL)`,
+    );
   const shardOf = (m: LiveMap) => m.shards.find((s) => s.name === o.shard || String(s.idx) === o.shard);
   let live = shardOf(seedDoc.map);
   if (live === undefined)

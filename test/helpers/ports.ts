@@ -202,3 +202,8 @@ export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]
   while (ports.size < n) ports.add(await freePort(host));
   return [...ports];
 }
+
+/** closedAddress is a loopback `host:port` nothing listens on (a dead node), from freePort. */
+export async function closedAddress(): Promise<string> {
+  return `127.0.0.1:${await freePort()}`;
+}

@@ -7,13 +7,12 @@
  * With --to the operator chose: a replica held ahead of it still refuses the failover.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
 import { startTwinServer, type TwinServer } from '../helpers/twin-server.js';
+import { closedAddress } from '../helpers/ports.js';
 
 /** ReplicaTwin is a replica of shard 0 that reads `seen` in /cluster and `held` once its hold is placed. */
 interface ReplicaTwin {
@@ -22,15 +21,6 @@ interface ReplicaTwin {
   held: number;
   resyncing: boolean;
   published: LiveMap[];
-}
-
-/** closedAddress is a loopback address nothing listens on (a dead leader). */
-async function closedAddress(): Promise<string> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const address = `127.0.0.1:${(s.address() as AddressInfo).port}`;
-  await new Promise((r) => s.close(r));
-  return address;
 }
 
 describe('distkv failover --force: the replica held furthest ahead', () => {

@@ -4,20 +4,10 @@
  * listens there? a refusal?) nor how to name a node. Now the last failure and the way out.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
 import { DistkvError } from '../../src/errors.js';
-
-/** closedAddress is a loopback address nothing listens on. */
-async function closedAddress(): Promise<string> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const address = `127.0.0.1:${(s.address() as AddressInfo).port}`;
-  await new Promise((r) => s.close(r));
-  return address;
-}
+import { closedAddress } from '../helpers/ports.js';
 
 describe('distkv failover with no node answering', () => {
   it('says why the node did not answer and to name one with --url', async () => {

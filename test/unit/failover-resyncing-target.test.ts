@@ -5,21 +5,11 @@
  * load, it answered UNAVAILABLE until a restart, after which it led over the partial snapshot.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { failover } from '../../src/cli/failover.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
 import { startTwinServer, type TwinServer } from '../helpers/twin-server.js';
-
-/** closedAddress is a loopback address nothing listens on (a dead leader). */
-async function closedAddress(): Promise<string> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const address = `127.0.0.1:${(s.address() as AddressInfo).port}`;
-  await new Promise((r) => s.close(r));
-  return address;
-}
+import { closedAddress } from '../helpers/ports.js';
 
 describe('distkv failover with a target under a resync', () => {
   let map: LiveMap;

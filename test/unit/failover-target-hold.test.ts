@@ -9,12 +9,11 @@
  */
 import { nextEpoch } from '../../src/routing/epoch-numbers.js';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { LiveMap } from '../../src/routing/live-map.js';
 import { failoverOfS0 } from '../helpers/failover-twins.js';
 import { startTwinServer, type TwinServer } from '../helpers/twin-server.js';
+import { closedAddress } from '../helpers/ports.js';
 
 /** FollowingTwin answers like a replica that applies 2 more records of its leader between any two calls, unless held. */
 class FollowingTwin {
@@ -65,15 +64,6 @@ class FollowingTwin {
     }
     return undefined;
   }
-}
-
-/** closedAddress is a loopback address nothing listens on (a dead leader). */
-async function closedAddress(): Promise<string> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const address = `127.0.0.1:${(s.address() as AddressInfo).port}`;
-  await new Promise((r) => s.close(r));
-  return address;
 }
 
 describe('distkv failover --force with a target still following', () => {

@@ -219,14 +219,15 @@ export class PeerCheck {
   /**
    * heardFrom takes note of an ask of this node's `/cluster` whose PEER_HEADER is `header`: each
    * peer it names that this node counts unreachable (or has not asked yet, or found late) is asked
-   * at once (`checkSoon`), as it is up. Names that are not peers of this node are ignored.
+   * at once (`checkSoon`), as it is up; so is one that disagreed: it asks as it starts, maybe with
+   * its file put right (its slots stayed refused here until the next round, and a write right
+   * after its restart was answered SLOTS_DISPUTED). Names that are not peers of this node are ignored.
    */
   heardFrom(header: string): void {
     if (header === '') return;
     for (const address of header.split(',', MAX_NAMED)) {
       const p = this.peers.find((x) => x.address === address.trim());
-      if (p !== undefined && (p.state === 'unreachable' || p.state === 'unknown' || p.late > 0))
-        this.checkSoon(p.address);
+      if (p !== undefined && (p.state !== 'agrees' || p.late > 0)) this.checkSoon(p.address);
     }
   }
 

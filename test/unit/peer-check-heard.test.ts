@@ -3,7 +3,8 @@
  * asks this node for its `/cluster`, naming itself (PEER_HEADER), is asked back at once; nothing is
  * asked before this node's first round (its stores are not attached to the live map then: a map
  * taken before turned no store over, and the stores opened as the older map had them); and one
- * late answer of a peer that answered does not count it unreachable, a second in a row does.
+ * late answer of a peer that answered does not count it unreachable, a second in a row does. A
+ * peer that disagreed and asks again (restarted with the right file) is asked back at once too.
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -20,6 +21,8 @@ interface Peer {
   /** asks are the PEER_HEADER values of the asks it received, in order ('' when absent). */
   asks: string[];
   stalled: boolean;
+  /** version is the config hash it answers ('mine': this node's). */
+  version: string;
   listen(): Promise<void>;
   close(): Promise<void>;
 }
@@ -40,6 +43,7 @@ async function peer(): Promise<Peer> {
     port,
     asks: [],
     stalled: false,
+    version: 'mine',
     listen: () => new Promise<void>((r) => srv.listen(port, '127.0.0.1', r)),
     close: () =>
       new Promise<void>((r) => {
@@ -57,7 +61,7 @@ async function peer(): Promise<Peer> {
       return;
     }
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ version: 'mine' }));
+    res.end(JSON.stringify({ version: p.version }));
   });
   servers.push(srv);
   return p;
@@ -103,6 +107,29 @@ describe('PeerCheck and a peer that asks', () => {
       check.heardFrom(b.address);
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(b.asks.length, 1, 'a peer it counts up is not asked again');
+    } finally {
+      await check.stop();
+      await b.close();
+    }
+  });
+
+  it('asks back at once a peer that disagreed when it asks again (restarted with the right file)', async () => {
+    const b = await peer();
+    b.version = 'edited';
+    await b.listen();
+    const check = new PeerCheck([b.address], 'mine', 'http', quiet);
+    try {
+      await check.checkAll();
+      assert.equal(check.view()[0]!.state, 'disagrees');
+      // B restarted with this node's file: its first round asks here, naming itself.
+      b.version = 'mine';
+      check.heardFrom(b.address);
+      // Before, its slots stayed refused until this node's next round (up to PEER_CHECK_MS): a
+      // write right after B's restart was answered SLOTS_DISPUTED (config-removes-leader).
+      assert.ok(
+        await until(() => check.view()[0]!.state === 'agrees', 5000),
+        `B seen agreeing without waiting for a round: ${JSON.stringify(check.view())}`,
+      );
     } finally {
       await check.stop();
       await b.close();

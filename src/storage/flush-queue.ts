@@ -82,9 +82,15 @@ export class FlushQueue {
     this.schedule();
   }
 
-  /** drain resolves once no frozen memtable is left unflushed (or the loop gave up: the store closed). */
+  /**
+   * drain resolves once no frozen memtable is left unflushed; if the loop gave up on a failing
+   * flush (the store closing), it rejects with that failure: the memtables are not in a run, and a
+   * closing store says so (their records stay in the commit log).
+   */
   async drain(): Promise<void> {
     while (this.running !== undefined) await this.running;
+    const failure = this.backoff.lastError;
+    if (this.frozen.length > 0 && failure !== undefined) throw flushFailing(this.target.dir, failure);
   }
 
   /** stall waits while MAX_FROZEN memtables wait for flushing; refuses while flushes fail (flushFailing) or are held back (DISK_FULL). */

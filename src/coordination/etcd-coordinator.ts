@@ -50,7 +50,8 @@ import { LeaderKeys } from './leader-keys.js';
 import { mapSync, misfitMessage } from './map-sync.js';
 import { ProcessLease } from './process-lease.js';
 import { SeqPublisher } from './seq-publisher.js';
-import { createdWatch, Phase, startTries, within } from './start-steps.js';
+import { within } from '../util/within.js';
+import { createdWatch, Phase, startTries } from './start-steps.js';
 import { ShardSteps } from './shard-step.js';
 import { WorkerFences } from './worker-fences.js';
 

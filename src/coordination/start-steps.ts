@@ -18,6 +18,7 @@
  */
 import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
+import { within } from '../util/within.js';
 
 /** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
 export const START_ATTEMPTS = 10;
@@ -26,30 +27,6 @@ export const START_ATTEMPTS = 10;
 export class Phase {
   /** now is what the reconcile does at the moment ('' : nothing running). */
   now = '';
-}
-
-/**
- * within resolves as `run` does, or fails with "<what> did not answer within <ms> ms" once `ms`
- * passed first (`run` goes on; `detail` adds what is known by then, such as a reconcile's phase).
- */
-export async function within<T>(
-  what: string,
-  ms: number,
-  run: Promise<T>,
-  detail = (): string => '',
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const more = detail();
-      reject(new Error(`${what} did not answer within ${ms} ms${more === '' ? '' : ` (${more})`}`));
-    }, ms);
-  });
-  try {
-    return await Promise.race([run, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

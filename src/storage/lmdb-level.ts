@@ -14,8 +14,9 @@ import { type Database, type RootDatabase, TransactionFlags } from 'lmdb';
 import { bufferView, dbStats, openKvEnv, quietCommitFailure } from './lmdb-env.js';
 import { decodeStoredValue, encodeStoredValue, upgradeValueLayout } from './lmdb-value-format.js';
 import type { Versioned } from './merge-iterator.js';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError, DistkvError } from '../errors.js';
 import { prefixEnd } from '../util/bytes.js';
+import { settledWithin } from '../util/within.js';
 
 const APPLIED_SEQ = 'applied_seq';
 /**
@@ -41,12 +42,21 @@ export interface LevelEntry {
   version: Versioned & { value: Buffer; expiresAtMs: number };
 }
 
+/**
+ * CONFIRM_WAIT_MS bounds how long a compaction waits for LMDB to confirm its last chunk durable: a
+ * healthy disk does it in well under a second, a busy one in seconds; past this the commit's sync
+ * is taken as failed.
+ */
+export const CONFIRM_WAIT_MS = 60_000;
+
 /** LmdbLevel wraps the bottom level's environment. */
 export class LmdbLevel {
   private readonly root: RootDatabase;
   private readonly data: Database<Buffer, Uint8Array>;
   private readonly meta: Database<number, string>;
   private readonly path: string;
+  /** confirmWaitMs bounds apply's wait for LMDB to confirm a commit durable (CONFIRM_WAIT_MS; tests shorten it). */
+  confirmWaitMs = CONFIRM_WAIT_MS;
   /** flushed caches FLUSHED_SEQ (read once, then kept as it is written). */
   private flushed: number | undefined;
 
@@ -122,7 +132,15 @@ export class LmdbLevel {
       quietCommitFailure(err);
       throw err;
     });
-    if (appliedSeq !== undefined) await this.root.flushed;
+    if (appliedSeq !== undefined && !(await settledWithin(this.root.flushed, this.confirmWaitMs)))
+      // lmdb-js never settles the flush of a commit whose sync failed: without a bound a compaction
+      // waited for ever, holding the thread's compaction gate (every store of the worker stopped
+      // compacting) and its store's close (the node never stopped). Failed, it keeps its runs and
+      // is retried with backoff.
+      throw new DistkvError(
+        'DISK_IO_ERROR',
+        `LMDB (${this.path}) did not confirm its commit durable within ${this.confirmWaitMs} ms (is the device failing?); the runs are kept until a compaction is confirmed`,
+      );
   }
 
   /**
@@ -197,15 +215,10 @@ export class LmdbLevel {
       await closing;
       return undefined;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(resolve, boundMs, 'late');
-    });
-    const outcome = await Promise.race([closing.then(() => 'closed' as const), late]).finally(() => {
-      clearTimeout(timer);
-    });
-    if (outcome === 'closed') return undefined;
-    closing.catch(() => undefined);
+    if (await settledWithin(closing, boundMs)) {
+      await closing;
+      return undefined;
+    }
     return `LMDB (${this.path}) did not confirm its last commits within ${boundMs} ms (lmdb-js never settles a commit that failed, e.g. on a full disk); closed without waiting: the runs and the commit log keep whatever LMDB did not confirm`;
   }
 }

@@ -22,7 +22,10 @@ interface Unconfirmed {
 }
 
 function open(dir: string, lines: string[]): Promise<LsmStore> {
-  const log = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s).msg as string) });
+  const log = pino(
+    { level: 'info' },
+    { write: (s: string) => lines.push((JSON.parse(s) as { msg: string }).msg) },
+  );
   const o: LsmOptions = {
     dir,
     vfs: new RealVfs(),
@@ -78,28 +81,32 @@ describe('a compaction LMDB never confirms', () => {
     await new Promise((r) => setTimeout(r, 1000));
   });
 
-  it('fails at its bound, keeps its runs and data, and lets the other stores of the thread compact', { timeout: 20_000 }, async () => {
-    const lines: string[] = [];
-    const s = await filled(lines, 300);
-    await until(
-      () => lines.some((m) => m.startsWith('compaction failed')),
-      10_000,
-      'the compaction to fail at its bound',
-    );
-    assert.ok(Number(s.stats().runs) >= 2, 'its runs are kept');
-    for (let i = 0; i < 200; i++) assert.equal(s.get(key(i))?.[0], i % 251, `key ${i} reads back`);
-    // Another store on this thread compacts: the gate was let go.
-    const other: string[] = [];
-    const o = await open(tempDir(after), other);
-    for (let i = 0; i < 200; i++) await o.put(key(i), Buffer.alloc(100, 7));
-    await until(
-      () => o.stats().runs === 0 && Number(o.stats().compactions) >= 1,
-      10_000,
-      "the other store's compaction",
-    );
-    await o.close();
-    await s.close();
-  });
+  it(
+    'fails at its bound, keeps its runs and data, and lets the other stores of the thread compact',
+    { timeout: 20_000 },
+    async () => {
+      const lines: string[] = [];
+      const s = await filled(lines, 300);
+      await until(
+        () => lines.some((m) => m.startsWith('compaction failed')),
+        10_000,
+        'the compaction to fail at its bound',
+      );
+      assert.ok(Number(s.stats().runs) >= 2, 'its runs are kept');
+      for (let i = 0; i < 200; i++) assert.equal(s.get(key(i))?.[0], i % 251, `key ${i} reads back`);
+      // Another store on this thread compacts: the gate was let go.
+      const other: string[] = [];
+      const o = await open(tempDir(after), other);
+      for (let i = 0; i < 200; i++) await o.put(key(i), Buffer.alloc(100, 7));
+      await until(
+        () => o.stats().runs === 0 && Number(o.stats().compactions) >= 1,
+        10_000,
+        "the other store's compaction",
+      );
+      await o.close();
+      await s.close();
+    },
+  );
 });
 
 /** isCompacting tells whether the store's compaction runs now. */

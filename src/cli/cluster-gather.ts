@@ -12,7 +12,7 @@
  * follow its leader (starting ...)" and exit 1, and the same command a second later exit 0.
  */
 import type { DistkvClient } from '../client/client.js';
-import type { ClusterReplica, ClusterShard, ClusterView as NodeView } from '../client/types.js';
+import type { ClusterReplica, ClusterShard } from '../client/types.js';
 import type { Connection } from './connect.js';
 import { leaderViewOf } from './cluster-health.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
@@ -134,7 +134,7 @@ export async function gatherCluster(client: DistkvClient, conn: Connection) {
  */
 export function startingOf(view: ClusterView): string[] {
   const nodes = view.docs
-    .filter((d) => (d as NodeView & { starting?: unknown }).starting !== undefined)
+    .filter((d) => d.starting !== undefined)
     .map((d) => `node ${d.node}`);
   const replicas = view.merged.flatMap((s) =>
     s.replicas

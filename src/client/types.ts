@@ -277,6 +277,8 @@ export interface ClusterView {
   limits?: { max_key_bytes: number; max_value_bytes: number };
   /** coordination is present when the node runs `[coordination]` (etcd), with its lease TTL. */
   coordination?: { lease_ttl_ms: number };
+  /** starting is present while the node opens its stores (it answers /cluster meanwhile): how far its replay of the commit logs is. */
+  starting?: Record<string, number>;
 }
 
 /** NodeStats is the /stats document of one node (per-store counters vary by engine). */

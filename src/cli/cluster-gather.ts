@@ -133,9 +133,7 @@ export async function gatherCluster(client: DistkvClient, conn: Connection) {
  * (not down) in state `starting`, which have not reached their leader since they started.
  */
 export function startingOf(view: ClusterView): string[] {
-  const nodes = view.docs
-    .filter((d) => d.starting !== undefined)
-    .map((d) => `node ${d.node}`);
+  const nodes = view.docs.filter((d) => d.starting !== undefined).map((d) => `node ${d.node}`);
   const replicas = view.merged.flatMap((s) =>
     s.replicas
       .filter((r) => !r.down && r.state === 'starting')

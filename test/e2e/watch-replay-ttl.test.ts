@@ -65,24 +65,51 @@ async function sseEvents(
 const sawExpire = (key: string) => (evs: Record<string, unknown>[]) =>
   evs.some((e) => e.type === 'expire' && e.key === key);
 
+/** TTL_MS is the short TTL the first two tests watch run out. */
+const TTL_MS = 300;
+/** TRIES bounds how many hash tags `liveTag` tries. */
+const TRIES = 5;
+
+/**
+ * liveTag returns the first hash tag `{<base><n>}` (n < TRIES) under which `put` (given the tag and
+ * the attempt) wrote a value with a TTL that the leader applied as a value: on a loaded machine it
+ * may apply the put after the TTL has run out, and then writes the delete it is (the third test).
+ * Each attempt has a tag of its own, so a watch of one sees none of another's writes.
+ */
+async function liveTag(base: string, put: (tag: string, n: number) => Promise<boolean>): Promise<string> {
+  for (let n = 0; n < TRIES; n++) {
+    const tag = `${base}${String(n)}`;
+    if (await put(tag, n)) return tag;
+  }
+  return assert.fail(`each of ${String(TRIES)} puts with a ${String(TTL_MS)} ms TTL was applied after it`);
+}
+
 describe('a watch replayed after a TTL passed', () => {
   it('shows the put with its value and the expire, at the leader and at its replica', async () => {
-    const w = await fetch(`http://${A}/kv/{rt}ttl?ttl_ms=300`, { method: 'PUT', body: 'short-lived' });
-    assert.equal(w.status, 204);
-    assert.equal(w.headers.get('x-distkv-deleted'), null);
-    const putVersion = w.headers.get('etag')!.slice(1, -1);
-    assert.equal((await fetch(`http://${A}/kv/{rt}plain`, { method: 'PUT', body: 'stays' })).status, 204);
+    let putVersion = '';
+    const tag = await liveTag('rt', async (t, n) => {
+      const w = await fetch(`http://${A}/kv/{${t}}ttl?ttl_ms=${String(TTL_MS)}`, {
+        method: 'PUT',
+        body: 'short-lived',
+      });
+      assert.equal(w.status, 204, `put ${String(n)}`);
+      putVersion = w.headers.get('etag')!.slice(1, -1);
+      return w.headers.get('x-distkv-deleted') === null;
+    });
+    const key = `{${tag}}ttl`;
+    const query = `prefix=${encodeURIComponent(`{${tag}}`)}&from=0.0`;
+    assert.equal((await fetch(`http://${A}/kv/{${tag}}plain`, { method: 'PUT', body: 'stays' })).status, 204);
     // Wait for the expire record (a live watch from now would miss it if it came first: replay).
-    await sseEvents(A, 'prefix=%7Brt%7D&from=0.0', sawExpire('{rt}ttl'));
-    assert.equal((await fetch(`http://${A}/kv/{rt}ttl`)).status, 404);
+    await sseEvents(A, query, sawExpire(key));
+    assert.equal((await fetch(`http://${A}/kv/${key}`)).status, 404);
     for (const node of [A, B]) {
-      const events = await sseEvents(node, 'prefix=%7Brt%7D&from=0.0', sawExpire('{rt}ttl'));
-      const ttl = events.filter((e) => e.key === '{rt}ttl');
+      const events = await sseEvents(node, query, sawExpire(key));
+      const ttl = events.filter((e) => e.key === key);
       assert.equal(ttl.length, 2, `${node}: ${JSON.stringify(events)}`);
       assert.deepEqual(ttl[0], {
         type: 'put',
         shard: ttl[0]!.shard,
-        key: '{rt}ttl',
+        key,
         value: 'short-lived',
         version: putVersion,
       });
@@ -102,9 +129,12 @@ describe('a watch replayed after a TTL passed', () => {
     const stopWatch = new AbortController();
     const seen: WatchChange[] = [];
     try {
-      await c.put('{rc}ttl', 'v', { ttlMs: 300 });
+      const tag = await liveTag(
+        'rc',
+        async (t) => !(await c.putResult(`{${t}}ttl`, 'v', { ttlMs: TTL_MS })).deleted,
+      );
       const watched = (async () => {
-        for await (const ev of c.watch('{rc}', { from: '0.0', signal: stopWatch.signal })) {
+        for await (const ev of c.watch(`{${tag}}`, { from: '0.0', signal: stopWatch.signal })) {
           seen.push(ev);
           if (ev.type === 'expire') return;
         }
@@ -119,7 +149,7 @@ describe('a watch replayed after a TTL passed', () => {
       // Replayed once more, now that the expiry is long past.
       const again: string[] = [];
       const replay = new AbortController();
-      for await (const ev of c.watch('{rc}', { from: '0.0', signal: replay.signal })) {
+      for await (const ev of c.watch(`{${tag}}`, { from: '0.0', signal: replay.signal })) {
         again.push(`${ev.type}${ev.type === 'put' ? `=${String(ev.value)}` : ''}`);
         if (ev.type === 'expire') break;
       }

@@ -71,12 +71,21 @@ describe('compaction triggers', () => {
   it('flushes the memtable and compacts runs into LMDB once the store has been idle', async () => {
     const s = await open(tempDir(after), { idleCompactMs: 200 });
     await fill(s, 200);
-    // The 200th write may have just filled a memtable (where depends on ENTRY_OVERHEAD): one more then.
     let n = 200;
-    if (s.stats().memtableKeys === 0) await s.put(key(n), Buffer.alloc(100, n++ % 251));
-    assert.ok(Number(s.stats().runs) >= 2, 'the writes left runs behind');
-    assert.ok(Number(s.stats().runs) <= 8, 'fewer runs than max_runs: the run count alone would not compact');
-    assert.ok(Number(s.stats().memtableKeys) > 0, 'and a memtable');
+    // What the store holds before it goes idle is read only while no compaction has run: on a
+    // loaded machine a put, or the wait for the flushes, can outlast the 200 ms idle window (a put
+    // took 321 ms beside six busy threads), and the idle compaction has then merged the runs. (One
+    // more key written into the store it emptied was then never flushed: idle-flush-lone-write.test.ts.)
+    if (s.stats().compactions === 0) {
+      // The 200th write may have just filled a memtable (where depends on ENTRY_OVERHEAD): one more then.
+      if (s.stats().memtableKeys === 0) await s.put(key(n), Buffer.alloc(100, n++ % 251));
+      assert.ok(Number(s.stats().runs) >= 2, 'the writes left runs behind');
+      assert.ok(
+        Number(s.stats().runs) <= 8,
+        'fewer runs than max_runs: the run count alone would not compact',
+      );
+      assert.ok(Number(s.stats().memtableKeys) > 0, 'and a memtable');
+    }
     await waitFor(
       () => s.stats().runs === 0 && s.stats().memtableKeys === 0 && s.stats().frozenMemtables === 0,
       10_000,
@@ -84,6 +93,11 @@ describe('compaction triggers', () => {
     );
     const st = s.stats();
     assert.ok(Number(st.compactionsForIdle) >= 1);
+    assert.equal(
+      Number(st.compactionsForRuns) + Number(st.compactionsForReads),
+      0,
+      'none for the run count or reads',
+    );
     assert.equal(st.lmdbKeys, n, 'every key is in LMDB');
     for (let i = 0; i < n; i++) assert.equal(s.get(key(i))?.[0], i % 251, `key ${i} survives`);
     await s.close();

@@ -117,10 +117,15 @@ export class CompactionScheduler {
     return this.backoff.totalFailures;
   }
 
-  /** wrote records a write (it postpones the idle trigger, and arms it after a quiet spell). */
+  /**
+   * wrote records a write (it postpones the idle trigger, and arms it after a quiet spell). It is
+   * called before the write reaches the memtable, so the timer is armed whatever the store holds
+   * now: armIdle arms nothing for an empty store, and a lone write into one (fresh, or just
+   * emptied by an idle compaction) stayed in the memtable until another write came.
+   */
   wrote(): void {
     this.lastWriteAt = performance.now();
-    if (this.timer === undefined) this.armIdle();
+    if (this.timer === undefined && !this.closed) this.setTimer(this.o.idleMs + 1);
   }
 
   /** readPassed records that a read probed `runs` runs that did not answer it. */

@@ -34,6 +34,8 @@ export interface TestLsmOptions {
   idleCompactMs?: number;
   /** dirCheckMs is how often a store checks its directory is still there (default store-dir-watch.ts's). */
   dirCheckMs?: number;
+  /** log receives the store's log lines (default none). */
+  log?: LsmOptions['log'];
 }
 
 /** openTestLsm opens an LsmStore in `dir` with small limits (and a commit log of its own in `dir/log`). */
@@ -102,5 +104,6 @@ function testLsmOptions(dir: string, o: TestLsmOptions): LsmOptions {
     ...(o.retryMaxMs === undefined ? {} : { retryMaxMs: o.retryMaxMs }),
     ...(o.idleCompactMs === undefined ? {} : { idleCompactMs: o.idleCompactMs }),
     ...(o.dirCheckMs === undefined ? {} : { dirCheckMs: o.dirCheckMs }),
+    ...(o.log === undefined ? {} : { log: o.log }),
   };
 }

@@ -8,10 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { openLsmStore } from '../../src/storage/lsm-recovery.js';
-import type { LsmOptions } from '../../src/storage/lsm-options.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
-import { RealVfs } from '../../src/storage/real-vfs.js';
+import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const key = (i: number): Buffer => Buffer.from(`key${String(i).padStart(6, '0')}`);
@@ -26,22 +24,14 @@ function open(dir: string, lines: string[]): Promise<LsmStore> {
     { level: 'info' },
     { write: (s: string) => lines.push((JSON.parse(s) as { msg: string }).msg) },
   );
-  const o: LsmOptions = {
-    dir,
-    vfs: new RealVfs(),
+  return openTestLsm(dir, {
     durability: 'none',
-    fsyncIntervalMs: 20,
     memtableBytes: 8192,
     maxRuns: 8,
     walSegmentBytes: 64 * 1024,
-    walRetentionBytes: 0,
-    blockCacheBytes: 1 << 20,
-    ringBytes: 1 << 20,
-    repair: false,
     idleCompactMs: 200,
     log,
-  };
-  return openLsmStore(o);
+  });
 }
 
 /** filled opens a store with runs waiting for an idle compaction (in 200 ms), `unconfirmed`: LMDB never confirming. */

@@ -10,27 +10,20 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { openLsmStore } from '../../src/storage/lsm-recovery.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
-import { RealVfs } from '../../src/storage/real-vfs.js';
+import { openTestLsm } from '../helpers/lsm.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** IDLE_MS is the store's idle window; the tests wait many times it. */
 const IDLE_MS = 100;
 
+/** open opens a store whose idle flush and compaction come after IDLE_MS without writes. */
 function open(dir: string): Promise<LsmStore> {
-  return openLsmStore({
-    dir,
-    vfs: new RealVfs(),
+  return openTestLsm(dir, {
     durability: 'none',
-    fsyncIntervalMs: 20,
     memtableBytes: 8192,
     maxRuns: 8,
     walSegmentBytes: 64 * 1024,
-    walRetentionBytes: 0,
-    blockCacheBytes: 1 << 20,
-    ringBytes: 1 << 20,
-    repair: false,
     idleCompactMs: IDLE_MS,
   });
 }

@@ -8,7 +8,13 @@
  */
 
 const BACKOFF_MIN_MS = 50;
-const BACKOFF_MAX_MS = 5000;
+/**
+ * BACKOFF_MAX_MS caps the wait: a replica retries a leader that stopped answering once a second (as
+ * a Redis replica reconnects each second). At 5 s a replica took up to 5 s to find a leader back
+ * from a restart (a rolling upgrade: down ~1-2 s), and `?w=1` writes timed out meanwhile; a leader
+ * down for long costs a refused connection a second per replica.
+ */
+export const BACKOFF_MAX_MS = 1000;
 /**
  * UNMET_BACKOFF_MAX_MS caps the wait of a follower whose leader has not answered it since it
  * started (the leader's node is not up yet, or answers 503 while it opens its stores, as in a

@@ -314,9 +314,11 @@ export class DistkvNode {
         await node.coordinator.start(lossy);
         await node.peers.checkAll();
         node.liveMap.refuseRemovedLeaders();
+        node.liveMap.saveRefit();
       } else {
         await node.peers.checkAll();
         node.liveMap.refuseRemovedLeaders();
+        node.liveMap.saveRefit();
         warnIfAlone(node.log, node.peers, node.liveMap.current.version);
         if (lossy) await startRestartEpochs(node.liveMap, node.plan, node.pool, node.log);
       }

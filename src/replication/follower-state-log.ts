@@ -1,30 +1,104 @@
 /**
  * How a follower (follower.ts) logs a change of its state: once per change, never per pull, at the
- * level the change deserves. A replica that starts before its leader is waiting for it (info); a
- * leader lost later is unreachable or refuses the pulls (warn, with the error); a move between
- * streaming and catching-up, frequent under a steady write load, is debug; any other change
- * (resyncing, stopped, streaming again after a disconnection) is info.
+ * level the change deserves. A replica whose leader does not answer yet (connection refused, no
+ * answer in time) while it starts is waiting for it (info); a leader lost later is unreachable
+ * (warn, with the error); a move between streaming and catching-up, frequent under a steady write
+ * load, is debug; any other change (resyncing, stopped, streaming again after a disconnection) is
+ * info.
+ *
+ * A leader that answers a pull with a refusal (a 4xx: 401 for another token, 403 UNKNOWN_REPLICA,
+ * 409 CONFIG_MISMATCH during a config change) is up: that is a warn naming what it answered and
+ * what to do, from the start as later. It was logged at info as "waiting for the leader to come
+ * up", and an operator waited for a leader that had been answering all along
+ * (test/e2e/replica-refused-log.test.ts). A refusal that comes while the follower is already
+ * disconnected (a replica started before its leader, which then came up and refused) is logged
+ * too, once per kind of refusal until the follower gets out of `disconnected`: a follower's state
+ * does not change with it, and the operator was left with "waiting for the leader to come up".
  */
 import type { Logger } from 'pino';
 import type { FollowerState } from './positions.js';
 
-/** logStateChange logs a follower's move from state `from` to `to`; `detail` is the error that caused it, if any. */
-export function logStateChange(
-  log: Logger | undefined,
-  source: string,
-  from: FollowerState,
-  to: FollowerState,
-  detail?: string,
-): void {
-  const fields = { source, from, to, ...(detail === undefined ? {} : { error: detail }) };
-  if (to === 'disconnected' && from === 'starting')
-    log?.info(fields, 'replication: waiting for the leader to come up');
-  else if (to === 'disconnected')
-    log?.warn(
-      fields,
-      'replication: the leader is unreachable or refuses the pulls (see error); retrying with backoff',
-    );
-  else if ((from === 'streaming' || from === 'catching-up') && (to === 'streaming' || to === 'catching-up'))
-    log?.debug(fields, `replication: ${to}`);
-  else log?.info(fields, `replication: ${to}`);
+/** Refusal is what a leader answered a refused pull or snapshot with. */
+export interface Refusal {
+  status: number;
+  /** code is the error code of its JSON body (undefined when the body had none). */
+  code: string | undefined;
+}
+
+/**
+ * refusalOf reads a refusal out of a failed pull's message (http-source.ts throws
+ * `pull from <source>: HTTP <status> <body>`, `snapshot from ...` alike): undefined for a failure
+ * that got no answer (connection refused, timed out) or an answer that is not a 4xx (a 503 from a
+ * leader still opening its stores is a leader not up yet).
+ */
+export function refusalOf(detail: string | undefined): Refusal | undefined {
+  const m = detail === undefined ? null : /\bHTTP (4\d\d)\b(.*)$/s.exec(detail);
+  if (m === null) return undefined;
+  const code = /"code"\s*:\s*"([A-Z_]+)"/.exec(m[2] ?? '')?.[1];
+  return { status: Number(m[1]), code };
+}
+
+/** whatToDo says what an operator does about a refusal (the follower retries meanwhile). */
+function whatToDo(r: Refusal): string {
+  switch (r.code ?? (r.status === 401 ? 'UNAUTHORIZED' : '')) {
+    case 'UNAUTHORIZED':
+      return "this node's token (server.token or DISTKV_TOKEN) is not the leader's: give every node the same token";
+    case 'CONFIG_MISMATCH':
+      return "this node's config gives the shard other members than the leader's: give every node the same config (during a rolling config change this ends once both run it)";
+    case 'UNKNOWN_REPLICA':
+      return "the leader's config does not list this node as a replica of the shard: give every node the same config";
+    case 'STALE_LEADER':
+      return 'this node knows a newer live map than the leader, which was deposed: it follows the new leader once its map arrives (distkv map)';
+    default:
+      return 'see error';
+  }
+}
+
+/** refusedMessage is the line for a refused pull: what the leader answered and what to do. */
+function refusedMessage(r: Refusal): string {
+  const answered = `HTTP ${String(r.status)}${r.code === undefined ? '' : ` ${r.code}`}`;
+  return `replication: the leader is up and refuses the pulls (${answered}): ${whatToDo(r)}; retrying with backoff`;
+}
+
+/** FollowerStateLog logs one follower's changes of state (see the design block). */
+export class FollowerStateLog {
+  private readonly log: Logger | undefined;
+  private readonly source: string;
+  /** loggedRefusal is the last refusal logged since the follower went `disconnected` ('status code'). */
+  private loggedRefusal: string | undefined;
+
+  constructor(log: Logger | undefined, source: string) {
+    this.log = log;
+    this.source = source;
+  }
+
+  /** changed logs a move from `from` to `to`; `detail` is the error that caused it, if any. */
+  changed(from: FollowerState, to: FollowerState, detail?: string): void {
+    const fields = { source: this.source, from, to, ...(detail === undefined ? {} : { error: detail }) };
+    this.loggedRefusal = undefined;
+    const refusal = to === 'disconnected' ? refusalOf(detail) : undefined;
+    if (refusal !== undefined) this.refused(fields, refusal);
+    else if (to === 'disconnected' && from === 'starting')
+      this.log?.info(fields, 'replication: waiting for the leader to come up (it does not answer yet)');
+    else if (to === 'disconnected')
+      this.log?.warn(fields, 'replication: the leader is unreachable (see error); retrying with backoff');
+    else if ((from === 'streaming' || from === 'catching-up') && (to === 'streaming' || to === 'catching-up'))
+      this.log?.debug(fields, `replication: ${to}`);
+    else this.log?.info(fields, `replication: ${to}`);
+  }
+
+  /** failedAgain logs a failure while the follower is already `disconnected`: only a refusal not logged since it went so. */
+  failedAgain(detail: string): void {
+    const refusal = refusalOf(detail);
+    if (refusal === undefined) return;
+    const from: FollowerState = 'disconnected';
+    this.refused({ source: this.source, from, to: from, error: detail }, refusal);
+  }
+
+  private refused(fields: object, r: Refusal): void {
+    const key = `${String(r.status)} ${r.code ?? ''}`;
+    if (key === this.loggedRefusal) return;
+    this.loggedRefusal = key;
+    this.log?.warn(fields, refusedMessage(r));
+  }
 }

@@ -37,7 +37,7 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { Freshness } from './freshness.js';
 import { checkBatchSeqs } from './batch-check.js';
-import { logStateChange } from './follower-state-log.js';
+import { FollowerStateLog } from './follower-state-log.js';
 import { PullBackoff, UNMET_BACKOFF_MAX_MS } from './pull-backoff.js';
 import { ResyncExactness } from './resync-exactness.js';
 import { loadSnapshot } from './snapshot-load.js';
@@ -122,9 +122,11 @@ export class Follower {
   private ackBound: number;
   /** counters for /stats. */
   readonly counters = { batches: 0, records: 0, resyncs: 0, errors: 0, staleBatches: 0 };
+  private readonly stateLog: FollowerStateLog;
 
   constructor(o: FollowerOptions) {
     this.o = o;
+    this.stateLog = new FollowerStateLog(o.log, o.source.describe);
     this.exactness = new ResyncExactness(o.resyncMarker);
     this.ackBound = o.heldThrough ?? Number.POSITIVE_INFINITY;
   }
@@ -393,9 +395,14 @@ export class Follower {
 
   private setState(next: FollowerState, detail?: string): void {
     // A pull or apply that was in flight when stop() ran must not bring the state back.
-    if (next === this.state || this.state === 'stopped') return;
+    if (this.state === 'stopped') return;
+    if (next === this.state) {
+      // A leader that came up and refuses the pulls: the state stays, the log says it.
+      if (next === 'disconnected' && detail !== undefined) this.stateLog.failedAgain(detail);
+      return;
+    }
     const prev = this.state;
     this.state = next;
-    logStateChange(this.o.log, this.o.source.describe, prev, next, detail);
+    this.stateLog.changed(prev, next, detail);
   }
 }

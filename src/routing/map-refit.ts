@@ -13,12 +13,14 @@
  * So each shard of the new config that the old map names (same idx and name) keeps what the old
  * map knew of it, when it is past epoch 0 and its leader is still a member: the leader, the epoch,
  * the history (every fork point and key version's epoch) and the floor. Its replicas are the new
- * config's other members. Any other shard takes the config's entry, as before: an epoch-0 entry
+ * config's other members (those of the old map first, in its order). Any other shard takes the config's entry, as before: an epoch-0 entry
  * holds nothing the config does not say (a node new to the cluster starts from the same entry), and
  * a shard whose leader the new config removed has no leader to keep (`orphaned`: the caller says so;
  * fail it over to a member the new config keeps before removing its leader). The refit keeps the old
  * version when it kept any shard (every node refits the same old map to the same new one, and a new
  * member, starting at version 1, adopts it from its peers), else it is the config's map (version 1).
+ * The node saves the refit once its start has checked it with its peers (MapKeeper.saveRefit): it
+ * is what the node routes with, and what every later start would compute again from the old file.
  */
 import { initialLiveMap, type LiveMap, type LiveShard, parseLiveMap } from './live-map.js';
 import type { ShardInfo } from './shard-map.js';
@@ -60,11 +62,18 @@ export function refittedMap(doc: unknown, config: readonly ShardInfo[]): Refit {
       orphaned.push(c.name);
       return fresh;
     }
+    // The old replicas that stay keep their order, the new members follow in the config's: a shard
+    // whose members did not change keeps its entry exactly (the map is saved so: MapKeeper.saveRefit).
+    const stay = new Set(
+      (Array.isArray(old.replicas) ? (old.replicas as unknown[]) : []).filter(
+        (m): m is string => typeof m === 'string' && m !== old.leader && members.includes(m),
+      ),
+    );
     const candidate = {
       ...old,
       idx: c.idx,
       name: c.name,
-      replicas: members.filter((m) => m !== old.leader),
+      replicas: [...stay, ...members.filter((m) => m !== old.leader && !stay.has(m))],
     };
     let entry: LiveShard;
     try {

@@ -10,6 +10,9 @@
  * the start with an error naming it: it can only come from a damaged disk or a hand edit, and the
  * config's leaders are stale after any failover (a node starting from them could lead a shard
  * another node leads now). `installLiveMap` (`distkv map fetch`) writes a peer's map in its place.
+ * A refit is saved by the start once its peers were asked (MapKeeper.saveRefit), so it is said
+ * once: unsaved, every later start of every node said it again until a failover wrote a new map
+ * (test/e2e/map-refit-warns-once.test.ts).
  */
 import { accessSync, constants, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -26,6 +29,18 @@ export const LIVE_MAP_FILE = 'live-map.json';
 
 /** loadLiveMap reads the persisted map of `dataDir`, or returns the config's initial map. */
 export function loadLiveMap(dataDir: string, config: readonly ShardInfo[], log?: Logger): LiveMap {
+  return readLiveMap(dataDir, config, log).map;
+}
+
+/**
+ * readLiveMap is loadLiveMap saying whether the map is a refit of a file saved under another
+ * config (`refit`: not on disk yet; the caller saves it once it holds the data directory).
+ */
+export function readLiveMap(
+  dataDir: string,
+  config: readonly ShardInfo[],
+  log?: Logger,
+): { map: LiveMap; refit: boolean } {
   const path = join(dataDir, LIVE_MAP_FILE);
   let text: string;
   try {
@@ -33,7 +48,7 @@ export function loadLiveMap(dataDir: string, config: readonly ShardInfo[], log?:
   } catch (err) {
     // ENOTDIR: the data directory is not a directory, so it holds no map (the lock says so next).
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return initialLiveMap(config);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { map: initialLiveMap(config), refit: false };
     // A data directory distkv may not enter is not the map's fault: removing the map would not help.
     if ((code === 'EACCES' || code === 'EPERM') && !canEnter(dataDir))
       throw permissionDenied(dataDir, code, 'read the data directory');
@@ -49,24 +64,25 @@ export function loadLiveMap(dataDir: string, config: readonly ShardInfo[], log?:
   } catch (err) {
     throw damaged(path, `it is not valid JSON (${(err as Error).message})`);
   }
-  const misfit = configMisfit(doc, config);
-  if (misfit !== undefined) {
+  const misfits = configMisfits(doc, config);
+  if (misfits.length > 0) {
     // The config was edited (members changed): keep what the map knew of each shard it still
     // fits (map-refit.ts), so a failover made before the edit is not undone.
     const refit = refittedMap(doc, config);
     log?.warn(
-      { file: path, misfit, kept: refit.kept },
-      `${path} does not fit the config (${misfit}); ` +
+      { file: path, misfit: misfits, kept: refit.kept },
+      `the live map ${path} was saved under another sharding.toml (${misfits.join('; ')}): the map now follows the config's members; ` +
         (refit.kept.length === 0
-          ? "starting from the config's leaders"
-          : `keeping the leader, epoch and history of ${refit.kept.join(', ')}; the other shards start from the config's leaders`),
+          ? "every shard starts from the config's leader"
+          : `${refit.kept.join(', ')} ${refit.kept.length === 1 ? 'keeps its' : 'keep their'} leader, epoch and history from the saved map (a failover made them)${refit.kept.length < config.length ? ", the other shards start from the config's leaders" : ''}`) +
+        (refit.orphaned.length === 0 ? '. The adjusted map is saved once the start has asked the peers' : ''),
     );
     if (refit.orphaned.length > 0)
       log?.error(
         { file: path, shards: refit.orphaned },
         `the config no longer lists the leader the live map names for ${refit.orphaned.join(', ')}: the start refuses this config unless etcd or a peer has a newer map for the shard (src/server/removed-leaders.ts). Fail a shard over to a member the new config keeps before removing its leader`,
       );
-    return refit.map;
+    return { map: refit.map, refit: true };
   }
   let map: LiveMap;
   try {
@@ -79,7 +95,7 @@ export function loadLiveMap(dataDir: string, config: readonly ShardInfo[], log?:
       { file: path, shard: note.shard, config_leader: note.configured, leader: note.leader },
       note.text,
     );
-  return map;
+  return { map, refit: false };
 }
 
 /** LeaderEdit is a shard whose leader in the config differs from the one the saved map keeps in epoch 0. */
@@ -127,25 +143,35 @@ function damaged(path: string, what: string): DistkvError {
 }
 
 /**
- * configMisfit says why `doc` is not a map of this config's shards (undefined: it names the same
- * shards, by idx and name, with the same members): the config was edited on purpose, and the map
- * no longer applies. A map of these shards that fails the other checks is damaged instead.
+ * configMisfits says why `doc` is not a map of this config's shards, one clause per shard that
+ * differs (empty: it names the same shards, by idx and name, with the same members): the config
+ * was edited on purpose, and the map no longer applies. A map of these shards that fails the other
+ * checks is damaged instead.
  */
-function configMisfit(doc: unknown, config: readonly ShardInfo[]): string | undefined {
+function configMisfits(doc: unknown, config: readonly ShardInfo[]): string[] {
   const shards = (doc as { shards?: unknown } | null)?.shards;
-  if (!Array.isArray(shards) || shards.length !== config.length)
-    return `not the ${config.length} shards of the config`;
+  if (!Array.isArray(shards)) return ['the saved map lists no shards'];
+  if (shards.length !== config.length)
+    return [`the saved map has ${String(shards.length)} shards, the config ${String(config.length)}`];
+  const out: string[] = [];
   for (const c of config) {
     const s = (shards as unknown[]).find(
       (x) => typeof x === 'object' && x !== null && (x as { idx?: unknown }).idx === c.idx,
     ) as { name?: unknown; leader?: unknown; replicas?: unknown } | undefined;
-    if (s?.name !== c.name) return `shard ${c.idx} is not ${c.name}`;
+    if (s?.name !== c.name) {
+      out.push(
+        `shard ${String(c.idx)} is ${typeof s?.name === 'string' ? s.name : 'missing'} in the saved map, ${c.name} in the config`,
+      );
+      continue;
+    }
     const listed = [s.leader, ...(Array.isArray(s.replicas) ? (s.replicas as unknown[]) : [])];
     const members = new Set<unknown>([c.address, ...c.replicas]);
     if (listed.length !== members.size || !listed.every((m) => members.has(m)))
-      return `shard ${c.name} does not have the members ${[...members].join(', ')}`;
+      out.push(
+        `${c.name}: the saved map lists the members ${listed.map(String).join(', ')}, the config ${[...members].map(String).join(', ')}`,
+      );
   }
-  return undefined;
+  return out;
 }
 
 /** saveLiveMap writes `map` to `dataDir` atomically and durably. */
@@ -178,11 +204,11 @@ export function installLiveMap(dataDir: string, config: readonly ShardInfo[], do
   let current: LiveMap | undefined;
   if (existsSync(path)) {
     try {
-      const misfit = configMisfit(JSON.parse(readFileSync(path, 'utf8')), config);
-      if (misfit === undefined) {
+      const misfits = configMisfits(JSON.parse(readFileSync(path, 'utf8')), config);
+      if (misfits.length === 0) {
         current = loadLiveMap(dataDir, config);
         before = `version ${current.version}`;
-      } else before = `a map of another config (${misfit})`;
+      } else before = `a map of another config (${misfits.join('; ')})`;
     } catch (err) {
       before = `damaged (${(err as Error).message})`;
     }

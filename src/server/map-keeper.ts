@@ -32,7 +32,7 @@ import { checkSuccessor, type LiveMap, liveShardInfos, parseLiveMap } from '../r
 import { type Adoption, adoption, mergedMap, sameShards } from '../routing/map-merge.js';
 import type { StoreSpec } from '../worker/messages.js';
 import type { ShardInfo } from '../routing/shard-map.js';
-import { loadLiveMap, saveLiveMap } from './live-map-file.js';
+import { readLiveMap, saveLiveMap } from './live-map-file.js';
 import { FailoverFences } from './failover-fences.js';
 import type { NodePlan } from './node-plan.js';
 import {
@@ -161,13 +161,36 @@ export class MapKeeper {
   private early: { previous: LiveMap; rewritten: Map<number, number> } | undefined;
   /** removed are the shards whose saved leader the config no longer lists (removed-leaders.ts). */
   private readonly removed: RemovedLeader[];
+  /** refit is the map loaded as a refit of a file of another config, until saved (`saveRefit`). */
+  private refit: LiveMap | undefined;
 
   constructor(config: Config, log: Logger) {
     this.config = config;
     this.log = log;
     this.fences = new FailoverFences(log);
-    this.map = loadLiveMap(config.server.data_dir, config.shards, log);
+    const loaded = readLiveMap(config.server.data_dir, config.shards, log);
+    this.map = loaded.map;
+    if (loaded.refit) this.refit = loaded.map;
     this.removed = savedRemovedLeaders(config.server.data_dir, config.shards);
+  }
+
+  /**
+   * saveRefit saves the map refitted to an edited config (live-map-file.ts) when it is still the
+   * one routed with, once the start holds the data directory and asked etcd and the peers (a newer
+   * map was saved as it was adopted) and no shard's saved leader was removed (the saved map is
+   * that refusal's evidence): it is what every later start would compute again from the old file,
+   * kept at the old file's version, so saving it changes only that they no longer warn
+   * (docs/failover.md, "A rolling config change").
+   */
+  saveRefit(): void {
+    const refit = this.refit;
+    this.refit = undefined;
+    if (refit === undefined || refit !== this.map || this.removedLeaders().length > 0) return;
+    saveLiveMap(this.config.server.data_dir, refit);
+    this.log.info(
+      { version: refit.version },
+      `saved the live map adjusted to the config's members (version ${String(refit.version)})`,
+    );
   }
 
   /**

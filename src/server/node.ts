@@ -15,9 +15,8 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { boundLabel, isLoopbackHost, parseAddress } from '../config/address.js';
+import { boundLabel, isLoopbackHost } from '../config/address.js';
 import type { EtcdCoordinator } from '../coordination/etcd-coordinator.js';
-import { ConfigError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import { readTlsFiles } from '../config/tls-files.js';
 import type { NodeState, SharedContext } from '../http/context.js';
@@ -38,6 +37,7 @@ import { MapKeeper } from './map-keeper.js';
 import { checkDataFormat } from './data-format.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { drainNode } from './node-drain.js';
+import { listenAddress } from './listen-address.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { clusterAsker } from './behind-confirm.js';
 import { BehindLeaders } from './behind-leaders.js';
@@ -118,11 +118,11 @@ export class DistkvNode {
     );
     this.liveMap.stamp(this.plan.stores);
     if (options.listen !== undefined) {
-      const bind = parseAddress(options.listen);
-      if (typeof bind === 'string')
-        throw new ConfigError('--listen', [`--listen ${options.listen}: ${bind}`]);
-      if (this.plan.listeners.length !== 1)
-        throw new ConfigError('--listen', ['--listen needs exactly one --node (it rebinds that node only)']);
+      const bind = listenAddress(
+        config,
+        this.plan.listeners.map((l) => l.address),
+        options.listen,
+      );
       const l = this.plan.listeners[0]!;
       l.host = bind.host;
       l.port = bind.port;
@@ -314,9 +314,11 @@ export class DistkvNode {
         await node.coordinator.start(lossy);
         await node.peers.checkAll();
         node.liveMap.refuseRemovedLeaders();
+        node.liveMap.saveRefit();
       } else {
         await node.peers.checkAll();
         node.liveMap.refuseRemovedLeaders();
+        node.liveMap.saveRefit();
         warnIfAlone(node.log, node.peers, node.liveMap.current.version);
         if (lossy) await startRestartEpochs(node.liveMap, node.plan, node.pool, node.log);
       }

@@ -4,10 +4,15 @@
  * failover (test/e2e/config-change-after-failover.test.ts shows what that lost).
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import pino from 'pino';
 import { checkSuccessor, initialLiveMap, type LiveMap, promotedMap } from '../../src/routing/live-map.js';
 import { refittedMap } from '../../src/routing/map-refit.js';
 import type { ShardInfo } from '../../src/routing/shard-map.js';
+import { readLiveMap, saveLiveMap } from '../../src/server/live-map-file.js';
 
 const shard = (idx: number, address: string, replicas: string[]): ShardInfo => ({
   idx,
@@ -69,5 +74,41 @@ describe('map refit (a saved map of another config)', () => {
     const bad = failedOver();
     bad.shards[0]!.history = [{ epoch: 70, firstSeq: 41 }]; // does not end with epoch 65
     assert.deepEqual(refittedMap(bad, NEW).map, initialLiveMap(NEW));
+  });
+
+  it('keeps the order of the old replicas that stay, the new members after them', () => {
+    // a:1 led, then b:1, then c:1: c:1's replicas are [b:1, a:1], not the config's order.
+    const three = [shard(0, 'a:1', ['b:1', 'c:1'])];
+    const old = promotedMap(promotedMap(initialLiveMap(three), 0, 'b:1', 65, 10), 0, 'c:1', 130, 20);
+    assert.deepEqual(old.shards[0]!.replicas, ['b:1', 'a:1']);
+    const four = [shard(0, 'a:1', ['b:1', 'c:1', 'd:1'])];
+    assert.deepEqual(refittedMap(old, four).map.shards[0]!.replicas, ['b:1', 'a:1', 'd:1']);
+    // A shard whose members did not change keeps its entry exactly (another shard's changed).
+    const two = [shard(0, 'a:1', ['b:1', 'c:1']), shard(1, 'b:1', ['a:1'])];
+    const oldTwo = promotedMap(promotedMap(initialLiveMap(two), 0, 'b:1', 65, 10), 0, 'c:1', 130, 20);
+    const edited = [two[0]!, shard(1, 'b:1', ['a:1', 'c:1'])];
+    assert.deepEqual(refittedMap(oldTwo, edited).map.shards[0], oldTwo.shards[0]);
+  });
+
+  it('saved, reads back as it is, with no refit (the start after the one that refitted says nothing)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'distkv-refit-'));
+    try {
+      saveLiveMap(dir, failedOver());
+      const lines: string[] = [];
+      const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+      const first = readLiveMap(dir, NEW, log);
+      assert.equal(first.refit, true);
+      assert.equal(lines.length, 1);
+      assert.match(
+        lines[0] ?? '',
+        /shard-0: the saved map lists the members b:1, a:1, the config a:1, b:1, c:1.*shard-1: the saved map lists the members b:1, a:1, the config b:1, a:1, c:1/,
+      );
+      saveLiveMap(dir, first.map);
+      const second = readLiveMap(dir, NEW, log);
+      assert.deepEqual(second, { map: first.map, refit: false });
+      assert.equal(lines.length, 1, 'nothing said at the second read');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

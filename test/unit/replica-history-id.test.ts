@@ -23,8 +23,9 @@ import { HISTORY_FILE, newHistoryId } from '../../src/storage/history-format.js'
 import { MemoryLog } from '../../src/storage/memory-log.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
 import type { MemoryReplication } from '../../src/storage/memory-replication.js';
+import type { StoreSpec } from '../../src/worker/messages.js';
 import { openTestLsm } from '../helpers/lsm.js';
-import { inDir, testReplicationHost } from '../helpers/replication-host.js';
+import { inDir, localReplicaSpec, testReplicationHost } from '../helpers/replication-host.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
@@ -183,5 +184,40 @@ describe('the history id a store keeps', () => {
     assert.equal(replica.history, OURS, 'a replica without an id takes its leader’s');
     adoptHistory(replica, THEIRS, 12);
     assert.equal(replica.history, OURS);
+  });
+});
+
+describe('a history across a failover on one worker', () => {
+  const root = tempDir(after);
+
+  it('is taken by the replica from its leader, kept by it once promoted, and followed by the old leader without a fork', async () => {
+    const leaderSpec: StoreSpec = { ...inDir(join(root, 'a'), 'leader'), index: 0, node: '127.0.0.1:1' };
+    const replicaSpec = localReplicaSpec(join(root, 'b'), 1, '127.0.0.1:2', 0);
+    const a = new MemoryStore(Date.now, new MemoryLog());
+    const bStore = new MemoryStore(Date.now, new MemoryLog());
+    const host = testReplicationHost(
+      new Map([
+        [0, { spec: leaderSpec, store: a }],
+        [1, { spec: replicaSpec, store: bStore }],
+      ]),
+    );
+    host.start();
+    after(() => host.stop());
+    const id = a.replication!.history;
+    assert.match(String(id), /^[0-9a-f]{32}$/, 'the leader began its history');
+    const first = await a.put(b('k1'), b('v1'));
+    assert.equal(await host.waitForAcks(0, first.seq, 1, 3000), 1);
+    assert.equal(bStore.replication!.history, id, 'the replica took its leader’s history');
+
+    await host.setRole(0, {
+      ...leaderSpec,
+      role: 'replica',
+      replication: { ...replicaSpec.replication!, leaderAddress: '127.0.0.1:2', leaderStore: 1 },
+    });
+    await host.setRole(1, { ...replicaSpec, role: 'leader' });
+    assert.equal(bStore.replication!.history, id, 'the promoted replica continues the history');
+    const next = await bStore.put(b('k2'), b('v2'));
+    assert.equal(await host.waitForAcks(1, next.seq, 1, 3000), 1, 'the old leader follows the new one');
+    assert.equal(host.statsOf(0).divergedFiles, 0, 'the old leader was told it forked');
   });
 });

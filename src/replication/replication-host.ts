@@ -352,9 +352,13 @@ export class ReplicationHost {
     return this.leaders.waitForAcks(store, seq, n, timeoutMs);
   }
 
-  /** statsOf adds replication fields to a store's stats. */
+  /** statsOf adds replication fields to a store's stats (its history id among them, once it has one). */
   statsOf(index: number): Record<string, number | string | object> {
-    const diverged = countDiverged(this.stores.get(index)?.spec.dir);
+    const history = this.stores.get(index)?.store.replication?.history;
+    const diverged = {
+      ...countDiverged(this.stores.get(index)?.spec.dir),
+      ...(history === undefined ? {} : { history }),
+    };
     const f = this.followers.get(index);
     const spec = this.stores.get(index)?.spec.replication;
     if (f !== undefined && spec !== undefined)

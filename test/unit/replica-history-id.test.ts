@@ -219,5 +219,7 @@ describe('a history across a failover on one worker', () => {
     const next = await bStore.put(b('k2'), b('v2'));
     assert.equal(await host.waitForAcks(1, next.seq, 1, 3000), 1, 'the old leader follows the new one');
     assert.equal(host.statsOf(0).divergedFiles, 0, 'the old leader was told it forked');
+    assert.equal(host.statsOf(0).history, id, '/stats shows each store’s history id');
+    assert.equal(host.statsOf(1).history, id);
   });
 });

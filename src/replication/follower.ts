@@ -181,13 +181,8 @@ export class Follower {
           if (fed === 'failed') mustResync = true;
           if (fed !== 'not-fed') continue;
         }
-        const pulled = await this.o.source.pull(
-          ack,
-          this.o.pullMaxBytes,
-          this.pullWait(),
-          epoch,
-          store.history,
-        );
+        const { pullMaxBytes } = this.o;
+        const pulled = await this.o.source.pull(ack, pullMaxBytes, this.pullWait(), epoch, store.history);
         if (this.isStopped()) return;
         if (typeof pulled === 'object' && 'fork' in pulled) {
           this.ackBound = Math.min(this.ackBound, pulled.fork);

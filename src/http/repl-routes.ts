@@ -1,8 +1,10 @@
 /**
  * Internal replication endpoints (docs/architecture.md "Replication", docs/api.md), token-protected
  * when a token is configured; the checks both replication routes make are in repl-checks.ts:
- *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID&config=HASH
+ *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID&config=HASH&history=H
  *       (both routes: 409 CONFIG_MISMATCH first when HASH is not this node's topology hash)
+ *       H, the replica's history id (absent: not checked), other than the leader's with SEQ > 0:
+ *       409 DIVERGED with fork 0 (src/replication/history-check.ts); not an id: 400
  *       200 records in WAL framing | 204 nothing new within wait_ms | 410 LOG_GONE (resync)
  *       | 409 REPLICA_AHEAD (`after` beyond the leader's last seq: resync)
  *       | 409 DIVERGED (E, the epoch of the replica's record at SEQ, is not the leader's epoch
@@ -16,7 +18,8 @@
  *       | 503 SWITCHING_LEADER (with etcd: this leader is past its lease deadline, a replica may lead
  *         now; also a batch read before the deadline and answered after it: docs/failover.md)
  *       X-Distkv-Leader-Seq: the leader's last seq; X-Distkv-Epoch: the leader's epoch;
- *       X-Distkv-Records-Epoch: the epoch of the records sent (src/replication/epochs.ts)
+ *       X-Distkv-Records-Epoch: the epoch of the records sent (src/replication/epochs.ts);
+ *       X-Distkv-History: the leader's history id (on 200, 204 and 409 DIVERGED; absent: it has none)
  *       `after` is the replica's ack: only configured replicas are heard, so `w=N` counts only them.
  *       Once the process stops, a pull waits no more: parked ones are answered at once with what
  *       the log holds (every write acknowledged before the stop), with `Connection: close`
@@ -26,7 +29,8 @@
  *       (pages bounded in entries and bytes) and written with backpressure: snapshot-route.ts,
  *       once the request passed the checks it shares with the pull (repl-checks.ts).
  *       X-Distkv-Snapshot-Seq: its seq S; X-Distkv-Epoch: the epoch of the leader's record at S
- *       (the replica's next pull names it: its own map may not know the leader's newer epoch yet)
+ *       (the replica's next pull names it: its own map may not know the leader's newer epoch yet);
+ *       X-Distkv-History: the leader's history id, which the replica takes
  *       | 503 LEADER_BEHIND (as a pull: the leader's store is not the shard; `distkv backup` reads
  *         this stream, and a stream held behind while it ran is cut before its end)
  *   /next-replication-key, /delete-replication-key?key&value
@@ -36,6 +40,7 @@
 import { DistkvError } from '../errors.js';
 import { divergedError } from '../replication/epochs.js';
 import { MAX_PULL_BYTES } from '../replication/http-source.js';
+import { isHistoryId } from '../storage/history-format.js';
 import { authError } from './auth.js';
 import type { HttpContext } from './context.js';
 import type { HttpResponse } from './http1-exchange.js';
@@ -90,6 +95,7 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
         );
         const waitMs = intParam(params, 'wait_ms', 0, 0, MAX_WAIT_MS);
         const epoch = intParam(params, 'epoch', 0, 0, 0xffffffff);
+        const history = historyParam(params);
         const replica = replicaOf(ctx, shard, params.get('replica'));
         const t = leaderTarget(ctx, shard);
         checkLease(ctx, shard);
@@ -104,6 +110,7 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
             waitMs,
             replica,
             epoch,
+            ...(history === undefined ? {} : { history }),
           });
         };
         // A leader that started behind hears here that this replica holds more: a claim, held on its
@@ -129,7 +136,13 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
             checkLease(ctx, shard);
             if (reply.fork !== null) {
               heard?.refused('DIVERGED');
-              sendDiverged(r, divergedError(epoch, after, reply.fork), reply.fork, reply.epoch);
+              sendDiverged(
+                r,
+                divergedError(epoch, after, reply.fork),
+                reply.fork,
+                reply.epoch,
+                reply.history,
+              );
             } else if (reply.gone) {
               heard?.refused('LOG_GONE');
               sendError(
@@ -145,15 +158,17 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
               r.writeStatus('204 No Content')
                 .writeHeader('X-Distkv-Leader-Seq', String(reply.leaderSeq))
                 .writeHeader('X-Distkv-Epoch', String(reply.epoch))
-                .writeHeader('X-Distkv-Records-Epoch', String(reply.recordsEpoch))
-                .endWithoutBody();
+                .writeHeader('X-Distkv-Records-Epoch', String(reply.recordsEpoch));
+              if (reply.history !== null) r.writeHeader('X-Distkv-History', reply.history);
+              r.endWithoutBody();
             } else {
               heard?.answered();
               r.writeHeader('Content-Type', 'application/octet-stream')
                 .writeHeader('X-Distkv-Leader-Seq', String(reply.leaderSeq))
                 .writeHeader('X-Distkv-Epoch', String(reply.epoch))
-                .writeHeader('X-Distkv-Records-Epoch', String(reply.recordsEpoch))
-                .end(new Uint8Array(reply.buffer, 0, reply.length));
+                .writeHeader('X-Distkv-Records-Epoch', String(reply.recordsEpoch));
+              if (reply.history !== null) r.writeHeader('X-Distkv-History', reply.history);
+              r.end(new Uint8Array(reply.buffer, 0, reply.length));
             }
           },
           (r, err) => {
@@ -191,12 +206,28 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
 }
 
 /** sendDiverged answers 409 DIVERGED with the fork seq in a header and in the JSON body. */
-function sendDiverged(res: HttpResponse, e: DistkvError, fork: number, epoch: number): void {
+function sendDiverged(
+  res: HttpResponse,
+  e: DistkvError,
+  fork: number,
+  epoch: number,
+  history: string | null,
+): void {
   res.code = e.code;
   res
     .writeStatus(statusLine(409))
     .writeHeader('Content-Type', 'application/json')
     .writeHeader('X-Distkv-Fork-Seq', String(fork))
-    .writeHeader('X-Distkv-Epoch', String(epoch))
-    .end(`${JSON.stringify({ error: { code: e.code, message: e.message, fork } })}\n`);
+    .writeHeader('X-Distkv-Epoch', String(epoch));
+  if (history !== null) res.writeHeader('X-Distkv-History', history);
+  res.end(`${JSON.stringify({ error: { code: e.code, message: e.message, fork } })}\n`);
+}
+
+/** historyParam reads a pull's `history` (the replica's history id): absent, or 400 when it is not one. */
+function historyParam(params: ReadonlyMap<string, string>): string | undefined {
+  const h = params.get('history');
+  if (h === undefined) return undefined;
+  const shown = JSON.stringify(h.slice(0, 64));
+  if (isHistoryId(h)) return h;
+  throw new DistkvError('INVALID_ARGUMENT', `history must be 32 lowercase hex digits, got ${shown}`);
 }

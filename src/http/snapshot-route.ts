@@ -6,7 +6,8 @@
  * - The pages come from the shard's worker (`repl-snapshot`), each bounded in entries and bytes,
  *   every one read at the seq of the first, after the last key of the one before. The first page's
  *   seq goes out as `X-Distkv-Snapshot-Seq`, and `X-Distkv-Epoch` is the epoch of the leader's
- *   record at it by this node's live map (the replica's next pull names it).
+ *   record at it by this node's live map (the replica's next pull names it); `X-Distkv-History`
+ *   is the leader's history id, which the replica takes (src/replication/history-check.ts).
  * - The crc: the worker computes it over the pages it encodes (the last one through the end
  *   marker), from the header on, and hands it back with each page to be carried into the next;
  *   here it is continued over exactSeq (at least the leader's seq when the last page was read),
@@ -108,6 +109,7 @@ async function streamSnapshot(
         .writeHeader('Content-Type', 'application/octet-stream')
         .writeHeader('X-Distkv-Snapshot-Seq', String(r.seq))
         .writeHeader('X-Distkv-Epoch', String(snapshotEpoch(ctx, shard, r.seq)));
+      if (r.history !== null) res.writeHeader('X-Distkv-History', r.history);
       res.write(encodeSnapshotHeader(r.seq));
       started = true;
     }

@@ -27,7 +27,8 @@
  * saves its records above the fork (`diverged`, a divergence file) before it resyncs. A batch from a
  * leader whose epoch is older than the one the replica knows for the shard (`epochs`, re-read before
  * every batch) is refused, never applied: that leader was deposed. Applied records are logged in the
- * epoch they came with.
+ * epoch they came with. A pull names the replica's history id too; it takes its leader's from an
+ * answer while it has none or holds nothing (history-check.ts).
  *
  * Freshness (freshness.ts, lag.ts): each answer of the leader carries its last seq L, read as it
  * answered; the follower remembers (time of the answer, L) and, once its ack reaches L, knows that
@@ -36,6 +37,7 @@
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import { Freshness } from './freshness.js';
+import { adoptHistory } from './history-check.js';
 import { checkBatchSeqs } from './batch-check.js';
 import { FollowerStateLog } from './follower-state-log.js';
 import { PullBackoff, UNMET_BACKOFF_MAX_MS } from './pull-backoff.js';
@@ -181,7 +183,8 @@ export class Follower {
           if (fed === 'failed') mustResync = true;
           if (fed !== 'not-fed') continue;
         }
-        const pulled = await this.o.source.pull(ack, this.o.pullMaxBytes, this.pullWait(), epoch);
+        const { pullMaxBytes } = this.o;
+        const pulled = await this.o.source.pull(ack, pullMaxBytes, this.pullWait(), epoch, store.history);
         if (this.isStopped()) return;
         if (typeof pulled === 'object' && 'fork' in pulled) {
           this.ackBound = Math.min(this.ackBound, pulled.fork);
@@ -221,6 +224,7 @@ export class Follower {
             `${this.o.source.describe} leads in epoch ${pulled.epoch}, older than the shard's epoch ${known}`,
           );
         }
+        adoptHistory(store, pulled.history, ack);
         this.contactAt = Date.now();
         if (Number.isFinite(pulled.leaderSeq)) {
           this.leaderSeq = pulled.leaderSeq;

@@ -1,13 +1,14 @@
 /**
  * What a replica reads of its leader's HTTP answers (http-source.ts; the routes: docs/api.md): the
- * code of a JSON error body, a 409 DIVERGED's fork seq, and the epoch headers (`X-Distkv-Epoch`,
- * `X-Distkv-Records-Epoch`; src/replication/epochs.ts). A fork or an epoch that is none is an
+ * code of a JSON error body, a 409 DIVERGED's fork seq, the epoch headers (`X-Distkv-Epoch`,
+ * `X-Distkv-Records-Epoch`; src/replication/epochs.ts) and the history id (`X-Distkv-History`). A fork or an epoch that is none is an
  * error naming the request and the header (the follower retries after its backoff), never a NaN:
  * a NaN fork left the replica's records above it unsaved before its resync wiped them, and a NaN
  * epoch went into its log as its records' epoch.
  */
 import type { Dispatcher } from 'undici';
 import { MAX_EPOCH } from '../routing/epoch-numbers.js';
+import { isHistoryId } from '../storage/history-format.js';
 
 /** errorOf reads the code (and a DIVERGED answer's fork) of a JSON error body (undefined when it is not one). */
 export function errorOf(body: Buffer): { code: string; fork?: unknown } | undefined {
@@ -69,4 +70,13 @@ export function epochHeader(v: unknown): number | undefined {
   // Within MAX_EPOCH, the most every format holds: a log frame's epoch is a u32, and a batch
   // labelled 2^32 threw in the worker's commit log writer, which the worker's other stores share.
   return typeof v === 'string' && /^\d+$/.test(v) && Number(v) <= MAX_EPOCH ? Number(v) : undefined;
+}
+
+/**
+ * historyOf reads an answer's `X-Distkv-History` (the leader's history id: history-check.ts) as
+ * an object to spread: empty when absent or not an id (the replica then takes none from it).
+ */
+export function historyOf(h: Dispatcher.ResponseData['headers']): { history?: string } {
+  const v = h['x-distkv-history'];
+  return isHistoryId(v) ? { history: v } : {};
 }

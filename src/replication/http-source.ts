@@ -1,11 +1,12 @@
 /**
  * HttpSource: a replica pulls its leader's log over HTTP (docs/architecture.md, "Replication"; docs/api.md):
- *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID
+ *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID[&history=H]
  *       200 records | 204 none | 410 gone | 409 REPLICA_AHEAD (diverged)
  *       | 409 DIVERGED (fork in X-Distkv-Fork-Seq, the epoch that forked in X-Distkv-Epoch)
  *       | 409 STALE_LEADER (an error: the leader was deposed)
  *   GET /_repl/snapshot?shard=I&replica=ID&config=H                     a snapshot stream (snapshot-format.ts),
- *       X-Distkv-Epoch: the epoch of the leader's record at the snapshot seq
+ *       X-Distkv-Epoch: the epoch of the leader's record at the snapshot seq,
+ *       X-Distkv-History: the leader's history id (history-check.ts; also on a pull's 200 and 204)
  * `after` is the replica's ack: the leader learns acks from pulls. Responses carry the leader's
  * last seq in `X-Distkv-Leader-Seq`, its epoch in `X-Distkv-Epoch` and the epoch of the records
  * sent in `X-Distkv-Records-Epoch` (src/replication/epochs.ts). A pull that gets no answer within `wait_ms + CONTACT_GRACE_MS`
@@ -23,7 +24,7 @@ import type { Pool } from 'undici';
 import { MAX_FRAME_LEN } from '../storage/commit-log-format.js';
 import type { SnapshotEntry } from '../storage/store-replication.js';
 import { headWithin } from './head-within.js';
-import { epochHeader, errorOf, forkOf, pullEpochsOf } from './http-answer.js';
+import { epochHeader, errorOf, forkOf, historyOf, pullEpochsOf } from './http-answer.js';
 import { CONTACT_GRACE_MS } from './lag.js';
 import { leaderConfigFor, type ShardCopy } from './leader-config.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
@@ -121,8 +122,8 @@ export class HttpSource implements ReplicationSource {
     return this.pooled;
   }
 
-  pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
-    return this.pullOnce(after, maxBytes, waitMs, epoch, true);
+  pull(after: number, maxBytes: number, waitMs: number, epoch = 0, history?: string): Promise<PullResult> {
+    return this.pullOnce(after, maxBytes, waitMs, epoch, history, true);
   }
 
   /** pullOnce is one pull; `again`: a refusal for this replica's config may be sent once more (leaderHash). */
@@ -131,6 +132,7 @@ export class HttpSource implements ReplicationSource {
     maxBytes: number,
     waitMs: number,
     epoch: number,
+    history: string | undefined,
     again: boolean,
   ): Promise<PullResult> {
     const pool = await this.pool();
@@ -139,7 +141,7 @@ export class HttpSource implements ReplicationSource {
     const r = await headWithin(waitMs + CONTACT_GRACE_MS, what, (signal) =>
       pool.request({
         method: 'GET',
-        path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${askBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}`,
+        path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${askBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}${history === undefined ? '' : `&history=${history}`}`,
         headers: this.headers(),
         headersTimeout: waitMs + CONTACT_GRACE_MS,
         bodyTimeout: this.o.bodyIdleMs ?? BODY_IDLE_MS,
@@ -153,7 +155,12 @@ export class HttpSource implements ReplicationSource {
     }
     if (r.statusCode === 204) {
       await r.body.dump();
-      return { records: Buffer.alloc(0), leaderSeq, ...pullEpochsOf(r.headers, what) };
+      return {
+        records: Buffer.alloc(0),
+        leaderSeq,
+        ...pullEpochsOf(r.headers, what),
+        ...historyOf(r.headers),
+      };
     }
     const body =
       r.statusCode === 200
@@ -175,12 +182,12 @@ export class HttpSource implements ReplicationSource {
     if (r.statusCode !== 200) {
       if (error !== undefined) this.o.refused?.(error.code);
       if (again && error?.code === 'CONFIG_MISMATCH' && (await this.leaderHash()))
-        return this.pullOnce(after, maxBytes, waitMs, epoch, false);
+        return this.pullOnce(after, maxBytes, waitMs, epoch, history, false);
       throw new Error(
         `pull from ${this.describe}: HTTP ${r.statusCode} ${body.toString('utf8').slice(0, 200)}`,
       );
     }
-    return { records: body, leaderSeq, ...pullEpochsOf(r.headers, what) };
+    return { records: body, leaderSeq, ...pullEpochsOf(r.headers, what), ...historyOf(r.headers) };
   }
 
   /** configParam is `&config=HASH` when this replica's node routes by a config (see pullHash). */
@@ -338,6 +345,7 @@ export class HttpSource implements ReplicationSource {
     return {
       seq,
       ...(epoch === undefined ? {} : { epoch }),
+      ...historyOf(r.headers),
       chunks: iterable,
       ...(this.o.copy === undefined ? {} : { slots: { first: this.o.copy.first, last: this.o.copy.last } }),
       exactSeq: () => decoder.exactSeq ?? seq,

@@ -1,13 +1,15 @@
 /**
  * LocalSource: a replica whose leader store lives on the same worker thread reads the leader's
- * log directly (no copy beyond the batch itself, no message). It checks the pull's epoch against
- * the leader's history and cuts batches at epoch boundaries as the HTTP leader does (epochs.ts).
+ * log directly (no copy beyond the batch itself, no message). It checks the replica's history id
+ * (history-check.ts) and the pull's epoch against the leader's history and cuts batches at epoch
+ * boundaries as the HTTP leader does (epochs.ts).
  *
  * When both stores share the worker's commit log (the default layout), a caught-up replica is fed
  * instead (`follow`): the leader's log appends each of its batch parts to the replica's log in the
  * same batch (StoreLog.mirrorTo), so a replicated write costs no pull, no second batch or
- * fdatasync and no wake-up. The feed carries records of the leader's current epoch only; anything
- * it cannot take ends it, and the replica pulls again.
+ * fdatasync and no wake-up. The feed carries records of the leader's current epoch only, to a
+ * replica of the leader's history id (one without it pulls first, and takes it); anything it
+ * cannot take ends it, and the replica pulls again.
  */
 import { DistkvError } from '../errors.js';
 import { SLOT_COUNT } from '../routing/slot.js';
@@ -17,6 +19,7 @@ import type { Feed, SnapshotEntry, StoreReplication } from '../storage/store-rep
 import type { Store } from '../storage/store.js';
 import { epochOfSeq } from '../routing/version.js';
 import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
+import { historyFork } from './history-check.js';
 import type { FollowRequest, PullResult, ReplicationSource, SnapshotStream } from './source.js';
 
 /** SNAPSHOT_CHUNK and SNAPSHOT_CHUNK_BYTES bound a snapshot chunk: entries, and their keys' and values' bytes (Store.scan). */
@@ -26,7 +29,7 @@ const SNAPSHOT_CHUNK_BYTES = 4 * 1024 * 1024;
 /** LocalLeader is what a LocalSource reads of its leader: its log and its data. */
 export type LocalLeader = ReplicationLog &
   Pick<Store, 'lastSeq' | 'scan'> &
-  Partial<Pick<StoreReplication, 'feed' | 'epoch' | 'isClosed'>>;
+  Partial<Pick<StoreReplication, 'feed' | 'epoch' | 'isClosed' | 'history'>>;
 
 /** LocalSource reads a leader store on this thread. */
 export class LocalSource implements ReplicationSource {
@@ -50,9 +53,17 @@ export class LocalSource implements ReplicationSource {
     this.slots = slots;
   }
 
-  async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
+  async pull(
+    after: number,
+    maxBytes: number,
+    waitMs: number,
+    epoch = 0,
+    history?: string,
+  ): Promise<PullResult> {
     const leader = this.current();
     const epochs = this.epochs();
+    const foreign = historyFork(leader.history, history, after);
+    if (foreign !== undefined) return { fork: foreign, epoch: epochs.epoch };
     const fork = checkPullEpoch(epochs, epoch, after);
     if (fork !== undefined) return { fork, epoch: epochs.epoch };
     if (after > leader.lastSeq()) return 'diverged';
@@ -67,11 +78,13 @@ export class LocalSource implements ReplicationSource {
     if (r === 'gone') return 'gone';
     const e = this.epochs();
     const batch = cutAtEpoch(r.records, after + 1, e.history);
+    const id = this.current().history;
     return {
       records: batch.records,
       leaderSeq: this.current().lastSeq(),
       epoch: e.epoch,
       recordsEpoch: batch.epoch,
+      ...(id === undefined ? {} : { history: id }),
       checked: true,
     };
   }
@@ -83,6 +96,8 @@ export class LocalSource implements ReplicationSource {
     // Fed records are logged in the leader's epoch: only a replica on its current history takes them.
     if (e.epoch < known || leader.epoch !== e.epoch || checkPullEpoch(e, epoch, after) !== undefined)
       return undefined;
+    // And only one of its history id: another is told so by a pull, one without takes it from a pull.
+    if (leader.history !== replica.history) return undefined;
     const feed = leader.feed(replica, (ack) => {
       fed(ack, leader.lastSeq());
     });
@@ -127,7 +142,8 @@ export class LocalSource implements ReplicationSource {
       }
     }
     const epoch = epochOfSeq(this.epochs().history, seq);
-    return Promise.resolve({ seq, epoch, chunks: chunks(), exactSeq: () => exact });
+    const history = leader.history === undefined ? {} : { history: leader.history };
+    return Promise.resolve({ seq, epoch, ...history, chunks: chunks(), exactSeq: () => exact });
   }
 
   close(): Promise<void> {

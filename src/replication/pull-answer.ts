@@ -3,7 +3,9 @@
  * replicas reach it through ReplicationHost.pull): what the leader's log holds after the replica's
  * ack, in one epoch, or why it cannot be served (docs/failover.md, "Where an epoch starts").
  *
- * An (epoch, after) off the leader's history answers its `fork` (epochs.ts), and so does a
+ * A replica of another history (its `history` id is not the leader's: history-check.ts) at a
+ * position above 0 answers the fork 0, before anything its (epoch, after) says. An (epoch, after)
+ * off the leader's history answers its `fork` (epochs.ts), and so does a
  * replica's first position above what the leader held at its start (leader-state.ts,
  * `restartFork`), even beyond the leader's last seq; any other `after` beyond it is refused with
  * REPLICA_AHEAD; none is recorded as an ack. An empty log waits
@@ -14,6 +16,7 @@
 import { DistkvError } from '../errors.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
+import { historyFork } from './history-check.js';
 import type { StopWakes } from '../util/stop-wakes.js';
 
 /** PullAnswer is what a pull gets: records after the ack (WAL framing), or `gone` (resync), or a `fork`. */
@@ -24,6 +27,8 @@ export interface PullAnswer {
   epoch: number;
   recordsEpoch: number;
   fork?: number;
+  /** history is the leader's history id (history-check.ts), absent while it has none. */
+  history?: string;
   /** stopping: the leader's process is stopping (src/util/stop-wakes.ts); the answer closes its connection. */
   stopping: boolean;
 }
@@ -35,6 +40,8 @@ export interface PullRequest {
   waitMs: number;
   replica: string;
   epoch: number;
+  /** history is the replica's history id; absent (an older replica, the seed's): not checked. */
+  history?: string;
 }
 
 /** PullLeader is the leader store a pull reads, as its worker hosts it now. */
@@ -56,16 +63,22 @@ export interface PullLeader {
 /** answerPull answers pull `p` from `leader` (see above). */
 export async function answerPull(leader: PullLeader, p: PullRequest): Promise<PullAnswer> {
   const first = leader.store();
-  const fork = checkPullEpoch(leader.epochs(), p.epoch, p.after);
   const stopping = (): boolean => leader.end?.ended === true;
+  const history = first.history === undefined ? {} : { history: first.history };
   const none = (leaderSeq: number, gone: boolean): PullAnswer => ({
     gone,
     records: Buffer.alloc(0),
     leaderSeq,
     epoch: leader.epochs().epoch,
     recordsEpoch: leader.epochs().epoch,
+    ...history,
     stopping: stopping(),
   });
+  // Another history's epochs say nothing of this one's: checked first (a foreign store of a later
+  // epoch was told this leader was deposed, and retried for good).
+  const foreign = historyFork(first.history, p.history, p.after);
+  if (foreign !== undefined) return { ...none(first.lastSeq(), false), fork: foreign };
+  const fork = checkPullEpoch(leader.epochs(), p.epoch, p.after);
   if (fork !== undefined) return { ...none(first.lastSeq(), false), fork };
   const last = first.lastSeq();
   // Before REPLICA_AHEAD: a replica ahead of a leader that restarted without its unsynced tail
@@ -104,6 +117,7 @@ export async function answerPull(leader: PullLeader, p: PullRequest): Promise<Pu
     leaderSeq,
     epoch: epochs.epoch,
     recordsEpoch: batch.epoch,
+    ...history,
     stopping: stopping(),
   };
 }

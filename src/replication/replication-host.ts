@@ -299,8 +299,8 @@ export class ReplicationHost {
 
   /**
    * pull answers a replica's pull for leader store `store` (pull-answer.ts); `after` is the replica's
-   * ack and `epoch` the epoch of its record there. `replica` must be a configured replica of the
-   * shard (the HTTP route checks it against the topology).
+   * ack, `epoch` the epoch of its record there and `history` its history id (history-check.ts).
+   * `replica` must be a configured replica of the shard (the HTTP route checks it against the topology).
    */
   pull(
     store: number,
@@ -309,8 +309,9 @@ export class ReplicationHost {
     waitMs: number,
     replica: string,
     epoch = 0,
+    history?: string,
   ): Promise<PullAnswer> {
-    return this.leaders.pull(store, after, maxBytes, waitMs, replica, epoch);
+    return this.leaders.pull(store, after, maxBytes, waitMs, replica, epoch, history);
   }
 
   /**
@@ -324,14 +325,15 @@ export class ReplicationHost {
 
   /**
    * snapshotPage returns the snapshot seq (fixed by the first page) and the entries after `after`:
-   * up to `page.limit`, ending after the one that brings their bytes to `page.maxBytes` (Store.scan).
+   * up to `page.limit`, ending after the one that brings their bytes to `page.maxBytes` (Store.scan),
+   * and the leader's history id.
    */
   snapshotPage(
     store: number,
     after: Uint8Array | null,
     page: { limit: number; maxBytes: number },
     seq: number | null,
-  ): { seq: number; entries: ScanEntry[] } {
+  ): { seq: number; entries: ScanEntry[]; history: string | undefined } {
     return this.leaders.snapshotPage(store, after, page, seq);
   }
 
@@ -350,9 +352,13 @@ export class ReplicationHost {
     return this.leaders.waitForAcks(store, seq, n, timeoutMs);
   }
 
-  /** statsOf adds replication fields to a store's stats. */
+  /** statsOf adds replication fields to a store's stats (its history id among them, once it has one). */
   statsOf(index: number): Record<string, number | string | object> {
-    const diverged = countDiverged(this.stores.get(index)?.spec.dir);
+    const history = this.stores.get(index)?.store.replication?.history;
+    const diverged = {
+      ...countDiverged(this.stores.get(index)?.spec.dir),
+      ...(history === undefined ? {} : { history }),
+    };
     const f = this.followers.get(index);
     const spec = this.stores.get(index)?.spec.replication;
     if (f !== undefined && spec !== undefined)

@@ -63,7 +63,13 @@ export class RingSource implements ReplicationSource {
     this.epochs = epochs;
   }
 
-  async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
+  async pull(
+    after: number,
+    maxBytes: number,
+    waitMs: number,
+    epoch = 0,
+    history?: string,
+  ): Promise<PullResult> {
     for (let attempt = 0; attempt < 2; attempt++) {
       // Read before taking: every batch through this seq is then in the ring, taken, or marked lapped.
       // (A replica may be ahead of it: batches enter the ring before the seq is published. Not of
@@ -99,7 +105,8 @@ export class RingSource implements ReplicationSource {
         // asks again from its ack; the leader may not have published their seq yet): read the
         // leader's log.
         this.counters.fallbackPulls++;
-        const r = await this.fallback.pull(after, maxBytes, 0, epoch);
+        // The replica's history id goes with it: its first position is checked there (history-check.ts).
+        const r = await this.fallback.pull(after, maxBytes, 0, epoch, history);
         // A fork goes back as the leader answered it (with its epoch: the divergence file names it).
         if (typeof r === 'string' || 'fork' in r) return r;
         this.checkedGen = gen;

@@ -11,8 +11,10 @@
  *      once per load naming the leader: loaded, they were not served (reads route by slot) but
  *      counted in DBSIZE and INFO, and once this replica was promoted, sent on in its snapshots
  *      to its own replicas and to backups;
- *   3. the marker says `exactSeq` (and the snapshot seq with the leader's epoch there), durably,
- *      before the store is reopened to serve and log from the snapshot seq on.
+ *   3. the store takes the leader's history id (history-check.ts), durably, then the marker says
+ *      `exactSeq` (and the snapshot seq with the leader's epoch there), durably, before the store
+ *      is reopened to serve and log from the snapshot seq on (a stop before the marker: the load
+ *      is done again).
  */
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -97,6 +99,7 @@ export async function loadSnapshot(snapshot: SnapshotStream, to: SnapshotTarget)
       `the snapshot from ${to.source?.describe ?? 'the leader'} held ${outside} entries outside the shard's slots ${slots.first}-${slots.last} (the first: key ${JSON.stringify(example === undefined ? '' : Buffer.from(example).toString('utf8').slice(0, 100))}, slot ${example === undefined ? '?' : slotOfBytes(example)}); they were not loaded. A leader sends only its shard's keys: check that it routes with this node's sharding.toml (GET /cluster on it)`,
     );
   await fresh.finishSnapshot(snapshot.seq);
+  if (snapshot.history !== undefined) fresh.setHistory(snapshot.history);
   const exactSeq = Math.max(snapshot.seq, snapshot.exactSeq());
   // The reopened store holds no record at the snapshot seq: without the leader's word, its epoch
   // there came from the replica's own map, which may not have the leader's newer epoch yet. Its

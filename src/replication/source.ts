@@ -19,6 +19,8 @@ export interface Pulled {
   epoch?: number;
   /** recordsEpoch is the epoch of the leader that wrote `records` (a batch never spans two). */
   recordsEpoch?: number;
+  /** history is the leader's history id (history-check.ts; absent: a leader without one, or a ring batch). */
+  history?: string;
   /**
    * checked says this process already verified the records' checksums (read from a log on this
    * thread: replication-log.ts), so the replica need not compute them again.
@@ -49,6 +51,8 @@ export interface SnapshotStream {
    * epoch, not the one its own (possibly lagging) map gives that seq.
    */
   epoch?: number;
+  /** history is the leader's history id, which the replica rebuilt from the snapshot takes (absent: none). */
+  history?: string;
   chunks: AsyncIterable<SnapshotEntry[]>;
   /**
    * slots are the shard's slots as this replica's config gives them, when the source knows them:
@@ -105,9 +109,16 @@ export interface ReplicationSource {
    * longer retained, 'diverged' when `after` is beyond the leader's last seq (the replica holds
    * another history), or a Diverged fork when `epoch`, the epoch of the replica's record at
    * `after`, is not the leader's epoch at that seq (src/replication/epochs.ts). Either way the
-   * replica must resync from a snapshot.
+   * replica must resync from a snapshot. `history` is the replica's history id: one other than the
+   * leader's at an `after` above 0 is answered as a fork at 0 (history-check.ts).
    */
-  pull(after: number, maxBytes: number, waitMs: number, epoch?: number): Promise<PullResult>;
+  pull(
+    after: number,
+    maxBytes: number,
+    waitMs: number,
+    epoch?: number,
+    history?: string,
+  ): Promise<PullResult>;
   /**
    * follow (optional: a leader on the replica's own commit log) feeds the replica directly from
    * the leader's log batches instead of pulls, if it can start now (FollowRequest). When the feed

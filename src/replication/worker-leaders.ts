@@ -3,7 +3,8 @@
  * its replicas' followers). For each leader store it keeps a LeaderState (replica acks, `w=N`
  * waits, the log retention hook, the rings it feeds replicas on other workers through) and answers
  * pulls (pull-answer.ts), snapshot pages and the seed protocol's cursor (seed-cursor.ts), in the
- * epochs its own epoch starts say it leads (epoch-starts.ts).
+ * epochs its own epoch starts say it leads (epoch-starts.ts). A leader store that starts leading
+ * without a history id gets a new one (history-check.ts): its history begins here.
  * At the process's stop, `endPulls` wakes the leaders' parked pulls and keeps later ones from
  * parking (src/util/stop-wakes.ts), so the stop does not wait out its replicas' long polls.
  * Invariant: a store has a LeaderState exactly while it leads here with a replication seam; a
@@ -14,6 +15,7 @@ import { DistkvError } from '../errors.js';
 import { scanOwnSlots } from '../storage/own-slots.js';
 import type { StoreEntry as ScanEntry } from '../storage/store.js';
 import type { StoreReplication } from '../storage/store-replication.js';
+import { newHistoryId } from '../storage/history-format.js';
 import { EpochStarts } from './epoch-starts.js';
 import type { ShardEpochs } from './epochs.js';
 import { type Positions, SLOT_LAST_SEQ } from './positions.js';
@@ -38,9 +40,12 @@ export class WorkerLeaders {
   /** pullEnd cuts the leaders' long polls short once the process stops (endPulls). */
   private readonly pullEnd = new StopWakes();
 
+  private readonly log: Logger | undefined;
+
   constructor(stores: Map<number, HostedStore>, positions: Positions, log: Logger | undefined) {
     this.stores = stores;
     this.positions = positions;
+    this.log = log;
     this.epochStarts = new EpochStarts(log);
   }
 
@@ -77,6 +82,7 @@ export class WorkerLeaders {
     if (leader === undefined) return;
     // Every frame this store writes from now on carries the epoch it leads in.
     leader.epoch = h.spec.epoch ?? 0;
+    this.beginHistory(h, leader);
     const state = new LeaderState(() => leader.lastSeq());
     this.states.set(index, state);
     // The log keeps what a replica or the seed-compatible cursor (once used) has yet to read.
@@ -97,7 +103,29 @@ export class WorkerLeaders {
     }
   }
 
-  /** pull answers a replica's pull for leader store `store` (ReplicationHost.pull). */
+  /**
+   * beginHistory gives leader store `leader` (slot `h`) a new history id when it has none. One it
+   * could not keep (its disk refused the file) is logged and left out: its pulls are then answered
+   * unchecked, as before ids, and its next start tries again.
+   */
+  private beginHistory(h: HostedStore, leader: StoreReplication): void {
+    if (leader.history !== undefined) return;
+    const id = newHistoryId();
+    try {
+      leader.setHistory(id);
+      this.log?.info(
+        { shard: h.spec.shard.name, node: h.spec.node, history: id, seq: leader.lastSeq() },
+        `store ${h.spec.shard.name} on ${h.spec.node} leads without a history id: its history is named ${id} from now on`,
+      );
+    } catch (err) {
+      this.log?.warn(
+        { shard: h.spec.shard.name, node: h.spec.node, err: (err as Error).message },
+        `store ${h.spec.shard.name} on ${h.spec.node} could not keep a history id: its replicas' pulls are not checked for another history`,
+      );
+    }
+  }
+
+  /** pull answers a replica's pull for leader store `store` (ReplicationHost.pull); `history` is the replica's id. */
   async pull(
     store: number,
     after: number,
@@ -105,6 +133,7 @@ export class WorkerLeaders {
     waitMs: number,
     replica: string,
     epoch: number,
+    history?: string,
   ): Promise<PullAnswer> {
     this.store(store); // UNAVAILABLE unless it leads here, before its epochs are read
     const state = this.states.get(store);
@@ -117,7 +146,7 @@ export class WorkerLeaders {
         restartFork: (node, after) => state?.restartFork(node, after),
         end: this.pullEnd,
       },
-      { after, maxBytes, waitMs, replica, epoch },
+      { after, maxBytes, waitMs, replica, epoch, ...(history === undefined ? {} : { history }) },
     );
   }
 
@@ -126,13 +155,16 @@ export class WorkerLeaders {
     this.pullEnd.end();
   }
 
-  /** snapshotPage returns the snapshot seq (fixed by the first page) and a page of entries (ReplicationHost.snapshotPage). */
+  /**
+   * snapshotPage returns the snapshot seq (fixed by the first page), a page of entries and the
+   * leader's history id (ReplicationHost.snapshotPage).
+   */
   snapshotPage(
     store: number,
     after: Uint8Array | null,
     page: { limit: number; maxBytes: number },
     seq: number | null,
-  ): { seq: number; entries: ScanEntry[] } {
+  ): { seq: number; entries: ScanEntry[]; history: string | undefined } {
     const leader = this.store(store);
     const s = seq ?? leader.lastSeq();
     // A replica rebuilt from this snapshot pulls from its seq: a position the leader vouches for,
@@ -143,7 +175,7 @@ export class WorkerLeaders {
     const range = this.stores.get(store)!.spec.shard;
     const empty = new Uint8Array(0);
     const entries = scanOwnSlots(leader, range, empty, after ?? undefined, page.limit, page.maxBytes);
-    return { seq: s, entries };
+    return { seq: s, entries, history: leader.history };
   }
 
   /** seedNext returns the next change for the seed's replication protocol across `stores` (leader indexes, shard order). */

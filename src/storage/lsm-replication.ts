@@ -4,12 +4,14 @@
  * came (same bytes, the leader's seqs) and then applied to the store's memtable, exactly as the
  * store's own writes are; a snapshot is written straight into the store's LMDB level. A replica
  * of the same commit log can instead be fed in the leader's own batches (`feed`, StoreLog.mirrorTo).
+ * Its history id is the store directory's `history.json` (history-format.ts), read at open.
  *
  * Lives and dies with its LsmStore (lsm-store.ts), on the store's worker thread.
  */
 import { DistkvError } from '../errors.js';
 import { hashBytes } from './key-hash.js';
 import { type KeyOrigin, originHash } from './key-origin.js';
+import { readHistoryFile, writeHistoryFile } from './history-format.js';
 import type { LmdbLevel } from './lmdb-level.js';
 import type { LogListener } from './replication-log.js';
 import type { StoreEntry } from './store.js';
@@ -39,6 +41,10 @@ export class LsmReplication implements StoreReplication {
   private readonly store: LsmWrites;
   private readonly wal: StoreLog;
   private readonly level: LmdbLevel;
+  /** dir is the store directory, which keeps the history id. */
+  private readonly dir: string;
+  /** historyId is the store's history id (history-format.ts), as its file holds it. */
+  private historyId: string | undefined;
   /** view is reused by applyMirrored. */
   private readonly view = newRecordView();
   /**
@@ -47,11 +53,16 @@ export class LsmReplication implements StoreReplication {
    */
   private unapplied: Error | undefined;
 
-  /** `epoch` is the frame epoch of the store's newest record when recovery read it back. */
-  constructor(store: LsmWrites, wal: StoreLog, level: LmdbLevel, epoch: number | undefined) {
+  /**
+   * `epoch` is the frame epoch of the store's newest record when recovery read it back; `dir` is
+   * the store directory (its history id is read from there: CORRUPTION when its file is not one).
+   */
+  constructor(store: LsmWrites, wal: StoreLog, level: LmdbLevel, epoch: number | undefined, dir: string) {
     this.store = store;
     this.wal = wal;
     this.level = level;
+    this.dir = dir;
+    this.historyId = readHistoryFile(dir);
     this.epochRecovered = epoch !== undefined;
     if (epoch !== undefined) wal.epoch = epoch;
   }
@@ -70,6 +81,16 @@ export class LsmReplication implements StoreReplication {
 
   set epoch(epoch: number) {
     this.wal.epoch = epoch;
+  }
+
+  get history(): string | undefined {
+    return this.historyId;
+  }
+
+  setHistory(id: string): void {
+    if (id === this.historyId) return;
+    writeHistoryFile(this.dir, id);
+    this.historyId = id;
   }
 
   readLog(after: number, maxBytes: number): TailResult {

@@ -130,6 +130,7 @@ export class LsmStore implements Store {
       parts.log,
       parts.level,
       parts.logEpoch,
+      opts.dir,
     );
     this.flushes = new FlushQueue(
       {

@@ -2,7 +2,8 @@
  * MemoryReplication: the in-memory twin of a store's replication seam (store-replication.ts), a
  * MemoryStore (memory-store.ts) over a MemoryLog (memory-log.ts). Replication tests run leaders
  * and replicas of it without files; test/unit/store-replication.test.ts holds it to the same
- * conformance suite as the LSM store. Nothing is persisted, so `epochRecovered` is always false.
+ * conformance suite as the LSM store. Nothing is persisted, so `epochRecovered` is always false
+ * and its history id lives as long as the object.
  */
 import { DistkvError } from '../errors.js';
 import type { MemoryLog } from './memory-log.js';
@@ -26,6 +27,7 @@ export interface MemoryWrites {
 export class MemoryReplication implements StoreReplication {
   readonly epochRecovered = false;
   epoch = 0;
+  history: string | undefined;
   private readonly store: MemoryWrites;
   private readonly log: MemoryLog;
 
@@ -40,6 +42,10 @@ export class MemoryReplication implements StoreReplication {
 
   scan(prefix: Uint8Array, after: Uint8Array | undefined, limit: number, maxBytes?: number): StoreEntry[] {
     return this.store.scan(prefix, after, limit, maxBytes);
+  }
+
+  setHistory(id: string): void {
+    this.history = id;
   }
 
   readLog(after: number, maxBytes: number): TailResult {

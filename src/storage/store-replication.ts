@@ -22,7 +22,9 @@
  *  - `epoch` is what the store's next records are logged in; `epochRecovered` says it was read
  *    back at open from the log's newest record of the store (else the caller derives it);
  *  - a snapshot is loaded only into a store that holds nothing (`loadSnapshotChunk` then
- *    `finishSnapshot(S)`); reopened, the store's log continues at S + 1.
+ *    `finishSnapshot(S)`); reopened, the store's log continues at S + 1;
+ *  - `history` is the id of the history the store's records belong to (history-format.ts), kept
+ *    across a reopen once `setHistory` returned; a store wiped for a resync has none until set.
  */
 import type { ReplicationLog } from './replication-log.js';
 import type { StoreEntry } from './store.js';
@@ -61,6 +63,14 @@ export interface StoreReplication extends ReplicationLog {
   epoch: number;
   /** epochRecovered says `epoch` was read back at open from the store's newest record in its log. */
   readonly epochRecovered: boolean;
+  /**
+   * history is the id of the history the store's records belong to (history-format.ts): (epoch,
+   * seq) names a record only within it. Undefined: none yet (a new store, a store wiped for a
+   * resync, or one written before ids).
+   */
+  readonly history: string | undefined;
+  /** setHistory makes `id` the store's history id, durably before it returns (it survives a reopen). */
+  setHistory(id: string): void;
   /** setRetention installs the hook giving the lowest seq a replica still needs (undefined = none). */
   setRetention(hook: () => number | undefined): void;
   /**

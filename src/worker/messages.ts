@@ -13,7 +13,7 @@ import type { ReplayReport } from '../storage/replay-progress.js';
 import type { LsmTuning } from '../storage/store.js';
 
 /** MESSAGE_VERSION is the version of this message set. */
-export const MESSAGE_VERSION = 2;
+export const MESSAGE_VERSION = 3;
 
 /**
  * ACKED_REPLY_BYTES: a `replies` message of at least this many bytes is acknowledged by a
@@ -142,6 +142,8 @@ export type ToWorker =
       replica: string;
       /** epoch is the epoch of the replica's record at `after` (src/replication/epochs.ts). */
       epoch: number;
+      /** history is the replica's history id (src/replication/history-check.ts); absent: not checked. */
+      history?: string;
     }
   | {
       type: 'repl-snapshot';
@@ -259,6 +261,8 @@ export type FromWorker =
       recordsEpoch: number;
       /** fork is set when the replica's (epoch, after) left the leader's history (409 DIVERGED). */
       fork: number | null;
+      /** history is the leader's history id (src/replication/history-check.ts), null while it has none. */
+      history: string | null;
       /** stopping: the process is stopping (end-pulls); the answer closes its connection. */
       stopping: boolean;
     }
@@ -275,6 +279,8 @@ export type FromWorker =
       lastKey: Uint8Array | null;
       /** crc is the snapshot's crc32c through this page (snapshot-format.ts), to continue with the next. */
       crc: number;
+      /** history is the leader's history id (src/replication/history-check.ts), null while it has none. */
+      history: string | null;
     }
   | {
       type: 'seed-result';

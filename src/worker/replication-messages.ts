@@ -92,6 +92,7 @@ export class ReplicationMessages {
       msg.waitMs,
       msg.replica,
       msg.epoch,
+      msg.history,
     );
     const copy = r.records.length === 0 ? null : Uint8Array.prototype.slice.call(r.records).buffer;
     return {
@@ -105,6 +106,7 @@ export class ReplicationMessages {
       epoch: r.epoch,
       recordsEpoch: r.recordsEpoch,
       fork: r.fork ?? null,
+      history: r.history ?? null,
       stopping: r.stopping,
     };
   }
@@ -139,6 +141,7 @@ export class ReplicationMessages {
       last,
       lastKey,
       crc,
+      history: page.history ?? null,
     };
   }
 

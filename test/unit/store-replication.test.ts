@@ -4,7 +4,8 @@
  * over a MemoryLog). Each claim is about what replication relies on: a store's own writes are in
  * its log; a leader's batch is applied with the leader's seqs and re-served byte for byte; a batch
  * that does not follow is refused without touching the epoch; retention keeps what a replica needs;
- * a snapshot loads into an empty store whose log then continues after it; and a Follower keeps a
+ * a snapshot loads into an empty store whose log then continues after it; a history id set is kept
+ * across a reopen (src/storage/history-format.ts); and a Follower keeps a
  * replica equal to its leader through seeded random writes, including a resync once the leader's
  * log has moved on.
  */
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Follower } from '../../src/replication/follower.js';
 import { LocalSource } from '../../src/replication/local-source.js';
+import { newHistoryId } from '../../src/storage/history-format.js';
 import { MemoryLog } from '../../src/storage/memory-log.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
 import type { Store } from '../../src/storage/store.js';
@@ -138,6 +140,19 @@ const engines: [string, () => Engine][] = [
 
 for (const [name, make] of engines)
   describe(`store replication conformance: ${name}`, () => {
+    it('keeps the history id set across a reopen, and has none once wiped', async () => {
+      const e = make();
+      let s = await e.open('history');
+      assert.equal(s.r.history, undefined, 'a new store has no history id');
+      const id = newHistoryId();
+      s.r.setHistory(id);
+      s = await e.reopen('history', s);
+      assert.equal(s.r.history, id);
+      s = await e.wipe('history', s);
+      assert.equal(s.r.history, undefined, 'a wiped store (a resync) has no history id until it takes one');
+      await s.store.close();
+    });
+
     it("logs the store's own writes, deletes and expiries, in seq order", async () => {
       const e = make();
       const { store, r } = await e.open('a');

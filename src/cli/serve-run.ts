@@ -91,6 +91,7 @@ export async function runServe(
     },
     'starting distkv',
   );
+  for (const w of ignoredSettings(args, config)) log.warn(w);
   const listen = stringOption(args, 'listen');
   let node: DistkvNode;
   try {
@@ -124,4 +125,24 @@ export async function runServe(
     };
     if (pending !== undefined) stopping(pending);
   });
+}
+
+/**
+ * ignoredSettings names the settings given that this start does not use, so an operator is not
+ * left believing they apply: `--workers` (or `server.workers`) with `--inline`, whose stores run
+ * on the main thread; durability and repair with the memory engine, which keeps nothing on disk.
+ */
+export function ignoredSettings(args: ParsedArgs, config: Config): string[] {
+  const out: string[] = [];
+  if (args.options.get('inline') === true && args.options.get('workers') !== undefined)
+    out.push('--inline runs the stores on the main thread: --workers is ignored');
+  if (config.storage.engine === 'memory') {
+    if (args.options.get('durability') !== undefined)
+      out.push(
+        'the memory engine keeps nothing on disk: --durability is ignored (every write is lost at the stop)',
+      );
+    if (args.options.get('repair') === true)
+      out.push('the memory engine keeps nothing on disk: --repair is ignored');
+  }
+  return out;
 }

@@ -34,6 +34,13 @@ describe('a replica on another worker of its leader’s process', { timeout: 120
     const L = `127.0.0.1:${String(await freePort())}`;
     const R = `127.0.0.1:${String(await freePort())}`;
     own = await startOwnServer([{ address: L, replicas: [R] }], '', ['--workers', '2']);
+    // The replica's first pull answered (nothing to copy yet): it follows the ring from here.
+    let s = await storeStats(L);
+    for (let t = 0; t < 100 && s.get(R)?.replicaState !== 'streaming'; t++) {
+      await new Promise((r) => setTimeout(r, 100));
+      s = await storeStats(L);
+    }
+    assert.equal(s.get(R)?.replicaState, 'streaming');
     for (let i = 0; i < 50; i++) {
       const r = await fetch(`http://${L}/kv/a${String(i)}?w=1&timeout_ms=5000`, {
         method: 'PUT',
@@ -42,7 +49,7 @@ describe('a replica on another worker of its leader’s process', { timeout: 120
       });
       assert.equal(r.status, 204);
     }
-    let s = await storeStats(L);
+    s = await storeStats(L);
     for (let t = 0; t < 50 && s.get(R)?.history !== s.get(L)?.history; t++) {
       await new Promise((r) => setTimeout(r, 100));
       s = await storeStats(L);

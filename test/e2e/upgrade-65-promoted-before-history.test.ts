@@ -1,0 +1,110 @@
+/**
+ * An upgrade from a release before history ids (docs/wal-format.md, "History ids"), leader first:
+ * the upgraded leader names its history at its start; its replica, still on the old release (or
+ * upgraded but down), never pulls that id before it is promoted (a planned failover during the
+ * rolling upgrade, or a forced one while the leader is down), so as a leader without an id it
+ * names a new history. The two stores hold one history: the promoted replica's records 1..N are
+ * the old leader's 1..N, and the new epoch starts at N + 1, which is all the epochs need to say.
+ * Yet the old leader, returning as its replica, was answered as a fork at 0: it wrote all N
+ * records to a divergence file "that the leader of epoch E never had" (it has every one) and
+ * resynced from a full snapshot.
+ *
+ * The old release is simulated as the upgrade sees it: the stores' `history.json` removed while
+ * the nodes are stopped (a store written before ids has none).
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { freePort } from '../helpers/ports.js';
+import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+/** put writes one key at `node` and checks it was acknowledged. */
+async function put(node: string, key: string, q = ''): Promise<void> {
+  const r = await fetch(`http://${node}/kv/${key}${q}`, {
+    method: 'PUT',
+    body: `v-${key}`,
+    signal: AbortSignal.timeout(10000),
+  });
+  assert.equal(r.status, 204, `PUT ${key} at ${node}: ${r.status} ${await r.text()}`);
+}
+
+/** storeStats is `node`'s /stats entry of shard-0's store. */
+async function storeStats(node: string): Promise<Record<string, unknown>> {
+  const r = await fetch(`http://${node}/stats`, { signal: AbortSignal.timeout(10000) });
+  const body = (await r.json()) as { stores: Record<string, unknown>[] };
+  return body.stores.find((s) => s.name === 'shard-0')!;
+}
+
+/** storeDir is the directory of `node`'s shard-0 store under `dataDir`. */
+function storeDir(dataDir: string, node: string): string {
+  return join(dataDir, node.replace(':', '_'), 'shard-0');
+}
+
+describe(
+  'upgrade: a replica promoted before it took its upgraded leader’s history id',
+  { timeout: 180000 },
+  () => {
+    const dir = tempDir(after, 'distkv-upgrade-65-promoted-');
+    const running: ServerProcess[] = [];
+    after(async () => {
+      for (const p of running) await p.stop();
+    });
+
+    it('takes the old leader back as its replica without a divergence file or a resync', async () => {
+      const L = `127.0.0.1:${String(await freePort())}`;
+      const R = `127.0.0.1:${String(await freePort())}`;
+      const config = writeConfig(dir, [{ address: L, replicas: [R] }]);
+      const lData = join(dir, 'L');
+      const rData = join(dir, 'R');
+
+      // 1. The old release: 100 writes both stores hold; then both stop, without history ids.
+      let leader = await startConfigNode(config, L, lData, running);
+      let replica = await startConfigNode(config, R, rData, running);
+      for (let i = 0; i < 100; i++) await put(L, `a${String(i)}`, '?w=1&timeout_ms=5000');
+      await replica.stop();
+      await leader.stop();
+      for (const d of [storeDir(lData, L), storeDir(rData, R)])
+        rmSync(join(d, 'history.json'), { force: true });
+
+      // 2. The leader is upgraded first (it names its history as it starts), then goes down.
+      leader = await startConfigNode(config, L, lData, running);
+      const named = (await storeStats(L)).history;
+      assert.equal(typeof named, 'string', 'the upgraded leader names its history');
+      await leader.stop();
+
+      // 3. The replica, upgraded, is promoted while the leader is down (it never pulled from it).
+      replica = await startConfigNode(config, R, rData, running);
+      const fo = await runCli([
+        'failover',
+        '--url',
+        `http://${R}`,
+        '--shard',
+        'shard-0',
+        '--force',
+        '--to',
+        R,
+      ]);
+      assert.equal(fo.code, 0, `failover: ${fo.stdout}${fo.stderr}`);
+      for (let i = 0; i < 20; i++) await put(R, `c${String(i)}`);
+
+      // 4. The old leader returns: it holds 1..100 of the same history, and follows from 100.
+      await startConfigNode(config, L, lData, running);
+      let s: Record<string, unknown> = {};
+      for (let t = 0; t < 150; t++) {
+        s = await storeStats(L);
+        if (s.role === 'replica' && s.lastSeq === 120) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(s.lastSeq, 120, `the returning leader follows: ${JSON.stringify(s).slice(0, 300)}`);
+      const diverged = readdirSync(join(lData, L.replace(':', '_'))).filter((f) => f.includes('.diverged-'));
+      assert.deepEqual(
+        diverged,
+        [],
+        `records 1..100, the promoted replica's own, were saved as records its leader never had`,
+      );
+      assert.equal(s.resyncs, 0, 'the returning leader resynced from scratch where the epochs sufficed');
+    });
+  },
+);

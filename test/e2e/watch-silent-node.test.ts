@@ -48,14 +48,20 @@ describe('a watch at a node that stops answering', { timeout: 120000 }, () => {
     const notices: (WatchStreamNotice & { at: number })[] = [];
     const ac = new AbortController();
     const keys: string[] = [];
+    let open = false;
     const loop = (async () => {
       for await (const ev of kv.watch('silent/', {
         signal: ac.signal,
+        progress: true,
         onStream: (n) => notices.push({ ...n, at: Date.now() }),
-      }))
+      })) {
+        // the stream's first progress: it is open at the node, so a put from now on is seen
+        open = true;
         if (ev.key !== undefined) keys.push(ev.key);
+      }
     })();
     try {
+      assert.ok(await waitUntil(() => open, 10000), 'the watch stream opens');
       await kv.put('silent/first', 'a');
       assert.ok(await waitUntil(() => keys.includes('silent/first'), 10000), 'the watch is open');
 

@@ -12,7 +12,17 @@ import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { type OwnServer, startOneNode } from '../helpers/server-process.js';
 
+/** OPEN_MS bounds the wait for the watch's stream to open at the node. */
+const OPEN_MS = 10000;
+
 let own: OwnServer & { address: string };
+
+/** watchersOpen is the node's count of open watch streams (/metrics). */
+async function watchersOpen(): Promise<number> {
+  const text = await (await fetch(`http://${own.address}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('distkv_watchers_open '));
+  return line === undefined ? 0 : Number(line.slice('distkv_watchers_open '.length));
+}
 
 before(async () => {
   own = await startOneNode('[server]\nresp_port_offset = 0', ['--workers', '1']);
@@ -29,8 +39,11 @@ describe('a watch made before the changes it is meant to see', () => {
       await kv.topology();
       const ac = new AbortController();
       const watch = kv.watch('made/', { signal: ac.signal });
-      // Give a watch that opens its stream at the call time to open it.
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // Give a watch that opens its stream at the call time up to OPEN_MS to open it (the node
+      // counts it); one that opens it only when iterated never does.
+      const openBy = Date.now() + OPEN_MS;
+      while ((await watchersOpen()) < 1 && Date.now() < openBy)
+        await new Promise((resolve) => setTimeout(resolve, 50));
       await kv.put('made/before-loop', 'a');
       const keys: string[] = [];
       const loop = (async () => {

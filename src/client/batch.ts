@@ -11,7 +11,7 @@ import type { Reply } from './exchange.js';
 import type { Sender } from './sender.js';
 import { checkExpiryOptions } from './call-options.js';
 import { checkText } from './key-bytes.js';
-import { checkConditionTypes } from './wire-decode.js';
+import { checkConditionTypes, ifMatchValue } from './wire-decode.js';
 import type { BatchOp, BatchResult } from './types.js';
 
 /**
@@ -58,6 +58,8 @@ function checkOp(op: BatchOp, i: number): void {
     );
   checkText(key, 'key');
   checkConditionTypes(op, `batch operation ${i}: `);
+  // Read as put() reads it, and refused before any owner is sent anything.
+  if (op.ifMatch !== undefined) ifMatchValue(op.ifMatch, `batch operation ${i}: `);
   if (op.op === 'delete') return;
   checkExpiryOptions(op, `batch operation ${i}`);
   const value: unknown = op.value;

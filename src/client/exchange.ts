@@ -175,13 +175,27 @@ const UNTRUSTED_CERT = new Set([
 ]);
 
 /**
+ * Attempts describe the tries of one call that ended in a failed exchange: the client's
+ * `timeoutMs`, the node's wait for `w` added to it (0 without), how many exchanges the call made
+ * and how long it took in all (retries, backoffs and map look-ups included).
+ */
+export interface Attempts {
+  timeoutMs: number;
+  waitMs: number;
+  attempts: number;
+  elapsedMs: number;
+}
+
+/**
  * connectFailure is the message of a failed exchange for a user: a refused connection says what
  * it means ("connect ECONNREFUSED 127.0.0.1:8080" alone read as a crash of the client), and so do
  * a connection closed unanswered and the TLS failures of a wrong scheme or a missing CA
  * (`https://` to a plain HTTP node printed OpenSSL's own line, "...:error:0A00010B:SSL
- * routines:ssl3_get_record:wrong version number: ../deps/openssl/...", with its newline).
+ * routines:ssl3_get_record:wrong version number: ../deps/openssl/...", with its newline). A
+ * timeout names the timeout configured, the attempts and the time they took (`tries`): it said
+ * "timeoutMs, 10 s by default" to a client made with 2 s whose call failed after 12 s.
  */
-export function connectFailure(err: unknown): string {
+export function connectFailure(err: unknown, tries?: Attempts): string {
   const message = (err as Error).message.trim();
   const code = causeCode(err);
   if (refused(err))
@@ -194,12 +208,21 @@ export function connectFailure(err: unknown): string {
     return `${message} (the node closed the connection before it answered in full: it stopped meanwhile, or this is not a distkv node's HTTP address: a node that serves HTTPS (server.tls_cert) closes a plain HTTP connection so, give it as https://HOST:PORT; so does a Redis server)`;
   // undici's "Headers Timeout Error" alone did not say whose timeout ran out, nor what it means.
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
-    return `${message}: the node did not answer within the client's timeout (timeoutMs, 10 s by default); it is paused, frozen or overloaded, or its network drops the packets`;
+    return `${message}: the node did not answer within the client's timeout (${timeoutText(tries)}); it is paused, frozen or overloaded, or its network drops the packets`;
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
     return 'the node does not answer in TLS (an https:// address for a node that serves plain HTTP?): give it as http://HOST:PORT or HOST:PORT';
   if (typeof code === 'string' && UNTRUSTED_CERT.has(code))
     return `${message}: the node's certificate is not signed by a CA this client trusts (give the CA's PEM file: the client's ca option; --ca FILE or DISTKV_CA for distkv)`;
   return message;
+}
+
+/** timeoutText names the timeout that ran out and, when known, the attempts and their total time. */
+function timeoutText(tries: Attempts | undefined): string {
+  if (tries === undefined) return 'timeoutMs';
+  const wait = tries.waitMs > 0 ? ` plus ${String(tries.waitMs)} ms for w` : '';
+  const n = tries.attempts;
+  const over = `${n === 1 ? 'one attempt' : `each of ${String(n)} attempts`}, ${(tries.elapsedMs / 1000).toFixed(1)} s in all`;
+  return `timeoutMs ${String(tries.timeoutMs)} ms${wait}, ${over}`;
 }
 
 /** abortable resolves like `p`, or rejects with the signal's reason as soon as it aborts. */

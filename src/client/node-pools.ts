@@ -42,6 +42,11 @@ export class NodePools {
     this.token = token;
   }
 
+  /** timeoutMs is the client's timeout of each exchange (0: none), named in its errors. */
+  get timeoutMs(): number {
+    return this.options.timeoutMs;
+  }
+
   /**
    * exchange performs one request at `origin` with the client's headers and `extra`; it rejects
    * with the signal's reason when aborted. A request the node answers only after `waitMs` (a write

@@ -155,6 +155,9 @@ export class Sender {
     let nextLook = performance.now() + NEWEST_LOOK_MS;
     const loopDeadline = performance.now() + LOOP_WAIT_MS;
     const startingDeadline = performance.now() + this.policy.startingWaitMs;
+    // when the call began and how many exchanges it made, named when it fails on a timeout
+    const began = performance.now();
+    let exchanges = 0;
     const refusedDeadline = performance.now() + refusedWaitMs;
     // what this request has told onWait it waits for (each once)
     const waitedFor = new Set<string>();
@@ -211,6 +214,7 @@ export class Sender {
       this.stats.requests++;
       let res: Reply;
       try {
+        exchanges++;
         res = await this.pools.exchange(origin, method, path, body, conditions, signal, waitMs);
       } catch (err) {
         // Closed meanwhile (node-pools.ts): nothing was sent, and nothing may be sent again.
@@ -233,7 +237,12 @@ export class Sender {
         await abortable(topology.loadNewest(), signal).catch(() => undefined);
         const what =
           shard === undefined ? `node ${origin}` : `shard ${shard.idx} (${shard.name}) at ${origin}`;
-        const why = `${what} is unreachable: ${connectFailure(err)}`;
+        const why = `${what} is unreachable: ${connectFailure(err, {
+          timeoutMs: this.pools.timeoutMs,
+          waitMs,
+          attempts: exchanges,
+          elapsedMs: performance.now() - began,
+        })}`;
         if (read || unsent) throw new DistkvError('SHARD_UNREACHABLE', why, { cause: err });
         throw new OutcomeUnknownError(`${why}; the ${method} may have been applied`, { cause: err });
       }

@@ -8,6 +8,10 @@
  * consumer giving up while its `for await` waits) waited for the next change, possibly for ever,
  * its streams left open. Here `return()` first aborts the watch's `ended` signal, which ends the
  * pending `next()` with `done` (as aborting the caller's signal does), then returns the generator.
+ *
+ * A watch is iterated once: a second `[Symbol.asyncIterator]()` (a second `for await` over the
+ * same watch, at the same time or after the first ended) throws INVALID_ARGUMENT. Two loops over
+ * one watch split its events between them, and the first to stop ended the other without a word.
  */
 import { DistkvError } from '../errors.js';
 import type { WatchOptions } from './watch.js';
@@ -39,6 +43,7 @@ export function endOnReturn<T>(
 ): AsyncGenerator<T, void, undefined> {
   const ender = new AbortController();
   const gen = run(ender.signal);
+  let iterated = false;
   const it: AsyncGenerator<T, void, undefined> = {
     next: (...args: [] | [undefined]) => gen.next(...args),
     return: (value: void | PromiseLike<void>) => {
@@ -49,7 +54,15 @@ export function endOnReturn<T>(
       ender.abort();
       return gen.throw(err);
     },
-    [Symbol.asyncIterator]: () => it,
+    [Symbol.asyncIterator]: () => {
+      if (iterated)
+        throw new DistkvError(
+          'INVALID_ARGUMENT',
+          'this watch is iterated already: a watch can be looped over once (two loops would split its events); call watch() again, with from: the cursor of the last event seen, for another',
+        );
+      iterated = true;
+      return it;
+    },
   };
   return it;
 }

@@ -9,24 +9,30 @@
  * shard's events continue exactly after the last one yielded (duplicates across a reconnect are
  * dropped by version), or with a snapshot when the server's log no longer reaches back.
  *
+ * The watch starts when `watch()` is called (its map loaded, its streams opened then), not at the
+ * first `next()`: a change made after the call and before the loop is yielded, once its stream is
+ * open (with `progress: true`, the first event of each stream says so). A stream that brings
+ * nothing for STREAM_SILENCE_MS, not even the node's keep-alive, is taken as lost and reopened
+ * (watch-silence.ts); the streams themselves are watch-streams.ts.
+ *
  * Each yielded event carries `cursor`: pass it as `from` later to resume after that event.
- * Reading is paced by the consumer: a stream stops reading while HIGH_WATER events wait.
+ * Reading is paced by the consumer: a stream stops reading while HIGH_WATER events wait, so what a
+ * watch not yet (or slowly) iterated holds is bounded; the node then cuts the stream (`resume`,
+ * reason `slow`) once it holds max_buffer_bytes for it, and the watch resumes from its positions
+ * when the consumer reads again.
  */
+import type { Agent } from 'undici';
 import { DistkvError } from '../errors.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import { formatVersion } from '../routing/version.js';
-import { BINARY_MEDIA_TYPE, LATEST_VERSION } from '../watch/watch-binary-format.js';
 import { type FromSpec, parseFrom } from '../watch/watch-cursor.js';
-import { prefixQuery } from '../util/bytes.js';
-import { checkInput } from './key-bytes.js';
-import { redirectTarget } from './redirects.js';
-import { closedError } from './node-pools.js';
-import { errorOf } from './wire-decode.js';
-import { checkWatchOptions, endOnReturn } from './watch-call.js';
-import { sleep } from './exchange.js';
-import { readEvents, readFrames, type WatchChange, WatchEvents } from './watch-decode.js';
 import { undici } from '../util/lazy-undici.js';
-import { ERROR_BODY_BYTES, readBody } from '../util/peer-answer.js';
+import { checkInput } from './key-bytes.js';
+import { closedError } from './node-pools.js';
+import { checkWatchOptions, endOnReturn } from './watch-call.js';
+import { type WatchChange, WatchEvents } from './watch-decode.js';
+import { STREAM_SILENCE_MS } from './watch-silence.js';
+import { groupByLeader, NodeStreams } from './watch-streams.js';
 
 export type { WatchChange } from './watch-decode.js';
 
@@ -90,74 +96,98 @@ export interface WatchSource {
   checkRedirect(to: URL, by: string, what: string): Promise<void>;
 }
 
-/**
- * ACCEPT asks for the binary stream's latest version; a server that writes only version 1 answers
- * that (its first byte says so) and one without the binary stream answers SSE (its Content-Type).
- */
-const ACCEPT = `${BINARY_MEDIA_TYPE}; version=${String(LATEST_VERSION)}, text/event-stream`;
+/** HIGH_WATER is how many events may wait for the consumer before the streams stop reading. */
 const HIGH_WATER = 1000;
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 2000;
-const MAX_REDIRECTS = 5;
-/** ERROR_READ_MS bounds the read of a refusal's body (a JSON error is a few hundred bytes). */
-const ERROR_READ_MS = 10000;
 
-/** watchPrefix runs a watch (see the design block); its iterator's return() ends it at once (watch-return.ts). */
+/**
+ * watchPrefix starts a watch (see the design block) at once: its map is loaded and its streams
+ * are opened when it is called, not at the first `next()` (a generator's body runs only then, and
+ * the changes made between the call and the loop were lost). What its streams read waits for the
+ * consumer, bounded (HIGH_WATER, then the node's own bound: a `resume` the watch follows). Its
+ * iterator's return() ends it at once, and it may be iterated once (watch-call.ts).
+ */
 export function watchPrefix(
   source: WatchSource,
   prefix: string | Uint8Array,
   options: WatchOptions = {},
 ): AsyncGenerator<WatchChange, void, undefined> {
-  return endOnReturn((ended) => runWatch(source, prefix, options, ended));
+  return endOnReturn((ended) => startWatch(source, prefix, options, ended));
 }
 
-async function* runWatch(
+/**
+ * startWatch starts the watch's streams in the background and returns the generator that yields
+ * what they read. Everything the watch holds (listeners, streams, its agent) goes when it stops:
+ * its signal, its return(), the client's close(), or its failure ended by the consumer, whether
+ * or not the generator ever ran.
+ */
+function startWatch(
   source: WatchSource,
   prefix: string | Uint8Array,
   options: WatchOptions,
   ended: AbortSignal,
 ): AsyncGenerator<WatchChange, void, undefined> {
-  checkInput(prefix, 'prefix');
-  checkWatchOptions(options);
+  // Refused arguments reject the first next(), as any failure of the watch does; nothing starts.
+  let from: FromSpec;
+  try {
+    checkInput(prefix, 'prefix');
+    checkWatchOptions(options);
+    from = parseFrom(options.from ?? '');
+  } catch (err) {
+    return refused(err);
+  }
   const outer = options.signal;
   const stop = new AbortController();
   const onAbort = (): void => {
     stop.abort(outer?.reason);
   };
-  outer?.addEventListener('abort', onAbort, { once: true });
-  // A signal aborted already fires no 'abort' event: the watch waited for changes for ever.
-  if (outer?.aborted === true) onAbort();
   const onEnded = (): void => {
     stop.abort();
   };
-  ended.addEventListener('abort', onEnded, { once: true });
   // The client's close() ends the watch at once, its open streams too, with CLIENT_CLOSED: the
   // caller let go of the client, and a stream left open kept a connection it believed closed.
   // Only a close that came first ends it so: a watch its caller's signal (or return()) stopped
   // already ends without an error, as documented, when the caller then closes the client (the
   // usual shutdown, `ac.abort(); await client.close()`, made the loop throw CLIENT_CLOSED).
   const closeReason = closedError();
-  const forgetClose = source.onClose(() => {
-    stop.abort(closeReason);
-  });
   const stoppedByClose = (): boolean => stop.signal.reason === closeReason;
-  const from = parseFrom(options.from ?? '');
   const queue: WatchChange[] = [];
   let wake: (() => void) | undefined;
   let resumeReading: (() => void) | undefined;
   let failure: unknown;
-  const agent = new (await undici()).Agent({
-    ...(source.ca === undefined ? {} : { connect: { ca: source.ca } }),
-    bodyTimeout: 0,
-  });
-
+  let agent: Agent | undefined;
+  let agentClosed: Promise<void> = Promise.resolve();
   const notify = (): void => {
     const w = wake;
     wake = undefined;
     w?.();
   };
-  stop.signal.addEventListener('abort', notify, { once: true });
+  let forgetClose = (): void => undefined;
+  stop.signal.addEventListener(
+    'abort',
+    () => {
+      forgetClose();
+      outer?.removeEventListener('abort', onAbort);
+      ended.removeEventListener('abort', onEnded);
+      notify();
+      resumeReading?.();
+      if (agent !== undefined) agentClosed = agent.close().catch(() => undefined);
+    },
+    { once: true },
+  );
+  outer?.addEventListener('abort', onAbort, { once: true });
+  ended.addEventListener('abort', onEnded, { once: true });
+  forgetClose = source.onClose(() => {
+    stop.abort(closeReason);
+  });
+  // A signal aborted already fires no 'abort' event: the watch waited for changes for ever.
+  if (outer?.aborted === true) onAbort();
   const stopped = (): boolean => stop.signal.aborted;
+  // A failure ends the watch at once (its other streams too); the consumer gets what was queued, then it.
+  const fail = (err: unknown): void => {
+    failure ??= err;
+    notify();
+    stop.abort();
+  };
   // the cursor of the last event queued, so a progress event is queued only when it says more
   let queuedCursor = '';
   const events = new WatchEvents(
@@ -174,167 +204,25 @@ async function* runWatch(
       queuedCursor = cursor;
     },
   );
-  const { positions } = events;
-  const fromFor = (shards: readonly number[]): string =>
-    shards
-      .map((s) => {
-        const v = positions.get(s);
-        if (v !== undefined) return `${String(s)}:${formatVersion(v)}`;
-        const start = from.shards.get(s) ?? from.rest;
-        return `${String(s)}:${start === 'now' ? 'now' : formatVersion(start)}`;
-      })
-      .join(',');
 
-  /** taken: what a read handed `events` waits for the consumer; reading pauses at HIGH_WATER. */
-  const taken = async (): Promise<void> => {
-    notify();
-    if (queue.length >= HIGH_WATER) await new Promise<void>((resolve) => (resumeReading = resolve));
-  };
-
-  /**
-   * follow keeps one node's stream of `shards` open until the watch stops. After each stream
-   * ends it reconnects to the shards' leader in a freshly loaded map: a failover may have moved
-   * them (and a node that is gone would refuse it for ever); shards now led elsewhere get a
-   * stream of their own.
-   */
-  const tell = (notice: WatchStreamNotice): void => {
-    try {
-      options.onStream?.(notice);
-    } catch {
-      // a hook that throws is the caller's bug, not a reason to stop the watch
-    }
-  };
-
-  const follow = async (leader: string, group: readonly number[]): Promise<void> => {
-    let address = leader;
-    let shards = group;
-    let node = address;
-    let backoff = RETRY_MIN_MS;
-    let redirects = 0;
-    // attempts failed since the stream was last open (0 while it is), and since when
-    let failed = 0;
-    let downSince = 0;
-    while (!stop.signal.aborted) {
-      // The client was closed: no stream is opened (it reconnected for ever, a new request every
-      // backoff, to nodes the caller had let go of).
-      if (source.closed()) throw closedError();
-      let reason: string;
-      const q = new URLSearchParams({
-        ...prefixQuery(prefix),
-        shards: shards.join(','),
-        from: fromFor(shards),
-      });
-      if (options.values === false) q.set('values', '0');
-      try {
-        const res = await agent.request({
-          origin: `${source.scheme}://${node}`,
-          path: `/watch?${q.toString()}`,
-          method: 'GET',
-          headers: { accept: ACCEPT },
-          signal: stop.signal,
-        });
-        if (res.statusCode === 307 || res.statusCode === 308) {
-          const location = res.headers.location;
-          await res.body.dump();
-          if (typeof location !== 'string' || ++redirects > MAX_REDIRECTS)
-            throw new DistkvError(
-              'SHARD_UNREACHABLE',
-              `watch of shards ${shards.join(',')}: too many redirects`,
-            );
-          // Followed only to a node of the cluster under its scheme: the watched prefix goes nowhere
-          // else. A Location that is not a URL is REDIRECT_REFUSED naming the node (redirectTarget):
-          // the parse's bare TypeError was taken for a network failure and retried for ever.
-          const what = `watch of shards ${shards.join(',')}`;
-          const to = redirectTarget(location, `${source.scheme}://${node}`, what);
-          await source.checkRedirect(to, node, what);
-          node = to.host;
-          void source.reload().catch(() => undefined);
-          continue;
-        }
-        if (res.statusCode !== 200) {
-          // A refusal's body is read up to ERROR_BODY_BYTES within ERROR_READ_MS: a node that sent
-          // more (broken, or not a distkv node) had it all gathered, and one that never ended it held
-          // the watch for good.
-          const body = await readBody(
-            res,
-            ERROR_BODY_BYTES,
-            ERROR_READ_MS,
-            `the refusal of a watch by ${node}`,
-            true,
-          ).catch((err: unknown) => {
-            throw Object.assign(new DistkvError('SHARD_UNREACHABLE', (err as Error).message), {
-              retry: true,
-            });
-          });
-          const err = errorOf(res.statusCode, body);
-          // A node starting, draining or unreachable is waited for; a refused request is the caller's.
-          if (res.statusCode < 500) throw err;
-          throw Object.assign(err, { retry: true });
-        }
-        redirects = 0;
-        backoff = RETRY_MIN_MS;
-        if (failed > 0)
-          tell({
-            state: 'up',
-            node,
-            shards,
-            attempt: failed,
-            reason: '',
-            downMs: Math.round(performance.now() - downSince),
-          });
-        failed = 0;
-        const type = res.headers['content-type'];
-        const resumed =
-          typeof type === 'string' && type.startsWith(BINARY_MEDIA_TYPE)
-            ? await readFrames(res.body, events, taken)
-            : await readEvents(res.body, events, taken);
-        reason =
-          resumed === undefined
-            ? 'the node closed the stream'
-            : `the node ended the stream${resumed === '' ? '' : ` (${resumed})`}`;
-      } catch (err) {
-        if (stopped()) return;
-        if (err instanceof DistkvError && (err as DistkvError & { retry?: boolean }).retry !== true)
-          throw err;
-        reason = reasonOf(err);
-      }
-      if (stopped()) return;
-      if (failed++ === 0) downSince = performance.now();
-      tell({ state: 'down', node, shards, attempt: failed, reason, retryInMs: backoff });
-      // The stream ended (resume, restart, failover, network): reconnect where we are, at the
-      // shards' leader as the cluster now names it.
-      await sleep(backoff, stop.signal).catch(() => undefined);
-      backoff = Math.min(backoff * 2, RETRY_MAX_MS);
-      if (stopped()) return;
-      await source.reload().catch(() => undefined);
-      const byLeader = groupByLeader(await source.topology(stop.signal).catch(() => undefined), shards);
-      const own = byLeader.get(address) ?? byLeader.values().next().value;
-      if (own !== undefined) {
-        address = own.leader;
-        shards = own.shards;
-        for (const g of byLeader.values()) if (g !== own) start(g.leader, g.shards);
-      }
-      node = address;
-    }
-  };
-
-  const start = (address: string, shards: readonly number[]): void => {
-    void follow(address, shards).catch((err: unknown) => {
-      failure ??= err;
-      notify();
+  const streams = async (): Promise<void> => {
+    const Agent = (await undici()).Agent;
+    if (stopped()) return;
+    const own = new Agent({
+      ...(source.ca === undefined ? {} : { connect: { ca: source.ca } }),
+      bodyTimeout: STREAM_SILENCE_MS,
+      headersTimeout: STREAM_SILENCE_MS,
     });
-  };
-
-  try {
+    agent = own;
     let map: ShardMap;
     try {
       map = await source.topology(stop.signal);
     } catch (err) {
       // Stopped while the map loaded: the iteration ends as documented, not with the signal's reason.
-      if (!stop.signal.aborted) throw err;
-      if (stoppedByClose()) throw closedError();
+      if (!stopped()) throw err;
       return;
     }
+    if (stopped()) return;
     const all = map.shards.map((s) => s.idx);
     checkFromShards(from, all);
     // Every shard starts where `from` puts it, before its stream says so: a cursor yielded before
@@ -342,37 +230,61 @@ async function* runWatch(
     // resume from it started the others at "now", skipping their changes since `from`.
     for (const s of all) {
       const start = from.shards.get(s) ?? from.rest;
-      if (start !== 'now') positions.set(s, start.epoch, start.seq, formatVersion(start));
+      if (start !== 'now') events.positions.set(s, start.epoch, start.seq, formatVersion(start));
     }
-    queuedCursor = positions.cursor();
-    for (const g of groupByLeader(map, all).values()) start(g.leader, g.shards);
-    for (;;) {
-      const next = queue.shift();
-      if (next !== undefined) {
-        if (queue.length < HIGH_WATER / 2 && resumeReading !== undefined) {
-          const r = resumeReading;
-          resumeReading = undefined;
-          r();
+    queuedCursor = events.positions.cursor();
+    const nodeStreams = new NodeStreams({
+      source,
+      prefix,
+      options,
+      signal: stop.signal,
+      agent: own,
+      events,
+      from,
+      // what a read handed `events` waits for the consumer; reading pauses at HIGH_WATER
+      taken: async (): Promise<void> => {
+        notify();
+        if (queue.length >= HIGH_WATER) await new Promise<void>((resolve) => (resumeReading = resolve));
+      },
+      fail,
+    });
+    for (const g of groupByLeader(map, all).values()) nodeStreams.start(g.leader, g.shards);
+  };
+  void streams().catch(fail);
+
+  async function* yielded(): AsyncGenerator<WatchChange, void, undefined> {
+    try {
+      for (;;) {
+        const next = queue.shift();
+        if (next !== undefined) {
+          if (queue.length < HIGH_WATER / 2 && resumeReading !== undefined) {
+            const r = resumeReading;
+            resumeReading = undefined;
+            r();
+          }
+          yield next;
+          continue;
         }
-        yield next;
-        continue;
+        if (failure !== undefined)
+          throw failure instanceof Error ? failure : new Error('watch failed', { cause: failure });
+        if (stopped()) {
+          if (stoppedByClose()) throw closedError();
+          return;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
       }
-      if (failure !== undefined)
-        throw failure instanceof Error ? failure : new Error('watch failed', { cause: failure });
-      if (stop.signal.aborted) {
-        if (stoppedByClose()) throw closedError();
-        return;
-      }
-      await new Promise<void>((resolve) => (wake = resolve));
+    } finally {
+      stop.abort();
+      await agentClosed;
     }
-  } finally {
-    forgetClose();
-    outer?.removeEventListener('abort', onAbort);
-    ended.removeEventListener('abort', onEnded);
-    stop.abort();
-    resumeReading?.();
-    await agent.close().catch(() => undefined);
   }
+  return yielded();
+}
+
+/** refused is a watch whose first next() rejects with `err` (a generator, as a watch is, that yields nothing). */
+// eslint-disable-next-line @typescript-eslint/require-await, require-yield
+async function* refused(err: unknown): AsyncGenerator<WatchChange, void, undefined> {
+  throw err;
 }
 
 /**
@@ -388,32 +300,4 @@ function checkFromShards(from: FromSpec, shards: readonly number[]): void {
     'INVALID_ARGUMENT',
     `from names shard${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}, which this cluster does not have (its shards: ${shards.join(', ')}); a cursor is SHARD:E.S items of this cluster's shard numbers`,
   );
-}
-
-/** reasonOf says why an attempt failed: a refusal's code and message, or a connection error's. */
-function reasonOf(err: unknown): string {
-  if (err instanceof DistkvError) return `${err.code}: ${err.message}`;
-  const e = err as { code?: unknown; message?: unknown } | null;
-  const code = typeof e?.code === 'string' ? e.code : undefined;
-  const message = typeof e?.message === 'string' ? e.message : String(err);
-  return code === undefined || message.includes(code) ? message : `${message} (${code})`;
-}
-
-/**
- * groupByLeader groups `shards` by their leader in `map`, keyed by the leader's address (empty
- * without a map: the caller keeps what it had).
- */
-function groupByLeader(
-  map: ShardMap | undefined,
-  shards: readonly number[],
-): Map<string, { leader: string; shards: number[] }> {
-  const groups = new Map<string, { leader: string; shards: number[] }>();
-  if (map === undefined) return groups;
-  for (const idx of shards) {
-    const leader = map.shard(idx).address;
-    const g = groups.get(leader) ?? { leader, shards: [] };
-    g.shards.push(idx);
-    groups.set(leader, g);
-  }
-  return groups;
 }

@@ -147,14 +147,28 @@ export function errorOf(status: number, body: Buffer): DistkvError {
         error?: { code?: unknown; message?: unknown; version?: unknown };
       }
     ).error;
-    if (e?.code === 'PRECONDITION_FAILED' && typeof e.message === 'string')
-      return new PreconditionFailedError(e.message, typeof e.version === 'string' ? e.version : null);
-    if (e !== undefined && isErrorCode(e.code) && typeof e.message === 'string')
-      return new DistkvError(e.code, e.message);
+    const err = e === undefined ? undefined : wireError(e, e.version);
+    if (err !== undefined) return err;
   } catch {
     // not JSON
   }
   return new DistkvError(codeForStatus(status), body.toString('utf8').trim() || `HTTP ${status}`);
+}
+
+/**
+ * wireError rebuilds a catalogue error sent as `{code, message}`, or returns undefined when it is
+ * not one (an unknown code, no message). PRECONDITION_FAILED is a PreconditionFailedError with
+ * `version`, the key's current version as the node sent it (null when the key does not exist):
+ * a put's 412 carries it in its error, a batch operation's result beside it (batch-wire.ts).
+ */
+export function wireError(
+  e: { code?: unknown; message?: unknown },
+  version: unknown,
+): DistkvError | undefined {
+  if (typeof e.message !== 'string' || !isErrorCode(e.code)) return undefined;
+  if (e.code === 'PRECONDITION_FAILED')
+    return new PreconditionFailedError(e.message, typeof version === 'string' ? version : null);
+  return new DistkvError(e.code, e.message);
 }
 
 /**
@@ -166,7 +180,10 @@ export function errorOf(status: number, body: Buffer): DistkvError {
 export function conditionsOf(o: WriteConditions): Record<string, string> {
   checkConditionTypes(o, '');
   const h: Record<string, string> = {};
-  if (o.ifMatch !== undefined) h['if-match'] = o.ifMatch === '*' ? '*' : `"${checkedVersion(o.ifMatch)}"`;
+  if (o.ifMatch !== undefined) {
+    const v = ifMatchValue(o.ifMatch);
+    h['if-match'] = v === '*' ? '*' : `"${v}"`;
+  }
   if (o.ifNoneMatch === true) h['if-none-match'] = '*';
   return h;
 }
@@ -202,13 +219,20 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-/** checkedVersion returns `ifMatch` as the version E.S it names, or throws INVALID_ARGUMENT. */
-function checkedVersion(ifMatch: string): string {
+/**
+ * ifMatchValue reads an `ifMatch` as put() and batch() both send it: "*", or the version E.S it
+ * names, in double quotes or not, white space around it dropped (the CR of a version read from a
+ * file with CRLF line ends: docs/api.md, "Versions"); anything else (a lone quote, `"0.5`) throws
+ * INVALID_ARGUMENT naming the option after `where`. One parser for both: a batch stripped quotes
+ * with a regular expression, so it sent `"0.5` as 0.5 and had its whole batch refused for `"0.5"\r`.
+ */
+export function ifMatchValue(ifMatch: string, where = ''): string {
+  if (ifMatch === '*') return '*';
   const v = parseVersion(ifMatch);
   if (v === undefined)
     throw new DistkvError(
       'INVALID_ARGUMENT',
-      `ifMatch must be a version E.S (as an ETag or getVersioned gives it) or "*", got ${JSON.stringify(ifMatch)}`,
+      `${where}ifMatch must be a version E.S (as an ETag or getVersioned gives it) or "*", got ${JSON.stringify(ifMatch)}`,
     );
   return formatVersion(v);
 }

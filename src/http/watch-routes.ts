@@ -25,7 +25,7 @@ import { route } from './route.js';
 import type { Router } from './router.js';
 import { acceptKey, isValidKey } from './websocket-format.js';
 import { SseOutput } from '../watch/sse-output.js';
-import { BINARY_MEDIA_TYPE, VERSION_1, VERSION_2 } from '../watch/watch-binary-format.js';
+import { BINARY_MEDIA_TYPE, KEEPALIVE_MS, VERSION_1, VERSION_2 } from '../watch/watch-binary-format.js';
 import { type FromSpec, parseFrom, startOf, type Start } from '../watch/watch-cursor.js';
 import { WatchHub } from '../watch/watch-hub.js';
 import { type ShardSource, Watcher } from '../watch/watcher.js';
@@ -36,7 +36,6 @@ import { WsSession } from '../watch/ws-session.js';
 export const DEFAULT_MAX_BUFFER = 1024 * 1024;
 const MIN_MAX_BUFFER = 1024;
 const MAX_MAX_BUFFER = 64 * 1024 * 1024;
-const KEEPALIVE_MS = 15000;
 /**
  * PEER_ENDED_KEEPALIVE_MS is the keep-alive's period once the client ended its side: it may only
  * have half-closed (it still reads), or be gone, which only a write answered by a reset and the

@@ -59,6 +59,13 @@ export const TYPE_PUT = 1;
 export const TYPE_DELETE = 2;
 export const TYPE_EXPIRE = 3;
 export const TYPE_KEEPALIVE = 4;
+/**
+ * KEEPALIVE_MS is how often a node writes a keep-alive on a watch stream (a KEEPALIVE frame; over
+ * SSE a comment line), whatever else it sends: a stream silent much longer than this has lost its
+ * node (paused, dead, cut off), which the client library takes as a dropped connection
+ * (src/client/watch-silence.ts).
+ */
+export const KEEPALIVE_MS = 15000;
 /** ABSOLUTE marks a version 2 change that carries its shard, epoch and seq whole (or-ed with its kind). */
 export const ABSOLUTE = 0x08;
 /** KIND_MASK takes a version 2 change's kind (TYPE_PUT, TYPE_DELETE, TYPE_EXPIRE) out of its type. */

@@ -33,7 +33,7 @@ describe('a node that never answers', () => {
         assert.equal(err.code, 'SHARD_UNREACHABLE');
         assert.match(
           err.message,
-          /Headers Timeout Error: the node did not answer within the client's timeout \(timeoutMs, 10 s by default\); it is paused, frozen or overloaded/,
+          /Headers Timeout Error: the node did not answer within the client's timeout \(timeoutMs 200 ms, one attempt, \d+\.\d s in all\); it is paused, frozen or overloaded/,
         );
         return true;
       });

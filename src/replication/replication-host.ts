@@ -104,7 +104,10 @@ export class ReplicationHost {
   async setRole(index: number, spec: StoreSpec, fork?: Fork): Promise<void> {
     const h = this.stores.get(index);
     if (h === undefined) throw new DistkvError('UNAVAILABLE', `store ${index} is not open on this worker`);
-    if (h.spec.role === 'leader' && spec.role === 'leader') {
+    // A leader state, not the spec, tells a store that leads now: with --inline the map's turnover
+    // hands over the spec this host holds, already turned to `leader`, and a promoted replica
+    // taken for a leader re-elected kept following and never counted an ack (every w=1 write 504).
+    if (h.spec.role === 'leader' && spec.role === 'leader' && this.leaders.state(index) !== undefined) {
       // The same leader in a newer epoch (a coordinator re-elected it): it writes in that epoch on.
       h.spec = spec;
       if (h.store.replication !== undefined) h.store.replication.epoch = spec.epoch ?? 0;

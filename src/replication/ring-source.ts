@@ -40,6 +40,8 @@ export class RingSource implements ReplicationSource {
    * (applying them failed) reads them from the leader's log, whatever the leader has published.
    */
   private handed = 0;
+  /** leaderHistory is the leader's history id, as its last answer over the fallback named it. */
+  private leaderHistory: string | undefined;
   /** closed is set by close: a pull no longer waits on the ring. */
   private closed = false;
   /** counters for /stats and /metrics (the replica's follower reports them: replica-stats.ts). */
@@ -109,13 +111,26 @@ export class RingSource implements ReplicationSource {
         const r = await this.fallback.pull(after, maxBytes, 0, epoch, history);
         // A fork goes back as the leader answered it (with its epoch: the divergence file names it).
         if (typeof r === 'string' || 'fork' in r) return r;
+        // The leader's history id, which the ring's batches do not carry: every answer names it, so
+        // the replica takes it (history-check.ts adoptHistory) though it follows through the ring.
+        this.leaderHistory = r.history ?? this.leaderHistory;
         this.checkedGen = gen;
         if (r.records.length === 0) this.lapMark = Number.POSITIVE_INFINITY;
         if (r.records.length > 0 || first !== undefined) return r;
       }
       if (attempt === 0 && waitMs > 0 && !this.closed) await this.ring.wait(seen, waitMs);
     }
-    return { records: Buffer.alloc(0), leaderSeq: this.leaderSeq(), epoch: this.epochs().epoch };
+    return {
+      records: Buffer.alloc(0),
+      leaderSeq: this.leaderSeq(),
+      epoch: this.epochs().epoch,
+      ...this.historyOf(),
+    };
+  }
+
+  /** historyOf is the leader's history id as its last answer over the fallback named it, for an answer from the ring. */
+  private historyOf(): { history?: string } {
+    return this.leaderHistory === undefined ? {} : { history: this.leaderHistory };
   }
 
   private fromStash(after: number, maxBytes: number, leaderSeq: number): Pulled {
@@ -144,6 +159,7 @@ export class RingSource implements ReplicationSource {
       leaderSeq: Math.max(leaderSeq, last),
       epoch: e.epoch,
       recordsEpoch,
+      ...this.historyOf(),
     };
   }
 

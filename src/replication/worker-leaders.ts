@@ -104,18 +104,22 @@ export class WorkerLeaders {
   }
 
   /**
-   * beginHistory gives leader store `leader` (slot `h`) a new history id when it has none. One it
-   * could not keep (its disk refused the file) is logged and left out: its pulls are then answered
-   * unchecked, as before ids, and its next start tries again.
+   * beginHistory gives leader store `leader` (slot `h`) a new history id when its history begins:
+   * it has none and holds nothing. A store that holds records without an id (written before ids, or
+   * a replica promoted before it took its leader's) is left without one, its pulls answered
+   * unchecked as before ids: named anew, its old leader returning as its replica, holding the same
+   * records under another id, was sent a fork at 0, a divergence file of records nobody lost and a
+   * resync from scratch (test/e2e/upgrade-65-promoted-before-history.test.ts). One it could not keep
+   * (its disk refused the file) is logged and left out, and its next start tries again.
    */
   private beginHistory(h: HostedStore, leader: StoreReplication): void {
-    if (leader.history !== undefined) return;
+    if (leader.history !== undefined || leader.lastSeq() > 0) return;
     const id = newHistoryId();
     try {
       leader.setHistory(id);
       this.log?.info(
         { shard: h.spec.shard.name, node: h.spec.node, history: id, seq: leader.lastSeq() },
-        `store ${h.spec.shard.name} on ${h.spec.node} leads without a history id: its history is named ${id} from now on`,
+        `store ${h.spec.shard.name} on ${h.spec.node} begins a history: it is named ${id}`,
       );
     } catch (err) {
       this.log?.warn(

@@ -1,13 +1,14 @@
 /**
  * An upgrade from a release before history ids (docs/wal-format.md, "History ids"), leader first:
- * the upgraded leader names its history at its start; its replica, still on the old release (or
- * upgraded but down), never pulls that id before it is promoted (a planned failover during the
- * rolling upgrade, or a forced one while the leader is down), so as a leader without an id it
- * names a new history. The two stores hold one history: the promoted replica's records 1..N are
- * the old leader's 1..N, and the new epoch starts at N + 1, which is all the epochs need to say.
- * Yet the old leader, returning as its replica, was answered as a fork at 0: it wrote all N
- * records to a divergence file "that the leader of epoch E never had" (it has every one) and
- * resynced from a full snapshot.
+ * its replica, still on the old release (or upgraded but down), never pulls from the upgraded
+ * leader before it is promoted (a planned failover during the rolling upgrade, or a forced one
+ * while the leader is down). The two stores hold one history: the promoted replica's records 1..N
+ * are the old leader's 1..N, and the new epoch starts at N + 1, which is all the epochs need to
+ * say. When a leader named a history at its start whatever it held, the upgraded leader named one
+ * and the promoted replica another; the old leader, returning as its replica, was answered as a
+ * fork at 0: it wrote all N records to a divergence file "that the leader of epoch E never had"
+ * (it has every one) and resynced from a full snapshot. Now only a history that begins (a leader
+ * holding nothing) is named, so neither store is, and the epochs decide as before ids.
  *
  * The old release is simulated as the upgrade sees it: the stores' `history.json` removed while
  * the nodes are stopped (a store written before ids has none).
@@ -68,10 +69,12 @@ describe(
       for (const d of [storeDir(lData, L), storeDir(rData, R)])
         rmSync(join(d, 'history.json'), { force: true });
 
-      // 2. The leader is upgraded first (it names its history as it starts), then goes down.
+      // 2. The leader is upgraded first, then goes down. Holding records from before ids, it names
+      //    no history (it named one once, and the promoted replica below, naming its own, sent it a
+      //    fork at 0 on its return: worker-leaders.ts beginHistory).
       leader = await startConfigNode(config, L, lData, running);
       const named = (await storeStats(L)).history;
-      assert.equal(typeof named, 'string', 'the upgraded leader names its history');
+      assert.equal(named, undefined, 'a leader holding records from before ids names no history');
       await leader.stop();
 
       // 3. The replica, upgraded, is promoted while the leader is down (it never pulled from it).

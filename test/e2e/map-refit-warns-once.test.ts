@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
-import { runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 describe('a live map refitted to an edited config', { timeout: 120000 }, () => {
@@ -27,24 +27,10 @@ describe('a live map refitted to an edited config', { timeout: 120000 }, () => {
     const A = `127.0.0.1:${String(await freePort())}`;
     const B = `127.0.0.1:${String(await freePort())}`;
     const C = `127.0.0.1:${String(await freePort())}`;
-    const start = async (config: string, node: string): Promise<ServerProcess> => {
-      const p = await ServerProcess.start(
-        [
-          '--config',
-          config,
-          '--node',
-          node,
-          '--data-dir',
-          join(dir, node.replace(':', '_')),
-          '--workers',
-          '1',
-        ],
-        `http://${node}/healthz`,
-        { DISTKV_LOG_LEVEL: 'info' },
-      );
-      running.push(p);
-      return p;
-    };
+    const start = (config: string, node: string): Promise<ServerProcess> =>
+      startConfigNode(config, node, join(dir, node.replace(':', '_')), running, [], {
+        DISTKV_LOG_LEVEL: 'info',
+      });
     // A failover writes a live map (an epoch past 0, map version 2) into both nodes' data directories.
     const config = writeConfig(dir, [{ address: A, replicas: [B] }]);
     const a = await start(config, A);

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 interface LogLine {
@@ -32,24 +32,11 @@ describe('a replica whose pulls its leader refuses from its start', { timeout: 1
     const L = `127.0.0.1:${String(await freePort())}`;
     const R = `127.0.0.1:${String(await freePort())}`;
     const config = writeConfig(dir, [{ address: L, replicas: [R] }]);
-    const start = async (node: string, token: string): Promise<ServerProcess> => {
-      const p = await ServerProcess.start(
-        [
-          '--config',
-          config,
-          '--node',
-          node,
-          '--data-dir',
-          join(dir, node.replace(':', '_')),
-          '--workers',
-          '1',
-        ],
-        `http://${node}/healthz`,
-        { DISTKV_TOKEN: token, DISTKV_LOG_LEVEL: 'info' },
-      );
-      running.push(p);
-      return p;
-    };
+    const start = (node: string, token: string): Promise<ServerProcess> =>
+      startConfigNode(config, node, join(dir, node.replace(':', '_')), running, [], {
+        DISTKV_TOKEN: token,
+        DISTKV_LOG_LEVEL: 'info',
+      });
     await start(L, 'token-of-the-leader');
     const replica = await start(R, 'another-token');
 

@@ -223,8 +223,8 @@ export async function startOneNode(
 
 /**
  * startConfigNode starts `distkv serve` as `node` of the cluster in `config`, on one worker, with
- * its data in `dataDir` (and `args`, e.g. `--proxy`), once its /healthz answers; `running` gets it
- * (for the test's cleanup).
+ * its data in `dataDir` (and `args`, e.g. `--proxy`; `env` over a log level of warn), once its
+ * /healthz answers; `running` gets it (for the test's cleanup).
  */
 export async function startConfigNode(
   config: string,
@@ -232,11 +232,12 @@ export async function startConfigNode(
   dataDir: string,
   running: ServerProcess[],
   args: string[] = [],
+  env: Record<string, string> = {},
 ): Promise<ServerProcess> {
   const p = await ServerProcess.start(
     ['--config', config, '--node', node, '--data-dir', dataDir, '--workers', '1', ...args],
     `http://${node}/healthz`,
-    { DISTKV_LOG_LEVEL: 'warn' },
+    { DISTKV_LOG_LEVEL: 'warn', ...env },
   );
   running.push(p);
   return p;

@@ -4,8 +4,9 @@
  * `answer` returns for the call's url and body, 404 when it returns undefined, or another status
  * when it returns a TwinStatus.
  */
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sseFrame } from '../../src/watch/watch-event.js';
 
 /** TwinStatus is an answer with its own status (e.g. a 503 with a distkv error body). */
 export class TwinStatus {
@@ -101,6 +102,35 @@ export async function startOneShardTwin(
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
   });
   return twin;
+}
+
+/** HelloWatchTwin is a one-shard twin whose /watch streams stay open after their hello. */
+export interface HelloWatchTwin extends HandlerTwin {
+  /** streams counts the /watch requests it answered. */
+  streams(): number;
+}
+
+/**
+ * startHelloWatchTwin is a one-shard node's twin (`startOneShardTwin`) that answers every /watch
+ * with an SSE stream holding only its hello (shard 0, cursor 0:1.1) and keeps it open, `onStream`
+ * seeing each response (404 for any other path).
+ */
+export async function startHelloWatchTwin(
+  onStream: (res: ServerResponse) => void = () => undefined,
+): Promise<HelloWatchTwin> {
+  let streams = 0;
+  const twin = await startOneShardTwin((req, res) => {
+    req.resume();
+    if (!(req.url ?? '').startsWith('/watch')) {
+      res.writeHead(404).end();
+      return;
+    }
+    streams++;
+    onStream(res);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(sseFrame('{"type":"hello","shards":[0],"elsewhere":{},"cursor":"0:1.1"}', 'hello', '0:1.1'));
+  });
+  return Object.assign(twin, { streams: () => streams });
 }
 
 /**

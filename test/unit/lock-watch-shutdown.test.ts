@@ -12,23 +12,12 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
-import { sseFrame } from '../../src/watch/watch-event.js';
-import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
+import { type HelloWatchTwin, startHelloWatchTwin } from '../helpers/twin-server.js';
 
-let twin: HandlerTwin;
-let streams = 0;
+let twin: HelloWatchTwin;
 
 before(async () => {
-  twin = await startOneShardTwin((req, res) => {
-    req.resume();
-    if (!(req.url ?? '').startsWith('/watch')) {
-      res.writeHead(404).end();
-      return;
-    }
-    streams++;
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.write(sseFrame('{"type":"hello","shards":[0],"elsewhere":{},"cursor":"0:1.1"}', 'hello', '0:1.1'));
-  });
+  twin = await startHelloWatchTwin();
 });
 after(async () => {
   await twin.stop();
@@ -40,7 +29,7 @@ async function endingOf(
 ): Promise<unknown> {
   const client = new DistkvClient({ urls: [twin.address] });
   const ac = new AbortController();
-  const before = streams;
+  const opened = twin.streams();
   const consumed = (async (): Promise<unknown> => {
     try {
       for await (const change of client.watch('lock/a', { signal: ac.signal }))
@@ -50,8 +39,8 @@ async function endingOf(
       return err;
     }
   })();
-  for (let i = 0; i < 1000 && streams === before; i++) await sleep(10);
-  assert.ok(streams > before, 'the watch never opened its stream');
+  for (let i = 0; i < 1000 && twin.streams() === opened; i++) await sleep(10);
+  assert.ok(twin.streams() > opened, 'the watch never opened its stream');
   await stop(ac, client);
   const outcome = await consumed;
   await client.close();

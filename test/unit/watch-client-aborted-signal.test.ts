@@ -11,23 +11,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
-import { sseFrame } from '../../src/watch/watch-event.js';
-import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
+import { type HelloWatchTwin, startHelloWatchTwin } from '../helpers/twin-server.js';
 
-let twin: HandlerTwin;
-let watches = 0;
+let twin: HelloWatchTwin;
 
 before(async () => {
-  twin = await startOneShardTwin((req, res) => {
-    req.resume();
-    if (!(req.url ?? '').startsWith('/watch')) {
-      res.writeHead(404).end();
-      return;
-    }
-    watches++;
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.write(sseFrame('{"type":"hello","shards":[0],"elsewhere":{},"cursor":"0:1.1"}', 'hello', '0:1.1'));
-  });
+  twin = await startHelloWatchTwin();
 });
 after(async () => {
   await twin.stop();
@@ -53,11 +42,11 @@ describe('a client watch', () => {
       const kv = new DistkvClient({ urls: [twin.address], retries: 0 });
       try {
         if (loaded) await kv.topology();
-        watches = 0;
+        const seen = twin.streams();
         const it = kv.watch('p/', { signal: AbortSignal.abort() });
         const r = await within(it.next(), 3000);
         assert.deepEqual(r, { done: true, value: undefined }, `map loaded before: ${String(loaded)}`);
-        assert.equal(watches, 0, 'no /watch request');
+        assert.equal(twin.streams(), seen, 'no /watch request');
       } finally {
         await kv.close();
       }
@@ -74,14 +63,14 @@ describe('a client watch', () => {
         [null, /^watch options must be an object, got null$/],
       ];
       for (const [options, message] of cases) {
-        watches = 0;
+        const seen = twin.streams();
         await assert.rejects(kv.watch('p/', options as never).next(), (err: unknown) => {
           assert.ok(err instanceof DistkvError, String(err));
           assert.equal(err.code, 'INVALID_ARGUMENT');
           assert.match(err.message, message);
           return true;
         });
-        assert.equal(watches, 0, 'no /watch request');
+        assert.equal(twin.streams(), seen, 'no /watch request');
       }
     } finally {
       await kv.close();

@@ -10,23 +10,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistkvClient } from '../../src/client/client.js';
 import { DistkvError } from '../../src/errors.js';
-import { sseFrame } from '../../src/watch/watch-event.js';
-import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
+import { type HelloWatchTwin, startHelloWatchTwin } from '../helpers/twin-server.js';
 
-let twin: HandlerTwin;
-let watches = 0;
+let twin: HelloWatchTwin;
 
 before(async () => {
-  twin = await startOneShardTwin((req, res) => {
-    req.resume();
-    if (!(req.url ?? '').startsWith('/watch')) {
-      res.writeHead(404).end();
-      return;
-    }
-    watches++;
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.write(sseFrame('{"type":"hello","shards":[0],"elsewhere":{},"cursor":"0:1.1"}', 'hello', '0:1.1'));
-  });
+  twin = await startHelloWatchTwin();
 });
 after(async () => {
   await twin.stop();
@@ -79,8 +68,9 @@ describe('a client watch looped over twice', () => {
       };
       const first = loop();
       const deadline = Date.now() + 5000;
-      while (watches === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.equal(watches, 1, 'the watch stream');
+      while (twin.streams() === 0 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(twin.streams(), 1, 'the watch stream');
       assert.ok(isIteratedTwice(await settled(loop(), 3000)));
       ac.abort();
       assert.equal(await settled(first, 3000), 'done', 'the first loop ends without an error');

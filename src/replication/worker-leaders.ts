@@ -119,12 +119,12 @@ export class WorkerLeaders {
       leader.setHistory(id);
       this.log?.info(
         { shard: h.spec.shard.name, node: h.spec.node, history: id, seq: leader.lastSeq() },
-        `store ${h.spec.shard.name} on ${h.spec.node} begins a history: it is named ${id}`,
+        `replication: ${h.spec.shard.name} on ${h.spec.node} begins a history, named ${id}`,
       );
     } catch (err) {
       this.log?.warn(
         { shard: h.spec.shard.name, node: h.spec.node, err: (err as Error).message },
-        `store ${h.spec.shard.name} on ${h.spec.node} could not keep a history id: its replicas' pulls are not checked for another history`,
+        `replication: ${h.spec.shard.name} on ${h.spec.node} could not keep a history id: its replicas' pulls are not checked for another history`,
       );
     }
   }

@@ -20,6 +20,8 @@ describe('distkv serve lifecycle', () => {
     ]);
     const args = ['--config', config, '--data-dir', join(dir, 'data')];
     let s = await ServerProcess.start(args, `http://127.0.0.1:${p1}/healthz`);
+    // A failed check must not leave the node running: the test file would never end.
+    after(() => s.stop());
     const lines = s.stdout
       .trim()
       .split('\n')

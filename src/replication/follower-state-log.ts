@@ -38,8 +38,8 @@ export function refusalOf(detail: string | undefined): Refusal | undefined {
   return { status: Number(m[1]), code };
 }
 
-/** whatToDo says what an operator does about a refusal (the follower retries meanwhile). */
-function whatToDo(r: Refusal): string {
+/** remedyFor is what an operator does about a refusal (the follower retries meanwhile). */
+function remedyFor(r: Refusal): string {
   switch (r.code ?? (r.status === 401 ? 'UNAUTHORIZED' : '')) {
     case 'UNAUTHORIZED':
       return "this node's token (server.token or DISTKV_TOKEN) is not the leader's: give every node the same token";
@@ -57,7 +57,7 @@ function whatToDo(r: Refusal): string {
 /** refusedMessage is the line for a refused pull: what the leader answered and what to do. */
 function refusedMessage(r: Refusal): string {
   const answered = `HTTP ${String(r.status)}${r.code === undefined ? '' : ` ${r.code}`}`;
-  return `replication: the leader is up and refuses the pulls (${answered}): ${whatToDo(r)}; retrying with backoff`;
+  return `replication: the leader is up and refuses the pulls (${answered}): ${remedyFor(r)}; retrying with backoff`;
 }
 
 /** FollowerStateLog logs one follower's changes of state (see the design block). */

@@ -16,6 +16,7 @@ import { boundLabel } from '../config/address.js';
 import { DistkvError } from '../errors.js';
 import { expiredForward } from './forward-deadline.js';
 import { Http1Connection, IDLE_TIMEOUT_MS } from './http1-connection.js';
+import { HEAD_TIMEOUT_MS } from './http1-head-reader.js';
 import type { ConnectionHost } from './http1-host.js';
 import { HttpRequest, type HttpResponse } from './http1-exchange.js';
 import type { RequestHead } from './http1-head.js';
@@ -23,6 +24,7 @@ import type { ConnectionLimit } from '../server/connection-limit.js';
 import { IdleSweep } from '../server/idle-sweep.js';
 import { SharedRead } from '../server/shared-read.js';
 import { errorBody, sendError, statusLine } from './respond.js';
+import { tlsOrPlainServer } from './tls-or-plain.js';
 import type { RouteMatch, Router } from './router.js';
 
 // The front door registers a catch-all route; this answers 500 if a router has none.
@@ -151,15 +153,33 @@ export class Http1Server implements ConnectionHost {
     this.server =
       options.tls === undefined
         ? createNetServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, onSocket)
-        : createTlsServer(
-            {
-              allowHalfOpen: true,
-              noDelay: true,
-              cert: readFileSync(options.tls.cert),
-              key: readFileSync(options.tls.key),
-            },
-            onSocket,
+        : tlsOrPlainServer(
+            createTlsServer(
+              {
+                allowHalfOpen: true,
+                noDelay: true,
+                cert: readFileSync(options.tls.cert),
+                key: readFileSync(options.tls.key),
+              },
+              onSocket,
+            ),
+            () => this.plainToTlsAnswer(),
+            options.headTimeoutMs ?? HEAD_TIMEOUT_MS,
           );
+  }
+
+  /** plainToTlsAnswer is the 400 a client speaking plain HTTP to this HTTPS listener gets (tls-or-plain.ts). */
+  private plainToTlsAnswer(): string {
+    const body = errorBody(
+      new DistkvError(
+        'BAD_REQUEST',
+        `${this.options.address} speaks HTTPS: this was plain HTTP sent to it (use https://, and the CA of the node's certificate)`,
+      ),
+    );
+    return (
+      `HTTP/1.1 ${statusLine(400)}\r\n${this.dateLine()}Content-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+    );
   }
 
   /** refuseConnection answers a connection over the process's limit with 503 and closes it. */

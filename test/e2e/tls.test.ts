@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
@@ -129,6 +130,33 @@ describe('TLS with a private CA (server.tls_ca, client ca)', () => {
     } finally {
       await client.close();
     }
+  });
+
+  // A client speaking plain HTTP to the HTTPS port was closed without a byte ("empty reply from
+  // server"); it is answered 400, saying the port speaks HTTPS, and closed.
+  it('answers plain HTTP sent to the HTTPS port with a 400 that says so', async () => {
+    const [host, port] = [A.slice(0, A.lastIndexOf(':')), Number(A.slice(A.lastIndexOf(':') + 1))];
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ host, port }, () => {
+        socket.write(`GET /kv/x HTTP/1.1\r\nHost: ${A}\r\n\r\n`);
+      });
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('error', reject);
+      socket.on('close', () => {
+        resolve(text);
+      });
+      socket.setTimeout(10000, () =>
+        socket.destroy(new Error(`no close within 10 s; read ${JSON.stringify(text)}`)),
+      );
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /speaks HTTPS/);
+    // HTTPS on the same port still works after it.
+    const r = await request(`https://${A}/healthz`, { dispatcher: agent });
+    assert.equal(r.statusCode, 200);
+    await r.body.dump();
   });
 
   it('refuses the nodes without the CA (the trust comes from the option, not the environment)', async () => {

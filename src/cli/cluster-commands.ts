@@ -9,6 +9,9 @@
  * is down, a leader is held behind its replica or holds no etcd lease, a slot is refused that way,
  * a replica does not follow its leader, its lag unknown) or the request failed; 2 usage (main.ts).
  * A replica's leader says what it heard of its pulls (`leader_view`), shown with the replica.
+ * A shard whose config names another leader than the live map (`config_leader`) gets a line
+ * saying the live map keeps its leader and how to move it (`configLeaderHint`): an edit of
+ * sharding.toml that names another leader is not a failover, and nothing said so.
  */
 import { type ClientVerb, positionals } from './connect.js';
 import { VERB_SUMMARIES } from './verb-table.js';
@@ -48,6 +51,20 @@ export function leaderlessAdvice(s: LeaderlessShard, coordination?: { lease_ttl_
   return silent.length === 0
     ? `${head} Start it again, or promote the most advanced replica: ${promote} (w=0 writes no replica copied are lost; with [coordination] a replica takes over by itself)`
     : `${head} Start it again, or bring ${silent.join(', ')} back and run ${promote}; ${promote} --to ADDR promotes a replica that answers, losing what only the silent one holds (docs/failover.md)`;
+}
+
+/**
+ * configLeaderHint is the line for a shard whose config names `config_leader` as its leader while
+ * the live map keeps another (docs/failover.md, "How a map spreads"): not a problem, the exit
+ * status does not change.
+ */
+export function configLeaderHint(s: {
+  name: string;
+  epoch?: number;
+  config_leader: string;
+  leader: { address: string };
+}): string {
+  return `CONFIG LEADER: ${s.name}: the config names ${s.config_leader} as leader; the live map (epoch ${String(s.epoch ?? 0)}) keeps ${s.leader.address}, and the live map decides who leads (the config is only the initial map): to move it, run distkv failover --shard ${s.name} --to ${s.config_leader}`;
 }
 
 /** MergedShard is what problemsOf reads of a shard of `distkv cluster`'s merged view. */
@@ -196,6 +213,9 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
         `config version ${newest.version}, live map version ${newest.map_version ?? 1}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}${behind.length > 0 ? `; routing with an older map: ${behind.map((d) => `${d.node} (version ${d.map_version ?? 1})`).join(', ')}` : ''}`,
       );
       for (const s of merged) if (s.leader.down) out.line(leaderlessAdvice(s, newest.coordination));
+      for (const s of merged)
+        if (s.config_leader !== undefined && !s.leader.down)
+          out.line(configLeaderHint({ ...s, config_leader: s.config_leader }));
       for (const s of leaseless)
         out.line(
           `${s.name} takes no writes: its leader ${s.leader.address} holds no lease in etcd (it does not reach etcd, or its key went to a replica taking over). Check that etcd answers it (coordination.etcd); once it does, the leader takes its key back unless a replica took the shard over meanwhile: run distkv cluster again (docs/failover.md)`,

@@ -244,6 +244,12 @@ export interface ClusterShard {
   /** epoch is the term of the shard's current leader (docs/failover.md). */
   epoch?: number;
   /**
+   * config_leader is the leader the answering node's config (sharding.toml `address`) names, when
+   * it is not the live map's `leader` (a failover moved it, or the file was edited: the live map
+   * decides); absent when they agree, and from older nodes.
+   */
+  config_leader?: string;
+  /**
    * no_lease: with `[coordination] etcd`, the leader's node does not hold the shard's leader key (it
    * takes no writes). last_write_seq: its last seq that is not an expire record it logged itself as
    * a TTL ran out (`distkv backup` compares it; absent from older nodes). behind: the leader started

@@ -63,7 +63,9 @@ function behindView(
  * clusterView is the topology document of GET /cluster: `version` fingerprints the config, `map` is
  * the live map (leaders, epochs, map version) that the shards' leader and replica addresses follow.
  * A replica in another process of a shard led here has `leader_view`: what the leader heard of its
- * pulls (replica-pulls.ts), so a replica whose own node does not answer is still known.
+ * pulls (replica-pulls.ts), so a replica whose own node does not answer is still known. A shard
+ * whose leader in this node's config (`address`) is not the live map's has `config_leader`: the
+ * edit or the failover that made them differ is not undone by the config (docs/failover.md).
  */
 export function clusterView(ctx: HttpContext): unknown {
   const hosted = new Set(ctx.plan.listeners.map((l) => l.address));
@@ -94,11 +96,13 @@ export function clusterView(ctx: HttpContext): unknown {
     shards: ctx.liveMap.shards().map((s) => {
       const leader = ctx.plan.stores.find((st) => st.shard.idx === s.idx && st.role === 'leader');
       const leaderSeq = leader === undefined ? undefined : ctx.pool.lastSeq(leader.index);
+      const configured = ctx.config.shards.find((c) => c.idx === s.idx)?.address;
       return {
         idx: s.idx,
         name: s.name,
         slots: [s.slots.first, s.slots.last],
         epoch: live.shards.find((l) => l.idx === s.idx)?.epoch ?? 0,
+        ...(configured === undefined || configured === s.address ? {} : { config_leader: configured }),
         leader: {
           address: s.address,
           local: hosted.has(s.address),

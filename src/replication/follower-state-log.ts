@@ -16,6 +16,7 @@
  * does not change with it, and the operator was left with "waiting for the leader to come up".
  */
 import type { Logger } from 'pino';
+import { LeaderAnswerError } from './http-answer.js';
 import type { FollowerState } from './positions.js';
 
 /** Refusal is what a leader answered a refused pull or snapshot with. */
@@ -26,16 +27,19 @@ export interface Refusal {
 }
 
 /**
- * refusalOf reads a refusal out of a failed pull's message (http-source.ts throws
- * `pull from <source>: HTTP <status> <body>`, `snapshot from ...` alike): undefined for a failure
- * that got no answer (connection refused, timed out) or an answer that is not a 4xx (a 503 from a
- * leader still opening its stores is a leader not up yet).
+ * refusalOf is the refusal a failed pull or snapshot got (http-source.ts throws a LeaderAnswerError
+ * with the answer's status and error code): undefined for a failure that got no answer (connection
+ * refused, timed out), any other error, or an answer that is not a 4xx (a 503 from a leader still
+ * opening its stores is a leader not up yet).
  */
-export function refusalOf(detail: string | undefined): Refusal | undefined {
-  const m = detail === undefined ? null : /\bHTTP (4\d\d)\b(.*)$/s.exec(detail);
-  if (m === null) return undefined;
-  const code = /"code"\s*:\s*"([A-Z_]+)"/.exec(m[2] ?? '')?.[1];
-  return { status: Number(m[1]), code };
+export function refusalOf(err: unknown): Refusal | undefined {
+  if (!(err instanceof LeaderAnswerError) || err.status < 400 || err.status > 499) return undefined;
+  return { status: err.status, code: err.code };
+}
+
+/** messageOf is what the log line's `error` field says of a failure: its message. */
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** remedyFor is what an operator does about a refusal (the follower retries meanwhile). */
@@ -72,11 +76,16 @@ export class FollowerStateLog {
     this.source = source;
   }
 
-  /** changed logs a move from `from` to `to`; `detail` is the error that caused it, if any. */
-  changed(from: FollowerState, to: FollowerState, detail?: string): void {
-    const fields = { source: this.source, from, to, ...(detail === undefined ? {} : { error: detail }) };
+  /** changed logs a move from `from` to `to`; `cause` is the error that caused it, if any (its message goes in `error`). */
+  changed(from: FollowerState, to: FollowerState, cause?: unknown): void {
+    const fields = {
+      source: this.source,
+      from,
+      to,
+      ...(cause === undefined ? {} : { error: messageOf(cause) }),
+    };
     this.loggedRefusal = undefined;
-    const refusal = to === 'disconnected' ? refusalOf(detail) : undefined;
+    const refusal = to === 'disconnected' ? refusalOf(cause) : undefined;
     if (refusal !== undefined) this.refused(fields, refusal);
     else if (to === 'disconnected' && from === 'starting')
       this.log?.info(fields, 'replication: waiting for the leader to come up (it does not answer yet)');
@@ -88,11 +97,11 @@ export class FollowerStateLog {
   }
 
   /** failedAgain logs a failure while the follower is already `disconnected`: only a refusal not logged since it went so. */
-  failedAgain(detail: string): void {
-    const refusal = refusalOf(detail);
+  failedAgain(cause: unknown): void {
+    const refusal = refusalOf(cause);
     if (refusal === undefined) return;
     const from: FollowerState = 'disconnected';
-    this.refused({ source: this.source, from, to: from, error: detail }, refusal);
+    this.refused({ source: this.source, from, to: from, error: messageOf(cause) }, refusal);
   }
 
   private refused(fields: object, r: Refusal): void {

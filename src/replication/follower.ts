@@ -264,7 +264,7 @@ export class Follower {
           continue;
         }
         this.answered = false;
-        this.setState('disconnected', this.lastError);
+        this.setState('disconnected', err);
         this.publish(this.safeAck());
         await this.backoff.wait(this.contactAt === 0 ? UNMET_BACKOFF_MAX_MS : undefined);
       }
@@ -397,16 +397,17 @@ export class Follower {
     }
   }
 
-  private setState(next: FollowerState, detail?: string): void {
+  /** setState moves the follower to `next`; `cause` is the error that moved it, if any (its log reads a refusal's status and code). */
+  private setState(next: FollowerState, cause?: unknown): void {
     // A pull or apply that was in flight when stop() ran must not bring the state back.
     if (this.state === 'stopped') return;
     if (next === this.state) {
       // A leader that came up and refuses the pulls: the state stays, the log says it.
-      if (next === 'disconnected' && detail !== undefined) this.stateLog.failedAgain(detail);
+      if (next === 'disconnected' && cause !== undefined) this.stateLog.failedAgain(cause);
       return;
     }
     const prev = this.state;
     this.state = next;
-    this.stateLog.changed(prev, next, detail);
+    this.stateLog.changed(prev, next, cause);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * What a replica reads of its leader's HTTP answers (http-source.ts; the routes: docs/api.md): the
- * code of a JSON error body, a 409 DIVERGED's fork seq, the epoch headers (`X-Distkv-Epoch`,
+ * code of a JSON error body (a refused request fails with a LeaderAnswerError carrying its status and code), a 409 DIVERGED's fork seq, the epoch headers (`X-Distkv-Epoch`,
  * `X-Distkv-Records-Epoch`; src/replication/epochs.ts) and the history id (`X-Distkv-History`). A fork or an epoch that is none is an
  * error naming the request and the header (the follower retries after its backoff), never a NaN:
  * a NaN fork left the replica's records above it unsaved before its resync wiped them, and a NaN
@@ -9,6 +9,25 @@
 import type { Dispatcher } from 'undici';
 import { MAX_EPOCH } from '../routing/epoch-numbers.js';
 import { isHistoryId } from '../storage/history-format.js';
+
+/**
+ * LeaderAnswerError is thrown by http-source.ts for a pull or snapshot its leader answered with an
+ * error the replica does not act on itself (a 401, 403 UNKNOWN_REPLICA, 409 CONFIG_MISMATCH, a 503
+ * ...): `status` is the answer's HTTP status and `code` its JSON error body's code (undefined when
+ * the body was none). The follower's log reads them (follower-state-log.ts); the message, which
+ * operators read, names the request, the status and the start of the body.
+ */
+export class LeaderAnswerError extends Error {
+  readonly status: number;
+  readonly code: string | undefined;
+
+  constructor(message: string, status: number, code: string | undefined) {
+    super(message);
+    this.name = 'LeaderAnswerError';
+    this.status = status;
+    this.code = code;
+  }
+}
 
 /** errorOf reads the code (and a DIVERGED answer's fork) of a JSON error body (undefined when it is not one). */
 export function errorOf(body: Buffer): { code: string; fork?: unknown } | undefined {

@@ -11,7 +11,8 @@
  * last seq in `X-Distkv-Leader-Seq`, its epoch in `X-Distkv-Epoch` and the epoch of the records
  * sent in `X-Distkv-Records-Epoch` (src/replication/epochs.ts). A pull that gets no answer within `wait_ms + CONTACT_GRACE_MS`
  * fails, so a leader lost behind a stalled connection is reported as disconnected (lag.ts). Any
- * other refusal of a pull is an error (the follower retries after its backoff), its code told to
+ * other refusal of a pull is a LeaderAnswerError with its status and code (the follower retries
+ * after its backoff; its log reads them, http-answer.ts), its code told to
  * `refused` first: CONFIG_MISMATCH means the leader's node routes with another config. Then, when
  * the replica knows its shard (`copy`), it reads the leader's `/cluster`: a config that gives the
  * shard the same slots and leader with this replica among its members is pulled under that
@@ -24,7 +25,7 @@ import type { Pool } from 'undici';
 import { MAX_FRAME_LEN } from '../storage/commit-log-format.js';
 import type { SnapshotEntry } from '../storage/store-replication.js';
 import { headWithin } from './head-within.js';
-import { epochHeader, errorOf, forkOf, historyOf, pullEpochsOf } from './http-answer.js';
+import { epochHeader, errorOf, forkOf, historyOf, LeaderAnswerError, pullEpochsOf } from './http-answer.js';
 import { CONTACT_GRACE_MS } from './lag.js';
 import { leaderConfigFor, type ShardCopy } from './leader-config.js';
 import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
@@ -183,8 +184,10 @@ export class HttpSource implements ReplicationSource {
       if (error !== undefined) this.o.refused?.(error.code);
       if (again && error?.code === 'CONFIG_MISMATCH' && (await this.leaderHash()))
         return this.pullOnce(after, maxBytes, waitMs, epoch, history, false);
-      throw new Error(
+      throw new LeaderAnswerError(
         `pull from ${this.describe}: HTTP ${r.statusCode} ${body.toString('utf8').slice(0, 200)}`,
+        r.statusCode,
+        error?.code,
       );
     }
     return { records: body, leaderSeq, ...pullEpochsOf(r.headers, what), ...historyOf(r.headers) };
@@ -266,7 +269,11 @@ export class HttpSource implements ReplicationSource {
       if (error !== undefined) this.o.refused?.(error.code);
       if (again && error?.code === 'CONFIG_MISMATCH' && (await this.leaderHash()))
         return this.snapshotOnce(false);
-      throw new Error(`snapshot from ${this.describe}: HTTP ${r.statusCode} ${text.slice(0, 200)}`);
+      throw new LeaderAnswerError(
+        `snapshot from ${this.describe}: HTTP ${r.statusCode} ${text.slice(0, 200)}`,
+        r.statusCode,
+        error?.code,
+      );
     }
     // An epoch header that is none (past MAX_EPOCH, too) is read as absent: the replica keeps its own.
     const epoch = epochHeader(r.headers['x-distkv-epoch']);

@@ -333,6 +333,7 @@ export class DistkvNode {
       throw err;
     }
     for (const st of node.plan.stores) {
+      const worker = node.pool.workerName(st.worker);
       const failure = node.pool.storeFailure(st.index);
       if (failure !== undefined) {
         node.log.error(
@@ -340,7 +341,7 @@ export class DistkvNode {
             shard: st.shard.name,
             role: st.role,
             node: st.node,
-            worker: st.worker,
+            worker,
             dir: st.dir,
             err: failure.message,
           },
@@ -353,11 +354,11 @@ export class DistkvNode {
           shard: st.shard.name,
           role: st.role,
           node: st.node,
-          worker: st.worker,
+          worker,
           slots: `${st.shard.first}-${st.shard.last}`,
           dir: st.dir,
         },
-        `store ${st.shard.name} (${st.role}) on ${st.node} open on worker ${st.worker}`,
+        `store ${st.shard.name} (${st.role}) on ${st.node} open ${worker === INLINE ? 'on the main thread (inline)' : `on worker ${worker}`}`,
       );
     }
     node.state.phase = 'serving';

@@ -116,6 +116,8 @@ export class WorkerLink {
   );
 
   readonly index: number;
+  /** name is what its errors call it: `shard worker N`, or the inline store host on the main thread. */
+  private readonly name: string;
   private readonly stores: StoreSpec[];
   private readonly positions: SharedArrayBuffer;
   private readonly entry: URL | typeof INLINE;
@@ -137,6 +139,7 @@ export class WorkerLink {
   ) {
     this.refused = refused;
     this.index = index;
+    this.name = entry === INLINE ? 'the inline store host (main thread)' : `shard worker ${index}`;
     this.stores = stores;
     this.positions = positions;
     this.entry = entry;
@@ -262,7 +265,7 @@ export class WorkerLink {
     timeoutMs: number,
   ): void {
     if (!this.ready) {
-      handler.onReply(ST_ERROR, 0, unavailable(this.index));
+      handler.onReply(ST_ERROR, 0, unavailable(this.name));
       return;
     }
     const id = this.free.length > 0 ? this.free.pop()! : this.handlers.length;
@@ -278,7 +281,7 @@ export class WorkerLink {
   call(msg: CallMessage): Promise<CallResult> {
     const worker = this.worker;
     if (!this.ready || worker === undefined)
-      return Promise.reject(new DistkvError('UNAVAILABLE', `shard worker ${this.index} is not running`));
+      return Promise.reject(new DistkvError('UNAVAILABLE', `${this.name} is not running`));
     const id = this.takeId();
     return new Promise((resolve, reject) => {
       this.calls.set(id, { resolve, reject });
@@ -372,8 +375,6 @@ export class WorkerLink {
   }
 }
 
-function unavailable(worker: number): Buffer {
-  return Buffer.from(
-    JSON.stringify({ code: 'UNAVAILABLE', message: `shard worker ${worker} is not running` }),
-  );
+function unavailable(name: string): Buffer {
+  return Buffer.from(JSON.stringify({ code: 'UNAVAILABLE', message: `${name} is not running` }));
 }

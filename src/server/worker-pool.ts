@@ -29,6 +29,8 @@ export class WorkerPool {
   private readonly links: WorkerLink[];
   /** positions are the stores' published seqs and replica states (src/replication/positions.ts). */
   readonly positions: Positions;
+  /** inline says the stores run on the main thread (`INLINE`), not on worker threads. */
+  readonly inline: boolean;
   /** failures maps each store that could not open to the error it answers with (updated when a worker starts). */
   private readonly failures = new Map<number, WireError>();
 
@@ -43,9 +45,18 @@ export class WorkerPool {
     const storeCount = storesByWorker.reduce((n, s) => n + s.length, 0);
     const sab = new SharedArrayBuffer(Positions.bytesFor(storeCount));
     this.positions = new Positions(sab);
+    this.inline = entry === INLINE;
     this.links = storesByWorker.map(
       (stores, i) => new WorkerLink(i, stores, sab, entry, log, logLevel, this.failures, refused),
     );
+  }
+
+  /**
+   * workerName is what the logs call worker `worker`: its index, or `inline` for the stores of an
+   * inline node (one host on the main thread, no worker thread 0).
+   */
+  workerName(worker: number): number | typeof INLINE {
+    return this.inline ? INLINE : worker;
   }
 
   /** storeFailure returns why a store could not open, or undefined when it is open (or not started). */

@@ -6,21 +6,14 @@
  * from its empty snapshot, every key of theirs gone (an operator's pass over a 3-node cluster).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
-import { type ServerProcess, spawnCli, startConfigNode, writeConfig } from '../helpers/server-process.js';
+import { nodesFixture, spawnCli, startConfigNode, writeConfig } from '../helpers/server-process.js';
 
 describe("distkv serve --node on another node's data directory", { timeout: 120000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'distkv-wrong-node-'));
-  const running: ServerProcess[] = [];
-
-  after(async () => {
-    for (const p of running) await p.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, running } = nodesFixture(after, 'distkv-wrong-node-');
 
   it('is refused naming the node whose stores it holds; the right node starts from it', async () => {
     const A = `127.0.0.1:${String(await freePort())}`;

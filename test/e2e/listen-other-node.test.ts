@@ -10,16 +10,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { nodesFixture, ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { keyInSlots } from '../helpers/slot-keys.js';
-import { tempDir } from '../helpers/temp-dir.js';
 
 describe("distkv serve --listen on another node's config address", { timeout: 120000 }, () => {
-  const dir = tempDir(after, 'distkv-listen-other-');
-  const running: ServerProcess[] = [];
-  after(async () => {
-    for (const p of running) await p.stop();
-  });
+  const { dir, running } = nodesFixture(after, 'distkv-listen-other-');
 
   it('is refused at start, naming --listen and both nodes', async () => {
     const A = `127.0.0.1:${String(await freePort())}`;

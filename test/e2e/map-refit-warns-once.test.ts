@@ -13,15 +13,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
-import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import {
+  nodesFixture,
+  runCli,
+  type ServerProcess,
+  startConfigNode,
+  writeConfig,
+} from '../helpers/server-process.js';
 
 describe('a live map refitted to an edited config', { timeout: 120000 }, () => {
-  const dir = tempDir(after, 'distkv-refit-once-');
-  const running: ServerProcess[] = [];
-  after(async () => {
-    for (const p of running) await p.stop();
-  });
+  const { dir, running } = nodesFixture(after, 'distkv-refit-once-');
 
   it('is warned about at the first start after the edit only', async () => {
     const A = `127.0.0.1:${String(await freePort())}`;

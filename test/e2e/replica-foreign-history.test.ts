@@ -15,34 +15,12 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { keysAt, putOk } from '../helpers/node-requests.js';
 import { freePort } from '../helpers/ports.js';
-import { type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
-
-/** put writes one key at `node` and checks it was acknowledged. */
-async function put(node: string, key: string, value: string): Promise<void> {
-  const r = await fetch(`http://${node}/kv/${key}`, {
-    method: 'PUT',
-    body: value,
-    signal: AbortSignal.timeout(10000),
-  });
-  assert.equal(r.status, 204, `PUT ${key} at ${node}: ${r.status} ${await r.text()}`);
-}
-
-/** keysAt lists the keys a node serves from its own store (a replica's address serves its replica). */
-async function keysAt(node: string): Promise<string[]> {
-  const r = await fetch(`http://${node}/kv?prefix=&limit=1000`, { signal: AbortSignal.timeout(10000) });
-  if (r.status !== 200) return [`HTTP ${r.status}`];
-  const page = (await r.json()) as { items: { key: string }[] };
-  return page.items.map((i) => i.key).sort();
-}
+import { nodesFixture, startConfigNode, writeConfig } from '../helpers/server-process.js';
 
 describe('a replica holding another history below its leader’s start seq', { timeout: 180000 }, () => {
-  const dir = tempDir(after, 'distkv-foreign-history-');
-  const running: ServerProcess[] = [];
-  after(async () => {
-    for (const p of running) await p.stop();
-  });
+  const { dir, running } = nodesFixture(after, 'distkv-foreign-history-');
 
   it('does not keep the other history’s keys once it follows the leader', async () => {
     const L = `127.0.0.1:${String(await freePort())}`;
@@ -54,7 +32,7 @@ describe('a replica holding another history below its leader’s start seq', { t
     // 1. The replica copies 30 writes of the first history, then is stopped (maintenance).
     let leader = await startConfigNode(config, L, lData, running);
     const replica = await startConfigNode(config, R, rData, running);
-    for (let i = 1; i <= 30; i++) await put(L, `old${String(i)}`, `old${String(i)}`);
+    for (let i = 1; i <= 30; i++) await putOk(L, `old${String(i)}`, '', `old${String(i)}`);
     for (let t = 0; t < 100 && (await keysAt(R)).length < 30; t++)
       await new Promise((r) => setTimeout(r, 100));
     assert.equal((await keysAt(R)).length, 30, 'the replica copied the first history');
@@ -65,7 +43,7 @@ describe('a replica holding another history below its leader’s start seq', { t
     //    and is restarted once (e.g. an upgrade) before the replica comes back.
     const lData2 = join(dir, 'leader-2');
     leader = await startConfigNode(config, L, lData2, running);
-    for (let i = 1; i <= 40; i++) await put(L, `new${String(i)}`, `new${String(i)}`);
+    for (let i = 1; i <= 40; i++) await putOk(L, `new${String(i)}`, '', `new${String(i)}`);
     await leader.stop();
     await startConfigNode(config, L, lData2, running);
 

@@ -11,8 +11,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
-import { type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { nodesFixture, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
 
 interface LogLine {
   level: number;
@@ -22,11 +21,7 @@ interface LogLine {
 }
 
 describe('a replica whose pulls its leader refuses from its start', { timeout: 120000 }, () => {
-  const dir = tempDir(after, 'distkv-refused-log-');
-  const running: ServerProcess[] = [];
-  after(async () => {
-    for (const p of running) await p.stop();
-  });
+  const { dir, running } = nodesFixture(after, 'distkv-refused-log-');
 
   it('logs the refusal as a warning, not as a leader that is not up yet', async () => {
     const L = `127.0.0.1:${String(await freePort())}`;

@@ -10,14 +10,12 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../helpers/ports.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { nodesFixture, ServerProcess, writeConfig } from '../helpers/server-process.js';
 
 /** RESP_PORT_OFFSET is the RESP listener's port past the HTTP port (the config's default). */
 const RESP_PORT_OFFSET = 1000;
@@ -73,12 +71,7 @@ class RespInfo {
 }
 
 describe('a node starting over a large commit log', { timeout: 180000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'distkv-test-'));
-  const running: ServerProcess[] = [];
-  after(async () => {
-    for (const p of running) await p.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, running } = nodesFixture(after, 'distkv-test-');
 
   it('shows in INFO and /cluster how far its replay is, rising to 100%', async (t) => {
     const port = await freePort();

@@ -17,32 +17,14 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
-import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
+import { putOk } from '../helpers/node-requests.js';
+import { nodesFixture, runCli, startConfigNode, storeDirIn, writeConfig } from '../helpers/server-process.js';
 
-const PAD = 'x'.repeat(400);
-
-/** put writes one key at `node` and checks it was acknowledged. */
-async function put(node: string, key: string, q = ''): Promise<void> {
-  const r = await fetch(`http://${node}/kv/${key}${q}`, {
-    method: 'PUT',
-    body: `v-${key}${PAD}`,
-    signal: AbortSignal.timeout(10000),
-  });
-  assert.equal(r.status, 204, `PUT ${key} at ${node}: ${r.status} ${await r.text()}`);
-}
-
-/** storeDir is the directory of `node`'s shard-0 store under `dataDir`. */
-function storeDir(dataDir: string, node: string): string {
-  return join(dataDir, node.replace(':', '_'), 'shard-0');
-}
+/** VALUE is each write's value: ~400 bytes, so 1500 writes fill several log segments. */
+const VALUE = `v-${'x'.repeat(400)}`;
 
 describe('upgrade: a returning leader told it forked at 0 with a compacted log', { timeout: 240000 }, () => {
-  const dir = tempDir(after, 'distkv-upgrade-65-compacted-');
-  const running: ServerProcess[] = [];
-  after(async () => {
-    for (const p of running) await p.stop();
-  });
+  const { dir, running } = nodesFixture(after, 'distkv-upgrade-65-compacted-');
 
   it('follows its new leader again', async () => {
     const L = `127.0.0.1:${String(await freePort())}`;
@@ -56,11 +38,11 @@ describe('upgrade: a returning leader told it forked at 0 with a compacted log',
     // 1. The old release: 1500 writes of ~400 bytes (several log segments, compacted away).
     let leader = await startConfigNode(config, L, lData, running);
     let replica = await startConfigNode(config, R, rData, running);
-    for (let i = 0; i < 1500; i++) await put(L, `a${String(i)}`, '?w=1&timeout_ms=5000');
+    for (let i = 0; i < 1500; i++) await putOk(L, `a${String(i)}`, '?w=1&timeout_ms=5000', VALUE);
     await new Promise((r) => setTimeout(r, 1500));
     await replica.stop();
     await leader.stop();
-    for (const d of [storeDir(lData, L), storeDir(rData, R)])
+    for (const d of [storeDirIn(lData, L), storeDirIn(rData, R)])
       rmSync(join(d, 'history.json'), { force: true });
 
     // 2. Leader upgraded first, then down; the replica promoted without having pulled from it.
@@ -69,7 +51,7 @@ describe('upgrade: a returning leader told it forked at 0 with a compacted log',
     replica = await startConfigNode(config, R, rData, running);
     const fo = await runCli(['failover', '--url', `http://${R}`, '--shard', 'shard-0', '--force', '--to', R]);
     assert.equal(fo.code, 0, `failover: ${fo.stdout}${fo.stderr}`);
-    for (let i = 0; i < 20; i++) await put(R, `c${String(i)}`);
+    for (let i = 0; i < 20; i++) await putOk(R, `c${String(i)}`, '', VALUE);
 
     // 3. The old leader returns as the replica: it must come to hold the new leader's writes.
     await startConfigNode(config, L, lData, running);

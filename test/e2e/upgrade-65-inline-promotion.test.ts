@@ -12,27 +12,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { putStatus } from '../helpers/node-requests.js';
 import { freePort } from '../helpers/ports.js';
-import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
-
-/** put writes one key at `node` and returns the status. */
-async function put(node: string, key: string, q = ''): Promise<number> {
-  const r = await fetch(`http://${node}/kv/${key}${q}`, {
-    method: 'PUT',
-    body: `v-${key}`,
-    signal: AbortSignal.timeout(10000),
-  });
-  await r.arrayBuffer();
-  return r.status;
-}
+import { nodesFixture, runCli, startConfigNode, writeConfig } from '../helpers/server-process.js';
 
 describe('an --inline node promoted by a planned failover', { timeout: 120000 }, () => {
-  const dir = tempDir(after, 'distkv-upgrade-65-inline-');
-  const running: ServerProcess[] = [];
-  after(async () => {
-    for (const p of running) await p.stop();
-  });
+  const { dir, running } = nodesFixture(after, 'distkv-upgrade-65-inline-');
 
   it('acknowledges w=1 writes its replica holds', async () => {
     const L = `127.0.0.1:${String(await freePort())}`;
@@ -40,12 +25,13 @@ describe('an --inline node promoted by a planned failover', { timeout: 120000 },
     const config = writeConfig(dir, [{ address: L, replicas: [R] }]);
     await startConfigNode(config, L, join(dir, 'L'), running, ['--inline']);
     await startConfigNode(config, R, join(dir, 'R'), running, ['--inline']);
-    for (let i = 0; i < 20; i++) assert.equal(await put(L, `a${String(i)}`, '?w=1&timeout_ms=5000'), 204);
+    for (let i = 0; i < 20; i++)
+      assert.equal(await putStatus(L, `a${String(i)}`, '?w=1&timeout_ms=5000'), 204);
     const fo = await runCli(['failover', '--url', `http://${L}`, '--shard', 'shard-0', '--to', R]);
     assert.equal(fo.code, 0, `failover: ${fo.stdout}${fo.stderr}`);
     // The demoted leader follows within a second or two; give it five.
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push(await put(R, `b${String(i)}`, '?w=1&timeout_ms=2000'));
+    for (let i = 0; i < 5; i++) statuses.push(await putStatus(R, `b${String(i)}`, '?w=1&timeout_ms=2000'));
     const cluster = await runCli(['cluster', '--url', `http://${R}`]);
     assert.deepEqual(
       statuses,

@@ -18,40 +18,14 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
-import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
-import { tempDir } from '../helpers/temp-dir.js';
-
-/** put writes one key at `node` and checks it was acknowledged. */
-async function put(node: string, key: string, q = ''): Promise<void> {
-  const r = await fetch(`http://${node}/kv/${key}${q}`, {
-    method: 'PUT',
-    body: `v-${key}`,
-    signal: AbortSignal.timeout(10000),
-  });
-  assert.equal(r.status, 204, `PUT ${key} at ${node}: ${r.status} ${await r.text()}`);
-}
-
-/** storeStats is `node`'s /stats entry of shard-0's store. */
-async function storeStats(node: string): Promise<Record<string, unknown>> {
-  const r = await fetch(`http://${node}/stats`, { signal: AbortSignal.timeout(10000) });
-  const body = (await r.json()) as { stores: Record<string, unknown>[] };
-  return body.stores.find((s) => s.name === 'shard-0')!;
-}
-
-/** storeDir is the directory of `node`'s shard-0 store under `dataDir`. */
-function storeDir(dataDir: string, node: string): string {
-  return join(dataDir, node.replace(':', '_'), 'shard-0');
-}
+import { putOk, shardStoresAt } from '../helpers/node-requests.js';
+import { nodesFixture, runCli, startConfigNode, storeDirIn, writeConfig } from '../helpers/server-process.js';
 
 describe(
   'upgrade: a replica promoted before it took its upgraded leader’s history id',
   { timeout: 180000 },
   () => {
-    const dir = tempDir(after, 'distkv-upgrade-65-promoted-');
-    const running: ServerProcess[] = [];
-    after(async () => {
-      for (const p of running) await p.stop();
-    });
+    const { dir, running } = nodesFixture(after, 'distkv-upgrade-65-promoted-');
 
     it('takes the old leader back as its replica without a divergence file or a resync', async () => {
       const L = `127.0.0.1:${String(await freePort())}`;
@@ -63,17 +37,17 @@ describe(
       // 1. The old release: 100 writes both stores hold; then both stop, without history ids.
       let leader = await startConfigNode(config, L, lData, running);
       let replica = await startConfigNode(config, R, rData, running);
-      for (let i = 0; i < 100; i++) await put(L, `a${String(i)}`, '?w=1&timeout_ms=5000');
+      for (let i = 0; i < 100; i++) await putOk(L, `a${String(i)}`, '?w=1&timeout_ms=5000');
       await replica.stop();
       await leader.stop();
-      for (const d of [storeDir(lData, L), storeDir(rData, R)])
+      for (const d of [storeDirIn(lData, L), storeDirIn(rData, R)])
         rmSync(join(d, 'history.json'), { force: true });
 
       // 2. The leader is upgraded first, then goes down. Holding records from before ids, it names
       //    no history (it named one once, and the promoted replica below, naming its own, sent it a
       //    fork at 0 on its return: worker-leaders.ts beginHistory).
       leader = await startConfigNode(config, L, lData, running);
-      const named = (await storeStats(L)).history;
+      const named = (await shardStoresAt(L)).get(L)?.history;
       assert.equal(named, undefined, 'a leader holding records from before ids names no history');
       await leader.stop();
 
@@ -90,13 +64,13 @@ describe(
         R,
       ]);
       assert.equal(fo.code, 0, `failover: ${fo.stdout}${fo.stderr}`);
-      for (let i = 0; i < 20; i++) await put(R, `c${String(i)}`);
+      for (let i = 0; i < 20; i++) await putOk(R, `c${String(i)}`);
 
       // 4. The old leader returns: it holds 1..100 of the same history, and follows from 100.
       await startConfigNode(config, L, lData, running);
       let s: Record<string, unknown> = {};
       for (let t = 0; t < 150; t++) {
-        s = await storeStats(L);
+        s = (await shardStoresAt(L)).get(L) ?? {};
         if (s.role === 'replica' && s.lastSeq === 120) break;
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -14,15 +14,9 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { putOk, shardStoresAt } from '../helpers/node-requests.js';
 import { freePort } from '../helpers/ports.js';
 import { type OwnServer, runCli, startOwnServer } from '../helpers/server-process.js';
-
-/** storeStats are the /stats entries of shard-0's stores on the process, by node. */
-async function storeStats(node: string): Promise<Map<string, Record<string, unknown>>> {
-  const r = await fetch(`http://${node}/stats`, { signal: AbortSignal.timeout(10000) });
-  const body = (await r.json()) as { stores: Record<string, unknown>[] };
-  return new Map(body.stores.filter((s) => s.name === 'shard-0').map((s) => [s.node as string, s]));
-}
 
 describe('a replica on another worker of its leader’s process', { timeout: 120000 }, () => {
   let own: OwnServer | undefined;
@@ -35,41 +29,27 @@ describe('a replica on another worker of its leader’s process', { timeout: 120
     const R = `127.0.0.1:${String(await freePort())}`;
     own = await startOwnServer([{ address: L, replicas: [R] }], '', ['--workers', '2']);
     // The replica's first pull answered (nothing to copy yet): it follows the ring from here.
-    let s = await storeStats(L);
+    let s = await shardStoresAt(L);
     for (let t = 0; t < 100 && s.get(R)?.replicaState !== 'streaming'; t++) {
       await new Promise((r) => setTimeout(r, 100));
-      s = await storeStats(L);
+      s = await shardStoresAt(L);
     }
     assert.equal(s.get(R)?.replicaState, 'streaming');
-    for (let i = 0; i < 50; i++) {
-      const r = await fetch(`http://${L}/kv/a${String(i)}?w=1&timeout_ms=5000`, {
-        method: 'PUT',
-        body: 'v',
-        signal: AbortSignal.timeout(10000),
-      });
-      assert.equal(r.status, 204);
-    }
-    s = await storeStats(L);
+    for (let i = 0; i < 50; i++) await putOk(L, `a${String(i)}`, '?w=1&timeout_ms=5000', 'v');
+    s = await shardStoresAt(L);
     for (let t = 0; t < 50 && s.get(R)?.history !== s.get(L)?.history; t++) {
       await new Promise((r) => setTimeout(r, 100));
-      s = await storeStats(L);
+      s = await shardStoresAt(L);
     }
     const ids = { leader: s.get(L)?.history, replica: s.get(R)?.history };
     assert.equal(typeof ids.leader, 'string');
 
     const fo = await runCli(['failover', '--url', `http://${L}`, '--shard', 'shard-0', '--to', R]);
     assert.equal(fo.code, 0, `failover: ${fo.stdout}${fo.stderr}`);
-    for (let i = 0; i < 10; i++) {
-      const r = await fetch(`http://${R}/kv/c${String(i)}`, {
-        method: 'PUT',
-        body: 'v',
-        signal: AbortSignal.timeout(10000),
-      });
-      assert.equal(r.status, 204);
-    }
+    for (let i = 0; i < 10; i++) await putOk(R, `c${String(i)}`, '', 'v');
     for (let t = 0; t < 100 && s.get(L)?.lastSeq !== 60; t++) {
       await new Promise((r) => setTimeout(r, 100));
-      s = await storeStats(L);
+      s = await shardStoresAt(L);
     }
     const diverged = readdirSync(join(own.dir, 'data', L.replace(':', '_'))).filter((f) =>
       f.includes('.diverged-'),

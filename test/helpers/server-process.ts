@@ -243,6 +243,29 @@ export async function startConfigNode(
   return p;
 }
 
+/**
+ * nodesFixture is a test's temporary directory (named from `prefix`) and the list its nodes go
+ * into (startConfigNode's `running`); `after` (node:test's hook) stops every node, then removes
+ * the directory.
+ */
+export function nodesFixture(
+  after: (fn: () => Promise<void>) => void,
+  prefix: string,
+): { dir: string; running: ServerProcess[] } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const running: ServerProcess[] = [];
+  after(async () => {
+    for (const p of running) await p.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, running };
+}
+
+/** storeDirIn is the directory of a startConfigNode `node`'s store of `shard` under its `dataDir`. */
+export function storeDirIn(dataDir: string, node: string, shard = 'shard-0'): string {
+  return join(dataDir, node.replace(':', '_'), shard);
+}
+
 /** CliResult is the outcome of one `distkv` command. */
 export interface CliResult {
   code: number | null;

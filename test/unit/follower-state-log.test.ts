@@ -8,11 +8,17 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import { FollowerStateLog, refusalOf } from '../../src/replication/follower-state-log.js';
+import { LeaderAnswerError } from '../../src/replication/http-answer.js';
 
 const SOURCE = 'http://127.0.0.1:1 shard shard-0';
-const UNAUTHORIZED = `pull from ${SOURCE}: HTTP 401 {"error":{"code":"UNAUTHORIZED","message":"missing or wrong bearer token"}}`;
-const MISMATCH = `pull from ${SOURCE}: HTTP 409 {"error":{"code":"CONFIG_MISMATCH","message":"config differs"}}`;
-const REFUSED_CONNECTION = 'connect ECONNREFUSED 127.0.0.1:1';
+const UNAUTHORIZED_TEXT = `pull from ${SOURCE}: HTTP 401 {"error":{"code":"UNAUTHORIZED","message":"missing or wrong bearer token"}}`;
+const UNAUTHORIZED = new LeaderAnswerError(UNAUTHORIZED_TEXT, 401, 'UNAUTHORIZED');
+const MISMATCH = new LeaderAnswerError(
+  `pull from ${SOURCE}: HTTP 409 {"error":{"code":"CONFIG_MISMATCH","message":"config differs"}}`,
+  409,
+  'CONFIG_MISMATCH',
+);
+const REFUSED_CONNECTION = new Error('connect ECONNREFUSED 127.0.0.1:1');
 
 interface Line {
   level: number;
@@ -27,18 +33,32 @@ function capture(): { stateLog: FollowerStateLog; lines: Line[] } {
 }
 
 describe('refusalOf', () => {
-  it('reads the status and code of a refused pull or snapshot', () => {
+  it('reads the status and code a refused pull or snapshot carries', () => {
     assert.deepEqual(refusalOf(UNAUTHORIZED), { status: 401, code: 'UNAUTHORIZED' });
-    assert.deepEqual(refusalOf(`snapshot from ${SOURCE}: HTTP 403 not json`), {
-      status: 403,
-      code: undefined,
-    });
+    assert.deepEqual(
+      refusalOf(new LeaderAnswerError(`snapshot from ${SOURCE}: HTTP 403 not json`, 403, undefined)),
+      {
+        status: 403,
+        code: undefined,
+      },
+    );
   });
 
-  it('is undefined for no answer or an answer that is not a 4xx', () => {
+  it('is undefined for no answer, an answer that is not a 4xx, or a message that only reads like one', () => {
     assert.equal(refusalOf(REFUSED_CONNECTION), undefined);
-    assert.equal(refusalOf(`pull from ${SOURCE}: no answer within 4000 ms`), undefined);
-    assert.equal(refusalOf(`pull from ${SOURCE}: HTTP 503 {"error":{"code":"UNAVAILABLE"}}`), undefined);
+    assert.equal(refusalOf(new Error(`pull from ${SOURCE}: no answer within 4000 ms`)), undefined);
+    assert.equal(
+      refusalOf(
+        new LeaderAnswerError(
+          `pull from ${SOURCE}: HTTP 503 {"error":{"code":"UNAVAILABLE"}}`,
+          503,
+          'UNAVAILABLE',
+        ),
+      ),
+      undefined,
+    );
+    // The text is not read: an error of another kind whose message quotes an answer is no refusal.
+    assert.equal(refusalOf(new Error(UNAUTHORIZED_TEXT)), undefined);
     assert.equal(refusalOf(undefined), undefined);
   });
 });
@@ -52,7 +72,7 @@ describe('FollowerStateLog', () => {
     assert.equal(line.level, 40);
     assert.match(line.msg, /refuses the pulls \(HTTP 401 UNAUTHORIZED\).*DISTKV_TOKEN/);
     assert.doesNotMatch(line.msg, /come up/);
-    assert.equal(line.error, UNAUTHORIZED);
+    assert.equal(line.error, UNAUTHORIZED_TEXT, 'the message, as operators read it');
   });
 
   it('says a leader that does not answer at the start is awaited, at info', () => {

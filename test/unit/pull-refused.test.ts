@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { LeaderAnswerError } from '../../src/replication/http-answer.js';
 import { HttpSource } from '../../src/replication/http-source.js';
 import { INLINE, WorkerPool } from '../../src/server/worker-pool.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -78,6 +79,32 @@ describe('the refusals of a replica pull', () => {
       }
       assert.deepEqual(heard, c.heard);
     });
+
+  it("HttpSource's refused pull and snapshot fail with the answer's status and code as fields, the message kept", async () => {
+    const twin = await leaderTwin((res) => {
+      errorAnswer(res, 403, 'UNKNOWN_REPLICA');
+    });
+    twins.push(twin);
+    const { source } = sourceAt(twin);
+    try {
+      for (const [what, attempt] of [
+        ['pull', () => source.pull(0, 1 << 20, 0)],
+        ['snapshot', () => source.snapshot()],
+      ] as const)
+        await assert.rejects(attempt(), (err: unknown) => {
+          assert.ok(err instanceof LeaderAnswerError, `${what}: ${String(err)}`);
+          assert.equal(err.status, 403);
+          assert.equal(err.code, 'UNKNOWN_REPLICA');
+          assert.match(
+            err.message,
+            new RegExp(`^${what} from http://${twin.address} shard 0: HTTP 403 \\{"error"`),
+          );
+          return true;
+        });
+    } finally {
+      await source.close();
+    }
+  });
 
   it('HttpSource names its config and itself in a snapshot request, and tells a refused one', async () => {
     let path = '';

@@ -9,9 +9,10 @@
  * is down, a leader is held behind its replica or holds no etcd lease, a slot is refused that way,
  * a replica does not follow its leader, its lag unknown) or the request failed; 2 usage (main.ts).
  * A replica's leader says what it heard of its pulls (`leader_view`), shown with the replica.
- * A shard whose config names another leader than the live map (`config_leader`) gets a line
+ * A shard whose config names another leader than the live map (`config_leader`) gets a note
  * saying the live map keeps its leader and how to move it (`configLeaderHint`): an edit of
- * sharding.toml that names another leader is not a failover, and nothing said so.
+ * sharding.toml that names another leader is not a failover, and nothing said so. The note does
+ * not urge the move: after a failover the config names the old leader too.
  */
 import { type ClientVerb, positionals } from './connect.js';
 import { VERB_SUMMARIES } from './verb-table.js';
@@ -64,7 +65,7 @@ export function configLeaderHint(s: {
   config_leader: string;
   leader: { address: string };
 }): string {
-  return `CONFIG LEADER: ${s.name}: the config names ${s.config_leader} as leader; the live map (epoch ${String(s.epoch ?? 0)}) keeps ${s.leader.address}, and the live map decides who leads (the config is only the initial map): to move it, run distkv failover --shard ${s.name} --to ${s.config_leader}`;
+  return `note: ${s.name} is led by ${s.leader.address} (the live map, epoch ${String(s.epoch ?? 0)}) while the config names ${s.config_leader}: a failover moved it, or the config was edited; the live map decides who leads and an edit of the config moves nothing (to move it: distkv failover --shard ${s.name} --to ${s.config_leader})`;
 }
 
 /** MergedShard is what problemsOf reads of a shard of `distkv cluster`'s merged view. */

@@ -3,7 +3,7 @@
  * than the live map, which decides who leads (docs/failover.md, "How a map spreads"): after a
  * failover, or after an edit of the file that names another leader, the shard keeps its live
  * leader, and the command showed that leader without a word about the file. It now prints one
- * `CONFIG LEADER:` line for the shard, with the `distkv failover` that moves it, and `/cluster`
+ * `note:` line for the shard, with the `distkv failover` that moves it, and `/cluster`
  * names the config's leader (`config_leader`) only where the two differ.
  */
 import assert from 'node:assert/strict';
@@ -27,7 +27,7 @@ describe(
       own = await startOwnServer([{ address: L, replicas: [R] }], '', ['--inline']);
 
       const before = await runCli(['cluster', '--url', `http://${L}`]);
-      assert.doesNotMatch(before.stdout, /CONFIG LEADER/, 'the config and the live map agree');
+      assert.doesNotMatch(before.stdout, /^note: shard-0 is led by/m, 'the config and the live map agree');
       const beforeDoc = await (await fetch(`http://${L}/cluster`)).json();
       assert.equal(
         (beforeDoc as { shards: { config_leader?: string }[] }).shards[0]!.config_leader,
@@ -48,11 +48,11 @@ describe(
       );
       assert.ok(shard.epoch > 0, `the failover started an epoch: ${String(shard.epoch)}`);
       const text = await runCli(['cluster', '--url', `http://${L}`]);
-      const hints = text.stdout.split('\n').filter((l) => l.startsWith('CONFIG LEADER:'));
+      const hints = text.stdout.split('\n').filter((l) => l.startsWith('note: shard-0 is led by'));
       assert.deepEqual(
         hints,
         [
-          `CONFIG LEADER: shard-0: the config names ${L} as leader; the live map (epoch ${String(shard.epoch)}) keeps ${R}, and the live map decides who leads (the config is only the initial map): to move it, run distkv failover --shard shard-0 --to ${L}`,
+          `note: shard-0 is led by ${R} (the live map, epoch ${String(shard.epoch)}) while the config names ${L}: a failover moved it, or the config was edited; the live map decides who leads and an edit of the config moves nothing (to move it: distkv failover --shard shard-0 --to ${L})`,
         ],
         `distkv cluster:\n${text.stdout}${text.stderr}`,
       );

@@ -39,8 +39,11 @@ describe('a key read at a node that never answers', () => {
         );
         assert.ok(m, err.message);
         // 4 × 300 ms plus the backoffs: the figure is the call's own time, to a tenth of a second
+        // (measured here after the rejection is delivered: on a loaded machine later, never sooner)
         assert.ok(
-          Number(m[1]) >= 1.2 && Math.abs(Number(m[1]) - tookS) <= 0.2,
+          Number(m[1]) >= 1.2 &&
+            Number(m[1]) <= tookS + 0.1 &&
+            tookS - Number(m[1]) <= Math.max(0.2, tookS * 0.15),
           `${m[1]} s; took ${tookS.toFixed(2)} s`,
         );
         assert.doesNotMatch(err.message, /10 s by default/);

@@ -85,4 +85,28 @@ describe('a load run again with another input over an unfinished one', () => {
       await s.close();
     }
   });
+
+  it('holds only the last input when a rerun itself stopped at any step', async () => {
+    const dir = tempDir(after);
+    await unfinishedLoad(dir, ['first-a', 'first-b']);
+    // A rerun stopped after it emptied the store and wrote a run (killed before finishing).
+    const stopped = await BulkLoader.open(dir, new RealVfs());
+    await stopped.add([{ key: b('second'), value: b('2') }]);
+    await stopped.abort();
+    // A rerun stopped mid-finish: LMDB holds its keys, the marker stays.
+    await unfinishedLoad(dir, ['third-a', 'third-b', 'third-c']);
+    const last = await BulkLoader.open(dir, new RealVfs());
+    await last.add([{ key: b('fourth'), value: b('4') }]);
+    assert.equal(await last.finish(), 1);
+    const s = await openTestLsm(dir);
+    try {
+      assert.deepEqual(
+        s.scan(b(''), undefined, 1000).map((e) => `${Buffer.from(e.key).toString()}@${e.seq}`),
+        ['fourth@1'],
+      );
+      assert.equal(s.lastSeq(), 1);
+    } finally {
+      await s.close();
+    }
+  });
 });

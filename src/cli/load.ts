@@ -172,12 +172,12 @@ export async function load(argv: readonly string[]): Promise<number> {
   try {
     lock = DataDirLock.acquire(config.server.data_dir);
     // Ctrl-C leaves the stores half-loaded: their LOADING markers stay, so `distkv serve` refuses
-    // them (serve.ts) until the same load is run again.
+    // them (serve.ts) until a load is run again (it starts them over: bulk-load.ts).
     // A line that is no key and value is a mistake in FILE (INVALID_BODY, MISSING_KEY...): exit 2.
     return await whileInterruptible(
       () => usageOnRefusal(() => loadStores(config, nodes, input)),
       () => lock?.release(),
-      `distkv load: interrupted: the load did not finish; its stores keep their ${LOADING_MARKER} file and serve refuses them until the same load is run again`,
+      `distkv load: interrupted: the load did not finish; its stores keep their ${LOADING_MARKER} file and serve refuses them until a load is run again (with the same input or another: it starts them over)`,
     );
   } finally {
     lock?.release();

@@ -10,11 +10,10 @@
  * same directory cannot start mid-load, and a running one makes the load fail before it touches a
  * store. Like serve, it checks and writes the directory's FORMAT marker (src/server/data-format.ts):
  * without it, serve would take the loaded stores for ones placed by an older slot function. FILE is
- * opened first: a missing FILE is a usage mistake that leaves the stores alone.
+ * opened and its first line read first (load-input.ts): a missing FILE, a directory, a backup file
+ * are usage mistakes that leave the stores alone.
  */
-import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { type ConfigOverrides, loadConfig } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
 import { DistkvError } from '../errors.js';
@@ -28,6 +27,7 @@ import { type BulkEntry, BulkLoader } from '../storage/bulk-load.js';
 import { LOADING_MARKER } from '../storage/bulk-load-marker.js';
 import { RealVfs } from '../storage/real-vfs.js';
 import { parseRunName } from '../storage/sstable-format.js';
+import { reasonOf } from '../util/fs-reason.js';
 import { plural } from '../util/plural.js';
 import {
   formatOptions,
@@ -38,17 +38,14 @@ import {
   UsageError,
   usageOnRefusal,
 } from './args.js';
-import { fileProblem } from './files.js';
 import { whileInterruptible } from './interrupt.js';
+import { InputReadError, LoadInput } from './load-input.js';
 import { stderrProgress } from './progress-line.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
 /** NOT_EMPTY_HINT says what to do instead of loading into stores that hold data. */
 const NOT_EMPTY_HINT =
   "To add keys to stores that hold data, start distkv serve and write them through it: distkv set (one key), distkv restore --force (a backup file), the client library's batch or redis-cli; to start over, load into an empty --data-dir";
-
-/** BOM is the byte order mark as it reads from UTF-8 (EF BB BF): skipped at the start of FILE. */
-const BOM = '\ufeff';
 
 /** CHUNK_LINES is how many input lines are parsed, routed and written at a time. */
 export const CHUNK_LINES = 500_000;
@@ -119,7 +116,11 @@ export function parseLine(line: string, lineNo: number, maxKey: number, maxValue
     );
   const { key, key_base64: keyB64, value, value_base64: b64 } = doc as Record<string, unknown>;
   if (value !== undefined && b64 !== undefined) return bad('give "value" or "value_base64", not both');
-  if (typeof key !== 'string' || key === '') return bad('"key" must be a non-empty string');
+  if (keyB64 !== undefined && typeof keyB64 !== 'string') return bad('"key_base64" must be a string');
+  if (key !== undefined && typeof key !== 'string') return bad('"key" must be a string');
+  if (key === undefined && keyB64 === undefined)
+    return bad('expected "key" (a non-empty string) or "key_base64"');
+  if (key === '') return bad('"key" must be a non-empty string');
   // Text and base64 are taken only when they say exactly which bytes: Buffer.from would put
   // U+FFFD for a lone surrogate ("\ud800" in JSON) and skip what is not base64, loading other
   // bytes than the line's without a word.
@@ -131,9 +132,15 @@ export function parseLine(line: string, lineNo: number, maxKey: number, maxValue
     const bytes = Buffer.from(s, 'base64');
     return bytes.toString('base64') === s ? bytes : bad(`"${field}" is not canonical base64`);
   };
-  // key_base64 (scan --json gives it for a key that is not UTF-8) holds the key's exact bytes.
-  const k = typeof keyB64 === 'string' ? base64('key_base64', keyB64) : text('key', key);
+  // key_base64 (scan --json gives it for a key that is not UTF-8) holds the key's exact bytes; a
+  // "key" beside it is its text, U+FFFD in place of what is not UTF-8, as scan prints it. Another
+  // text names another key: which one the line meant is a guess (key_base64 won without a word).
+  const k = typeof keyB64 === 'string' ? base64('key_base64', keyB64) : text('key', key as string);
   if (k.length === 0) bad('"key_base64" must not be empty');
+  if (typeof keyB64 === 'string' && typeof key === 'string' && k.toString('utf8') !== key)
+    bad(
+      `"key" and "key_base64" name different keys ("key_base64" is the bytes of ${JSON.stringify(k.toString('utf8'))}): give one of them, or both as distkv scan --json prints them`,
+    );
   if (k.length > maxKey) bad(`key is ${k.length} bytes; limit is ${maxKey}`);
   let v: Buffer;
   if (typeof value === 'string') v = text('value', value);
@@ -160,28 +167,21 @@ export async function load(argv: readonly string[]): Promise<number> {
   if (config.storage.engine !== 'lsm')
     throw new UsageError(`bulk load writes LSM stores; storage.engine is "${config.storage.engine}"`);
   const nodes = selectNodes(config, listOption(args, 'node'));
-  let fh: FileHandle | undefined;
-  if (file !== '-') {
-    try {
-      fh = await open(file, 'r');
-    } catch (err) {
-      throw fileProblem(`cannot read ${file}`, err);
-    }
-  }
+  const input = await LoadInput.open(file);
   let lock: DataDirLock | undefined;
   try {
     lock = DataDirLock.acquire(config.server.data_dir);
     // Ctrl-C leaves the stores half-loaded: their LOADING markers stay, so `distkv serve` refuses
-    // them (serve.ts) until the same load is run again.
+    // them (serve.ts) until a load is run again (it starts them over: bulk-load.ts).
     // A line that is no key and value is a mistake in FILE (INVALID_BODY, MISSING_KEY...): exit 2.
     return await whileInterruptible(
-      () => usageOnRefusal(() => loadStores(config, nodes, fh)),
+      () => usageOnRefusal(() => loadStores(config, nodes, input)),
       () => lock?.release(),
-      `distkv load: interrupted: the load did not finish; its stores keep their ${LOADING_MARKER} file and serve refuses them until the same load is run again`,
+      `distkv load: interrupted: the load did not finish; its stores keep their ${LOADING_MARKER} file and serve refuses them until a load is run again (with the same input or another: it starts them over)`,
     );
   } finally {
     lock?.release();
-    await fh?.close();
+    await input.close();
   }
 }
 
@@ -204,8 +204,8 @@ function refuseAfterLossyRun(dataDir: string): void {
   );
 }
 
-/** loadStores loads the input (`fh`, else standard input) into the stores of `nodes`. */
-async function loadStores(config: Config, nodes: string[], fh: FileHandle | undefined): Promise<number> {
+/** loadStores loads `input` into the stores of `nodes`. */
+async function loadStores(config: Config, nodes: string[], input: LoadInput): Promise<number> {
   const plan = planNode(config, nodes, 1);
   refuseAfterLossyRun(config.server.data_dir);
   // As serve does on first start: the stores are filled by CRC16 slots, so the directory says so.
@@ -232,11 +232,8 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
     }
     opened = true;
     const t0 = performance.now();
-    const input = fh === undefined ? process.stdin : fh.createReadStream({ autoClose: false });
-    const lines = createInterface({ input, crlfDelay: Infinity });
     let chunk = new Map<number, BulkEntry[]>();
     let inChunk = 0;
-    let lineNo = 0;
     let total = 0;
     const progress = stderrProgress(true);
     const storesText = plural(loaders.length, 'store');
@@ -246,12 +243,8 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
       inChunk = 0;
       progress.show(() => `load: ${plural(total, 'line')} into ${storesText}`);
     };
-    for await (const read of lines) {
-      lineNo++;
-      // A UTF-8 byte order mark (Windows editors write one) opens the file, not its first key.
-      const line = lineNo === 1 && read.startsWith(BOM) ? read.slice(BOM.length) : read;
-      if (line.trim() === '') continue;
-      const e = parseLine(line, lineNo, config.server.max_key_bytes, config.server.max_value_bytes);
+    for (let line = await input.next(); line !== undefined; line = await input.next()) {
+      const e = parseLine(line, input.lineNo, config.server.max_key_bytes, config.server.max_value_bytes);
       const shard = map.shardOfSlot(slotOfBytes(e.key));
       let list = chunk.get(shard);
       if (list === undefined) chunk.set(shard, (list = []));
@@ -275,35 +268,59 @@ async function loadStores(config: Config, nodes: string[], fh: FileHandle | unde
     return 0;
   } catch (err) {
     await Promise.all(loaders.map((l) => l.abort().catch(() => undefined)));
-    if (finishing || !(err instanceof DistkvError)) throw err;
-    const mistake = inputMistake(err, vfs, fresh, loaders.length);
-    if (opened) throw mistake;
+    // A read of the input that failed (an I/O error, mid-way) stopped the load before any store
+    // was finished, as a bad line does: the stores it found empty are made so again.
+    if (err instanceof InputReadError)
+      throw new InputReadError(
+        `${err.message}; ${undoLoad(vfs, fresh, loaders.length, `run the load again once ${input.name} reads in full`)}`,
+        err,
+      );
+    if (finishing || !(err instanceof DistkvError)) throw unfinished(err, loaders.length);
+    const state = undoLoad(vfs, fresh, loaders.length, 'fix the input and run the load again');
+    if (opened) throw new DistkvError(err.code, `${err.message}; ${state}`, { cause: err });
     // A store that holds data: say how to add keys to it instead (the refusal named HTTP only).
-    throw new DistkvError(mistake.code, `${mistake.message}. ${NOT_EMPTY_HINT}`, { cause: err });
+    throw new DistkvError(err.code, `${err.message}; ${state}. ${NOT_EMPTY_HINT}`, { cause: err });
   }
 }
 
 /**
- * inputMistake handles a load stopped by its input (a line that is no key and value, a value over
- * the limit) before any store was finished: its runs are all the load wrote, so removing them and
- * the LOADING marker leaves each store it found empty as it was, and `distkv serve` starts on it.
- * (Left marked, serve refused the stores "until the same load is run again", and the same input
- * stopped at the same line again.) A store that held an earlier unfinished load keeps its marker.
- * It returns `err` with what became of the stores added to its message.
+ * undoLoad handles a load stopped before any store was finished (by its input: a line that is no
+ * key and value, a value over the limit, a read that failed; or by a store refused): its runs are
+ * all the load wrote, so removing them and the LOADING marker leaves each store it found empty as
+ * it was, and `distkv serve` starts on it. (Left marked, serve refused the stores "until the same
+ * load is run again", and the same input stopped at the same line again.) A store that held an
+ * earlier unfinished load keeps its marker (the next load starts it over). It returns what became
+ * of the stores, ending with `remedy` when a store keeps its marker.
  */
-function inputMistake(err: DistkvError, vfs: RealVfs, fresh: readonly string[], stores: number): DistkvError {
-  for (const dir of fresh) {
-    const runs = join(dir, 'runs');
-    for (const n of vfs.list(runs))
-      if (parseRunName(n) !== undefined || n.endsWith('.tmp')) vfs.unlink(join(runs, n));
-    vfs.syncDir(runs);
-    vfs.unlink(join(dir, LOADING_MARKER));
-    vfs.syncDir(dir);
+function undoLoad(vfs: RealVfs, fresh: readonly string[], stores: number, remedy: string): string {
+  try {
+    for (const dir of fresh) {
+      const runs = join(dir, 'runs');
+      for (const n of vfs.list(runs))
+        if (parseRunName(n) !== undefined || n.endsWith('.tmp')) vfs.unlink(join(runs, n));
+      vfs.syncDir(runs);
+      vfs.unlink(join(dir, LOADING_MARKER));
+      vfs.syncDir(dir);
+    }
+  } catch (err) {
+    // The marker goes last: a store it could not empty keeps it, and the next load starts it over.
+    return `nothing was loaded, but removing what the load wrote failed (${reasonOf(err)}): stores keep their ${LOADING_MARKER} file (serve refuses them): ${remedy} (it starts them over)`;
   }
   const kept = stores - fresh.length;
-  const state =
-    kept === 0
-      ? 'nothing was loaded: the stores are as they were'
-      : `nothing was loaded; ${kept} store${kept > 1 ? 's' : ''} keep${kept > 1 ? '' : 's'} the ${LOADING_MARKER} file of an earlier load that did not finish (serve refuses ${kept > 1 ? 'them' : 'it'}): fix the input and run the load again`;
-  return new DistkvError(err.code, `${err.message}; ${state}`, { cause: err });
+  return kept === 0
+    ? 'nothing was loaded: the stores are as they were'
+    : `nothing was loaded; ${kept} store${kept > 1 ? 's' : ''} keep${kept > 1 ? '' : 's'} the ${LOADING_MARKER} file of an earlier load that did not finish (serve refuses ${kept > 1 ? 'them' : 'it'}): ${remedy}`;
+}
+
+/**
+ * unfinished adds what to do to an error that stopped the load while it wrote or finished its
+ * stores (a full disk, an I/O error): the stores it opened keep their LOADING marker, which serve
+ * refuses, and a load run again (with the same input or another) starts them over.
+ */
+function unfinished(err: unknown, stores: number): unknown {
+  if (stores === 0 || !(err instanceof Error)) return err;
+  const message = `${err.message}; the load did not finish: its stores keep their ${LOADING_MARKER} file (serve refuses them): run the load again, which starts them over`;
+  return err instanceof DistkvError
+    ? new DistkvError(err.code, message, { cause: err })
+    : Object.assign(new Error(message, { cause: err }), { code: (err as { code?: unknown }).code });
 }

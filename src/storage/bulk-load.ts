@@ -14,8 +14,8 @@
  *
  * Safety: the store must be empty (no record in its log, no run, applied_seq 0, no LMDB key) and no
  * server may have it open. While a load runs, the store directory holds a `LOADING` marker; a load
- * that did not finish (killed, disk full) leaves the marker, and may be run again with the same
- * input: the marker lets it past the emptiness checks, and its leftover runs are deleted first.
+ * that did not finish (killed, disk full, a mistake in the input) leaves the marker, and may be run
+ * again, with the same input or another: the store is emptied first (its runs and LMDB: startOver).
  */
 import { join } from 'node:path';
 import { DistkvError } from '../errors.js';
@@ -36,6 +36,28 @@ export const TXN_ENTRIES = 20_000;
 export interface BulkEntry {
   key: Buffer;
   value: Buffer;
+}
+
+/**
+ * startOver empties a store that holds an unfinished load (its LOADING marker): its runs (`runs`,
+ * their names) and its LMDB environment, which may hold keys that load merged before it stopped
+ * (its last step merges runs into LMDB in transactions of TXN_ENTRIES keys, then syncs
+ * applied_seq, then removes the marker). The store was empty before that load (open refuses any
+ * other), so an empty environment is what it held: the load run again, whatever its input, then
+ * holds exactly that input, with seqs 1..S under applied_seq S. Keeping the merged keys (the load
+ * used to delete only the runs) served keys of the earlier input with seqs above the store's last
+ * seq, so a later write of one gave it a lower version. The marker stays throughout: a crash at
+ * any step leaves a store the next load empties again, and that serve refuses.
+ */
+function startOver(vfs: Vfs, dir: string, runs: readonly string[]): void {
+  const runsDir = join(dir, 'runs');
+  for (const n of runs) vfs.unlink(join(runsDir, n));
+  vfs.syncDir(runsDir);
+  // data.mdb and its lock file: LMDB creates both again, empty, when the loader opens it.
+  const lmdbDir = join(dir, 'lmdb');
+  const files = vfs.list(lmdbDir);
+  for (const n of files) vfs.unlink(join(lmdbDir, n));
+  if (files.length > 0) vfs.syncDir(lmdbDir);
 }
 
 /** BulkLoader loads entries into one store directory. */
@@ -73,16 +95,13 @@ export class BulkLoader {
     const resuming = vfs.exists(marker);
     const leftover = vfs.list(runsDir).filter((n) => parseRunName(n) !== undefined || n.endsWith('.tmp'));
     if (leftover.length > 0 && !resuming) refuse('the store has SSTable runs');
-    for (const n of leftover) vfs.unlink(join(runsDir, n));
     const logged = await loggedSeq(vfs, dir);
     if (logged > 0) refuse(`the store's log holds writes (last seq ${logged})`);
+    if (resuming) startOver(vfs, dir, leftover);
     const level = new LmdbLevel(dir);
     try {
-      // A load killed after LMDB synced it (applied_seq = S) but before the marker went holds only
-      // that load's keys: running it again rewrites them, with the same seqs.
-      if (level.appliedSeq() > 0 && !resuming)
-        refuse(`the store holds data through seq ${level.appliedSeq()}`);
-      if (level.stats().keys > 0 && !resuming) refuse('the store already holds keys');
+      if (level.appliedSeq() > 0) refuse(`the store holds data through seq ${level.appliedSeq()}`);
+      if (level.stats().keys > 0) refuse('the store already holds keys');
     } catch (err) {
       await level.close();
       throw err;

@@ -39,4 +39,26 @@ describe('distkv load: the fields of a line', () => {
       value: Buffer.from([0, 1]),
     });
   });
+
+  // A line with only "key_base64" was refused as '"key" must be a non-empty string'; one whose
+  // "key" and "key_base64" named different keys loaded key_base64's without a word.
+  it('takes "key_base64" alone, and refuses a line whose "key" and "key_base64" disagree', () => {
+    assert.deepEqual(parseLine('{"key_base64":"cYA=","value":"v"}', 1, 1024, 10), {
+      key: Buffer.from([0x71, 0x80]),
+      value: Buffer.from('v'),
+    });
+    assert.deepEqual(parseLine('{"key":"ab","key_base64":"YWI=","value":"v"}', 1, 1024, 10), {
+      key: Buffer.from('ab'),
+      value: Buffer.from('v'),
+    });
+    assert.throws(
+      () => parseLine('{"key":"ab","key_base64":"YWM=","value":"v"}', 7, 1024, 10),
+      /line 7: "key" and "key_base64" name different keys \("key_base64" is the bytes of "ac"\)/,
+    );
+    assert.throws(
+      () => parseLine('{"value":"v"}', 3, 1024, 10),
+      /line 3: expected "key" \(a non-empty string\) or "key_base64"/,
+    );
+    assert.throws(() => parseLine('{"key":5,"value":"v"}', 3, 1024, 10), /line 3: "key" must be a string/);
+  });
 });

@@ -43,7 +43,7 @@ import {
   WAIT_OPTION,
 } from './leader-wait.js';
 import { newWait, type ProgressLine, stderrProgress } from './progress-line.js';
-import { checkLimits, openBackup } from './restore-file.js';
+import { checkLimits, fuzzyText, openBackup } from './restore-file.js';
 import { expiredAt, RestoreWriter, shardOfEntry } from './restore-writer.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 
@@ -198,6 +198,7 @@ export const RESTORE_VERB: ClientVerb = {
           keys: written,
           expired,
           ...(again.length === 0 ? {} : { rewritten: writer.rewritten, rewritten_shards: again }),
+          ...(backup.fuzzy.length === 0 ? {} : { fuzzy_shards: backup.fuzzy.map((f) => f.idx) }),
         });
       else
         out.line(
@@ -205,7 +206,8 @@ export const RESTORE_VERB: ClientVerb = {
             (expired === 0 ? '' : ` (${expired} more had expired since the backup)`) +
             (again.length === 0
               ? ''
-              : `; the leader of shard ${again.join(', ')} changed during the restore, so ${again.length === 1 ? 'its' : 'their'} ${rewrittenText(writer.rewritten, extraPasses)} to the new leader (the old one may have acknowledged writes its replicas had not copied)`),
+              : `; the leader of shard ${again.join(', ')} changed during the restore, so ${again.length === 1 ? 'its' : 'their'} ${rewrittenText(writer.rewritten, extraPasses)} to the new leader (the old one may have acknowledged writes its replicas had not copied)`) +
+            fuzzyText(backup.fuzzy),
         );
       return 0;
     } finally {

@@ -1,0 +1,237 @@
+/**
+ * What `distkv restore` makes of its FILE's summary (the JSON at its end, docs/backup-format.md
+ * "The summary") and of files that are no backup on disk, before anything is written:
+ * - a file whose shard sections differ from the shards its summary lists is refused (exit 2),
+ *   the message naming each difference; it was restored in part with exit 0, its summary unread;
+ * - a summary of another shape (no `shards` list, a shard without its key count) still reads,
+ *   checked as far as it goes; bytes between the summary and the crc, or a summary that is not
+ *   JSON, are refused;
+ * - a file whose size reads 0 but that holds bytes (/proc/self/status) is refused as no file on
+ *   disk; it was called "empty (0 bytes)";
+ * - a shard backed up with --allow-fuzzy is named in the result line and in --json.
+ * No node is asked for a refused file (nothing listens at port 1).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Crc, encodeBackupHeader, encodeSectionHeader } from '../../src/cli/backup-format.js';
+import { sectionProblems } from '../../src/cli/backup-sections.js';
+import { openBackup } from '../../src/cli/restore-file.js';
+import { runCli } from '../helpers/server-process.js';
+import { snapshotStream } from '../helpers/snapshot-stream.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
+
+const dir = tempDir(after);
+
+interface Section {
+  idx: number;
+  keys: string[];
+  consistent?: boolean;
+}
+
+/** writeFile writes a backup holding `sections` whose end holds `meta` (JSON unless a Buffer), then `extra`, then the crc. */
+function writeFile(name: string, sections: Section[], meta: unknown, extra = Buffer.alloc(0)): string {
+  const parts: Buffer[] = [encodeBackupHeader()];
+  for (const s of sections) {
+    parts.push(encodeSectionHeader(s.idx, s.consistent ?? true));
+    parts.push(
+      snapshotStream(
+        s.keys.length,
+        s.keys.map((k, i) => ({
+          key: Buffer.from(k),
+          value: Buffer.from(`v-${k}`),
+          seq: i + 1,
+          expiresAtMs: 0,
+        })),
+      ),
+    );
+  }
+  const json = Buffer.isBuffer(meta) ? meta : Buffer.from(JSON.stringify(meta));
+  const end = Buffer.alloc(5);
+  end[0] = 2;
+  end.writeUInt32LE(json.length, 1);
+  parts.push(end, json, extra);
+  const crc = new Crc();
+  for (const p of parts) crc.add(p);
+  const tail = Buffer.alloc(4);
+  tail.writeUInt32LE(crc.value, 0);
+  const file = join(dir, name);
+  writeFileSync(file, Buffer.concat([...parts, tail]));
+  return file;
+}
+
+/** metaOf is a summary as distkv backup writes it, listing `shards` (idx, keys, consistent). */
+function metaOf(shards: { idx: number; keys: number; consistent?: boolean }[]): unknown {
+  return {
+    created: '2026-12-01T00:00:00.000Z',
+    source: 'http://127.0.0.1:1',
+    topology: 'cfg',
+    shards: shards.map((s) => ({
+      idx: s.idx,
+      name: `shard-${s.idx}`,
+      seq: s.keys,
+      keys: s.keys,
+      consistent: s.consistent ?? true,
+    })),
+  };
+}
+
+/** checked is openBackup's refusal of `file`, or undefined when it takes it. */
+async function checked(file: string): Promise<string | undefined> {
+  try {
+    const b = await openBackup(file);
+    await b.fh.close();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+describe('distkv restore checks its FILE against its summary', () => {
+  it('refuses a file lacking a listed shard, exit 2, naming the shard and nothing asked', async () => {
+    const file = writeFile(
+      'missing.dkvb',
+      [{ idx: 0, keys: ['a', 'b'] }],
+      metaOf([
+        { idx: 0, keys: 2 },
+        { idx: 1, keys: 3 },
+      ]),
+    );
+    const r = await runCli(['restore', file, '--url', '127.0.0.1:1']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /is not a usable backup: its shard sections do not match the shards its summary lists: shard 1 \(shard-1\) is listed with 3 keys but has no section/,
+    );
+  });
+
+  it('names each difference: a section twice, a count short, a section not listed, a shard listed twice', () => {
+    const sections = [
+      { idx: 0, consistent: true, keys: 2 },
+      { idx: 0, consistent: true, keys: 1 },
+      { idx: 1, consistent: true, keys: 4 },
+      { idx: 7, consistent: true, keys: 1 },
+    ];
+    const listed = [
+      { idx: 0, name: 'shard-0', keys: 2 },
+      { idx: 1, name: 'shard-1', keys: 5 },
+      { idx: 1, name: 'shard-1', keys: 5 },
+    ];
+    assert.deepEqual(sectionProblems(sections, listed), [
+      'shard 0 (shard-0) has 2 sections (2 keys, 1 key), where the summary lists one with 2 keys',
+      'shard 1 (shard-1) has 4 keys in its section, where the summary lists 5 keys',
+      'shard 1 (shard-1) is listed twice in the summary',
+      'shard 7 has a section but is not listed in the summary',
+    ]);
+  });
+
+  it('counts every entry, an expired one too (backup counted what it wrote)', async () => {
+    const file = writeFile(
+      'whole.dkvb',
+      [
+        { idx: 0, keys: ['a'] },
+        { idx: 2, keys: [] },
+      ],
+      metaOf([
+        { idx: 0, keys: 1 },
+        { idx: 2, keys: 0 },
+      ]),
+    );
+    assert.equal(await checked(file), undefined);
+  });
+
+  it('reads a summary of another shape: no shards list, or a shard without its count', async () => {
+    const noList = writeFile('no-list.dkvb', [{ idx: 0, keys: ['a'] }], { created: 'x', source: 'y' });
+    assert.equal(await checked(noList), undefined);
+    const noCount = writeFile('no-count.dkvb', [{ idx: 0, keys: ['a'] }], {
+      shards: [{ idx: 0, name: 'shard-0' }],
+    });
+    assert.equal(await checked(noCount), undefined);
+    // Without its count a listed shard must still have its section.
+    const noCountMissing = writeFile('no-count-missing.dkvb', [{ idx: 0, keys: ['a'] }], {
+      shards: [{ idx: 0 }, { idx: 1 }],
+    });
+    assert.match((await checked(noCountMissing)) ?? '', /shard 1 is listed but has no section/);
+  });
+
+  it('refuses bytes between the summary and the crc, and a summary that is not JSON', async () => {
+    const extra = writeFile(
+      'extra.dkvb',
+      [{ idx: 0, keys: ['a'] }],
+      metaOf([{ idx: 0, keys: 1 }]),
+      Buffer.from('xyz'),
+    );
+    assert.match((await checked(extra)) ?? '', /it holds 3 bytes between its summary and its crc/);
+    const notJson = writeFile('not-json.dkvb', [{ idx: 0, keys: ['a'] }], Buffer.from('{"shards": ['));
+    assert.match((await checked(notJson)) ?? '', /its summary \(the JSON at its end\) is not JSON/);
+  });
+
+  it(
+    'refuses a file whose size reads 0 but holds bytes (/proc), exit 2, not "empty"',
+    { skip: !existsSync('/proc/self/status') },
+    async () => {
+      const r = await runCli(['restore', '/proc/self/status', '--url', '127.0.0.1:1']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        /\/proc\/self\/status is not a file on disk: its size reads 0 bytes yet it holds bytes/,
+      );
+      assert.doesNotMatch(r.stderr, /empty/);
+    },
+  );
+});
+
+describe('distkv restore names the shards backed up with --allow-fuzzy', () => {
+  let node: HandlerTwin;
+  before(async () => {
+    node = await startOneShardTwin((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://twin');
+      if (req.method === 'GET' && url.pathname === '/kv') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"items":[],"next":null}');
+        return;
+      }
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        if (req.method === 'POST' && url.pathname === '/kv/_batch') {
+          const doc = JSON.parse(Buffer.concat(parts).toString()) as unknown[] | { ops: unknown[] };
+          const ops = Array.isArray(doc) ? doc : doc.ops;
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ results: ops.map(() => ({ ok: true })), errors: 0 }));
+          return;
+        }
+        res.writeHead(404).end();
+      });
+    });
+  });
+  after(async () => {
+    await node.stop();
+  });
+
+  it('says which shard was copied while written to, in its line and in --json', async () => {
+    const file = writeFile(
+      'fuzzy.dkvb',
+      [{ idx: 0, keys: ['a', 'b'], consistent: false }],
+      metaOf([{ idx: 0, keys: 2, consistent: false }]),
+    );
+    const r = await runCli(['restore', file, '--url', node.address]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /restored 2 keys from .*; shard 0 \(shard-0\) was backed up with --allow-fuzzy \(written to during the copy\)/,
+    );
+    const j = await runCli(['restore', file, '--url', node.address, '--json', '--force']);
+    assert.equal(j.code, 0, j.stderr);
+    assert.deepEqual((JSON.parse(j.stdout) as { fuzzy_shards?: number[] }).fuzzy_shards, [0]);
+  });
+
+  it('says nothing of it for a consistent backup', async () => {
+    const file = writeFile('exact.dkvb', [{ idx: 0, keys: ['a'] }], metaOf([{ idx: 0, keys: 1 }]));
+    const r = await runCli(['restore', file, '--url', node.address]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /fuzzy/);
+  });
+});

@@ -32,7 +32,11 @@ const SHOWN_PROBLEMS = 5;
  */
 export function sectionProblems(sections: readonly SectionRead[], listed: readonly ListedShard[]): string[] {
   const byIdx = new Map<number, SectionRead[]>();
-  for (const s of sections) byIdx.set(s.idx, [...(byIdx.get(s.idx) ?? []), s]);
+  for (const s of sections) {
+    const found = byIdx.get(s.idx);
+    if (found === undefined) byIdx.set(s.idx, [s]);
+    else found.push(s);
+  }
   const seen = new Map<number, ListedShard>();
   const problems: { idx: number; text: string }[] = [];
   for (const l of listed) {

@@ -76,8 +76,9 @@ export async function openBackup(file: string): Promise<CheckedBackup> {
         return Promise.resolve();
       });
       // The section's flag, or the summary's (they agree in every file a release wrote).
+      const byIdx = new Map((listed ?? []).map((l) => [l.idx, l]));
       fuzzy = sections
-        .map((sec) => ({ sec, l: listed?.find((x) => x.idx === sec.idx) }))
+        .map((sec) => ({ sec, l: byIdx.get(sec.idx) }))
         .filter(({ sec, l }) => !sec.consistent || l?.consistent === false)
         .map(({ sec, l }) => (l?.name === undefined ? { idx: sec.idx } : { idx: sec.idx, name: l.name }));
     } catch (err) {
@@ -90,16 +91,23 @@ export async function openBackup(file: string): Promise<CheckedBackup> {
   }
 }
 
+/** SHOWN_FUZZY is how many fuzzy shards restore's result line names; it counts the others. */
+const SHOWN_FUZZY = 5;
+
 /**
  * fuzzyText says which shards of a backup were copied with --allow-fuzzy, for restore's result
  * line: each of their keys holds a value it had at some instant of its copy, not the shard at one
- * seq (docs/backup-format.md). "" when none were.
+ * seq (docs/backup-format.md). The first SHOWN_FUZZY are named (--json lists them all); "" when none.
  */
 export function fuzzyText(fuzzy: readonly FuzzyShard[]): string {
   if (fuzzy.length === 0) return '';
   const one = fuzzy.length === 1;
-  const named = fuzzy.map((f) => (f.name === undefined ? `${f.idx}` : `${f.idx} (${f.name})`)).join(', ');
-  return `; shard${one ? '' : 's'} ${named} ${one ? 'was' : 'were'} backed up with --allow-fuzzy (written to during the copy): ${one ? 'its' : 'their'} keys hold values from different instants of the copy, not the shard at one moment`;
+  const named = fuzzy
+    .slice(0, SHOWN_FUZZY)
+    .map((f) => (f.name === undefined ? `${f.idx}` : `${f.idx} (${f.name})`))
+    .join(', ');
+  const more = fuzzy.length > SHOWN_FUZZY ? ` and ${fuzzy.length - SHOWN_FUZZY} more` : '';
+  return `; shard${one ? '' : 's'} ${named}${more} ${one ? 'was' : 'were'} backed up with --allow-fuzzy (written to during the copy): ${one ? 'its' : 'their'} keys hold values from different instants of the copy, not the shard at one moment`;
 }
 
 /** Largest keeps the largest key and the largest value of a backup (their bytes and key). */

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Crc, encodeBackupHeader, encodeSectionHeader } from '../../src/cli/backup-format.js';
 import { sectionProblems } from '../../src/cli/backup-sections.js';
-import { openBackup } from '../../src/cli/restore-file.js';
+import { fuzzyText, openBackup } from '../../src/cli/restore-file.js';
 import { runCli } from '../helpers/server-process.js';
 import { snapshotStream } from '../helpers/snapshot-stream.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -226,6 +226,14 @@ describe('distkv restore names the shards backed up with --allow-fuzzy', () => {
     const j = await runCli(['restore', file, '--url', node.address, '--json', '--force']);
     assert.equal(j.code, 0, j.stderr);
     assert.deepEqual((JSON.parse(j.stdout) as { fuzzy_shards?: number[] }).fuzzy_shards, [0]);
+  });
+
+  it('names at most five fuzzy shards in the line, counting the others', () => {
+    const text = fuzzyText(Array.from({ length: 7 }, (_, idx) => ({ idx, name: `s${idx}` })));
+    assert.match(
+      text,
+      /^; shards 0 \(s0\), 1 \(s1\), 2 \(s2\), 3 \(s3\), 4 \(s4\) and 2 more were backed up with --allow-fuzzy/,
+    );
   });
 
   it('says nothing of it for a consistent backup', async () => {

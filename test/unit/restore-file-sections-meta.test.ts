@@ -14,69 +14,15 @@
  * nothing written.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Crc, encodeBackupHeader, encodeEnd, encodeSectionHeader } from '../../src/cli/backup-format.js';
-import { openBackup } from '../../src/cli/restore-file.js';
-import { snapshotStream } from '../helpers/snapshot-stream.js';
+import { type PartSection, refusalOf, summaryOf, writeBackupParts } from '../helpers/backup-file-parts.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const dir = tempDir(after);
 
-interface Section {
-  idx: number;
-  keys: string[];
-}
-
 /** writeBackup writes a backup file holding `sections`, whose end lists `listed` (idx and keys). */
-function writeBackup(name: string, sections: Section[], listed: { idx: number; keys: number }[]): string {
-  const parts: Buffer[] = [encodeBackupHeader()];
-  for (const s of sections) {
-    parts.push(encodeSectionHeader(s.idx, true));
-    parts.push(
-      snapshotStream(
-        s.keys.length,
-        s.keys.map((k, i) => ({
-          key: Buffer.from(k),
-          value: Buffer.from(`v-${k}`),
-          seq: i + 1,
-          expiresAtMs: 0,
-        })),
-      ),
-    );
-  }
-  parts.push(
-    encodeEnd({
-      created: new Date().toISOString(),
-      source: 'test',
-      topology: 'cfg',
-      shards: listed.map((l) => ({
-        idx: l.idx,
-        name: `shard-${l.idx}`,
-        seq: l.keys,
-        keys: l.keys,
-        consistent: true,
-      })),
-    }),
-  );
-  const crc = new Crc();
-  for (const p of parts) crc.add(p);
-  const tail = Buffer.alloc(4);
-  tail.writeUInt32LE(crc.value, 0);
-  const file = join(dir, name);
-  writeFileSync(file, Buffer.concat([...parts, tail]));
-  return file;
-}
-
-async function checked(file: string): Promise<string | undefined> {
-  try {
-    const b = await openBackup(file);
-    await b.fh.close();
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
+function writeBackup(name: string, sections: PartSection[], listed: { idx: number; keys: number }[]): string {
+  return writeBackupParts(dir, name, sections, summaryOf(listed));
 }
 
 describe('restore checks the sections of its FILE against the shards its end lists', () => {
@@ -92,7 +38,7 @@ describe('restore checks the sections of its FILE against the shards its end lis
         { idx: 1, keys: 1 },
       ],
     );
-    assert.equal(await checked(file), undefined);
+    assert.equal(await refusalOf(file), undefined);
   });
 
   it('refuses a file that lacks the section of a shard its end lists', async () => {
@@ -104,7 +50,7 @@ describe('restore checks the sections of its FILE against the shards its end lis
         { idx: 1, keys: 1 },
       ],
     );
-    const why = await checked(file);
+    const why = await refusalOf(file);
     assert.ok(
       why !== undefined,
       'taken as usable: a restore writes shard 0 and reports success, shard 1 absent',
@@ -120,11 +66,11 @@ describe('restore checks the sections of its FILE against the shards its end lis
       ],
       [{ idx: 0, keys: 2 }],
     );
-    assert.ok((await checked(file)) !== undefined, 'taken as usable');
+    assert.ok((await refusalOf(file)) !== undefined, 'taken as usable');
   });
 
   it('refuses a section with another number of keys than its end lists for the shard', async () => {
     const file = writeBackup('fewer.dkvb', [{ idx: 0, keys: ['a'] }], [{ idx: 0, keys: 2 }]);
-    assert.ok((await checked(file)) !== undefined, 'taken as usable');
+    assert.ok((await refusalOf(file)) !== undefined, 'taken as usable');
   });
 });

@@ -12,89 +12,26 @@
  * No node is asked for a refused file (nothing listens at port 1).
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { Crc, encodeBackupHeader, encodeSectionHeader } from '../../src/cli/backup-format.js';
 import { sectionProblems } from '../../src/cli/backup-sections.js';
-import { fuzzyText, openBackup } from '../../src/cli/restore-file.js';
+import { fuzzyText } from '../../src/cli/restore-file.js';
+import { type PartSection, refusalOf, summaryOf, writeBackupParts } from '../helpers/backup-file-parts.js';
 import { runCli } from '../helpers/server-process.js';
-import { snapshotStream } from '../helpers/snapshot-stream.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { type HandlerTwin, startOneShardTwin } from '../helpers/twin-server.js';
 
 const dir = tempDir(after);
 
-interface Section {
-  idx: number;
-  keys: string[];
-  consistent?: boolean;
-}
-
-/** writeFile writes a backup holding `sections` whose end holds `meta` (JSON unless a Buffer), then `extra`, then the crc. */
-function writeFile(name: string, sections: Section[], meta: unknown, extra = Buffer.alloc(0)): string {
-  const parts: Buffer[] = [encodeBackupHeader()];
-  for (const s of sections) {
-    parts.push(encodeSectionHeader(s.idx, s.consistent ?? true));
-    parts.push(
-      snapshotStream(
-        s.keys.length,
-        s.keys.map((k, i) => ({
-          key: Buffer.from(k),
-          value: Buffer.from(`v-${k}`),
-          seq: i + 1,
-          expiresAtMs: 0,
-        })),
-      ),
-    );
-  }
-  const json = Buffer.isBuffer(meta) ? meta : Buffer.from(JSON.stringify(meta));
-  const end = Buffer.alloc(5);
-  end[0] = 2;
-  end.writeUInt32LE(json.length, 1);
-  parts.push(end, json, extra);
-  const crc = new Crc();
-  for (const p of parts) crc.add(p);
-  const tail = Buffer.alloc(4);
-  tail.writeUInt32LE(crc.value, 0);
-  const file = join(dir, name);
-  writeFileSync(file, Buffer.concat([...parts, tail]));
-  return file;
-}
-
-/** metaOf is a summary as distkv backup writes it, listing `shards` (idx, keys, consistent). */
-function metaOf(shards: { idx: number; keys: number; consistent?: boolean }[]): unknown {
-  return {
-    created: '2026-12-01T00:00:00.000Z',
-    source: 'http://127.0.0.1:1',
-    topology: 'cfg',
-    shards: shards.map((s) => ({
-      idx: s.idx,
-      name: `shard-${s.idx}`,
-      seq: s.keys,
-      keys: s.keys,
-      consistent: s.consistent ?? true,
-    })),
-  };
-}
-
-/** checked is openBackup's refusal of `file`, or undefined when it takes it. */
-async function checked(file: string): Promise<string | undefined> {
-  try {
-    const b = await openBackup(file);
-    await b.fh.close();
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
+const writeFile = (name: string, sections: PartSection[], meta: unknown, extra?: Buffer): string =>
+  writeBackupParts(dir, name, sections, meta, extra);
 
 describe('distkv restore checks its FILE against its summary', () => {
   it('refuses a file lacking a listed shard, exit 2, naming the shard and nothing asked', async () => {
     const file = writeFile(
       'missing.dkvb',
       [{ idx: 0, keys: ['a', 'b'] }],
-      metaOf([
+      summaryOf([
         { idx: 0, keys: 2 },
         { idx: 1, keys: 3 },
       ]),
@@ -134,38 +71,38 @@ describe('distkv restore checks its FILE against its summary', () => {
         { idx: 0, keys: ['a'] },
         { idx: 2, keys: [] },
       ],
-      metaOf([
+      summaryOf([
         { idx: 0, keys: 1 },
         { idx: 2, keys: 0 },
       ]),
     );
-    assert.equal(await checked(file), undefined);
+    assert.equal(await refusalOf(file), undefined);
   });
 
   it('reads a summary of another shape: no shards list, or a shard without its count', async () => {
     const noList = writeFile('no-list.dkvb', [{ idx: 0, keys: ['a'] }], { created: 'x', source: 'y' });
-    assert.equal(await checked(noList), undefined);
+    assert.equal(await refusalOf(noList), undefined);
     const noCount = writeFile('no-count.dkvb', [{ idx: 0, keys: ['a'] }], {
       shards: [{ idx: 0, name: 'shard-0' }],
     });
-    assert.equal(await checked(noCount), undefined);
+    assert.equal(await refusalOf(noCount), undefined);
     // Without its count a listed shard must still have its section.
     const noCountMissing = writeFile('no-count-missing.dkvb', [{ idx: 0, keys: ['a'] }], {
       shards: [{ idx: 0 }, { idx: 1 }],
     });
-    assert.match((await checked(noCountMissing)) ?? '', /shard 1 is listed but has no section/);
+    assert.match((await refusalOf(noCountMissing)) ?? '', /shard 1 is listed but has no section/);
   });
 
   it('refuses bytes between the summary and the crc, and a summary that is not JSON', async () => {
     const extra = writeFile(
       'extra.dkvb',
       [{ idx: 0, keys: ['a'] }],
-      metaOf([{ idx: 0, keys: 1 }]),
+      summaryOf([{ idx: 0, keys: 1 }]),
       Buffer.from('xyz'),
     );
-    assert.match((await checked(extra)) ?? '', /it holds 3 bytes between its summary and its crc/);
+    assert.match((await refusalOf(extra)) ?? '', /it holds 3 bytes between its summary and its crc/);
     const notJson = writeFile('not-json.dkvb', [{ idx: 0, keys: ['a'] }], Buffer.from('{"shards": ['));
-    assert.match((await checked(notJson)) ?? '', /its summary \(the JSON at its end\) is not JSON/);
+    assert.match((await refusalOf(notJson)) ?? '', /its summary \(the JSON at its end\) is not JSON/);
   });
 
   it(
@@ -215,7 +152,7 @@ describe('distkv restore names the shards backed up with --allow-fuzzy', () => {
     const file = writeFile(
       'fuzzy.dkvb',
       [{ idx: 0, keys: ['a', 'b'], consistent: false }],
-      metaOf([{ idx: 0, keys: 2, consistent: false }]),
+      summaryOf([{ idx: 0, keys: 2, consistent: false }]),
     );
     const r = await runCli(['restore', file, '--url', node.address]);
     assert.equal(r.code, 0, r.stderr);
@@ -237,7 +174,7 @@ describe('distkv restore names the shards backed up with --allow-fuzzy', () => {
   });
 
   it('says nothing of it for a consistent backup', async () => {
-    const file = writeFile('exact.dkvb', [{ idx: 0, keys: ['a'] }], metaOf([{ idx: 0, keys: 1 }]));
+    const file = writeFile('exact.dkvb', [{ idx: 0, keys: ['a'] }], summaryOf([{ idx: 0, keys: 1 }]));
     const r = await runCli(['restore', file, '--url', node.address]);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stdout, /fuzzy/);

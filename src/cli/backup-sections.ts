@@ -84,7 +84,7 @@ export function checkSections(
   const shown = problems.slice(0, SHOWN_PROBLEMS).join('; ');
   const more = problems.length > SHOWN_PROBLEMS ? `; and ${problems.length - SHOWN_PROBLEMS} more` : '';
   throw new Error(
-    `its shard sections do not match the shards its summary lists: ${shown}${more} (the file was changed after distkv backup wrote it, e.g. put together from several backups, so it is not one backup's copy of the cluster: restore a file as distkv backup wrote it)`,
+    `its shard sections do not match the shards its summary lists: ${shown}${more}; restoring it would write part of a backup, or a mix of several (a file changed after distkv backup wrote it, with its crc written again): restore a file as distkv backup wrote it`,
   );
 }
 

@@ -58,8 +58,9 @@ export const RESTORE_VERB: ClientVerb = {
   usage: 'distkv restore FILE',
   summary: VERB_SUMMARIES.restore,
   details:
-    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\n' +
-    'shard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\n' +
+    'Checks the whole file first (nothing is written from a damaged file, nor from one whose shard\n' +
+    'sections are not the shards its summary lists), then routes each key to its shard in the target\n' +
+    'cluster, whose layout may differ from the source. A key with a TTL expires at\n' +
     'its instant in the backup (its write carries that instant); one that has expired by the time it is\n' +
     'sent is not written, and counted. Every key gets a new version in the target (a version read from\n' +
     'the source names nothing there). A shard whose leader fails over is followed to the new leader (for\n' +

@@ -2,7 +2,8 @@
  * Reading and writing a backup file (backup-format.ts) on disk: FileSink appends at tracked
  * positions (so a shard's section can be cut off and copied again), appendCrc closes a written file
  * with the crc of everything before it, checkCrc verifies that crc, and readEntries parses a whole
- * file, section by section, into its entries. Reading never trusts the file: a length that runs
+ * file, section by section, into its entries and checks its sections against its summary
+ * (backup-sections.ts). Reading never trusts the file: a length that runs
  * past its end, an unknown tag or a file that shrinks while it is read is an error, not a hang.
  */
 import type { FileHandle } from 'node:fs/promises';
@@ -21,10 +22,13 @@ import {
   checkBackupHeader,
   checkBackupMagic,
   Crc,
+  decodeMetaShards,
+  type ListedShard,
   SECTION_HEADER_BYTES,
   TAG_END,
   TAG_SHARD,
 } from './backup-format.js';
+import { checkSections, type SectionRead } from './backup-sections.js';
 
 const READ_CHUNK = 1024 * 1024;
 const ENDS_EARLY = 'the file ends in the middle of a record';
@@ -143,6 +147,11 @@ class FileSource {
     this.end = end;
   }
 
+  /** left is how many bytes are still to take. */
+  left(): number {
+    return this.buf.length + this.end - this.at;
+  }
+
   async take(n: number): Promise<Buffer> {
     while (this.buf.length < n) {
       if (this.at >= this.end) throw new Error(ENDS_EARLY);
@@ -168,46 +177,77 @@ export interface BackupEntry {
   expiresAtMs: number;
 }
 
+/** BackupContents is what a whole read of a backup found besides its entries. */
+export interface BackupContents {
+  /** sections are the file's shard sections in file order. */
+  sections: SectionRead[];
+  /** listed is the shards its summary lists (undefined: a summary without a usable list). */
+  listed: ListedShard[] | undefined;
+}
+
 /**
  * readEntries parses a backup of `size` bytes (header, shard sections, end) and calls `onEntry` for
  * each key in file order; throws on a malformed file. Each section's snapshot ends with its key
  * length 0 and exactSeq, then (snapshot version 4) its crc, which is checked: the file's own crc
  * says the file holds what the backup wrote, the snapshot's that the backup wrote what its leader
- * sent (src/replication/snapshot-format.ts). The key and value are copies.
+ * sent (src/replication/snapshot-format.ts). The end's summary is read to the file's crc, and the
+ * sections are checked against the shards it lists (backup-sections.ts): it used to be left
+ * unread, so a file lacking a shard's section restored the rest with exit 0. The key and value
+ * are copies.
  */
 export async function readEntries(
   fh: FileHandle,
   size: number,
   onEntry: (e: BackupEntry) => Promise<void>,
-): Promise<void> {
+): Promise<BackupContents> {
   const src = new FileSource(fh, size - 4);
   checkBackupHeader(await src.take(BACKUP_HEADER_BYTES));
+  const sections: SectionRead[] = [];
   for (;;) {
     const tag = (await src.take(1))[0];
-    if (tag === TAG_END) return;
+    if (tag === TAG_END) break;
     if (tag !== TAG_SHARD) throw new Error(`unknown section tag ${tag}`);
-    const idx = (await src.take(SECTION_HEADER_BYTES - 1)).readUInt32LE(0);
-    const header = await src.take(SNAPSHOT_HEADER_BYTES);
-    const { version } = checkSnapshotHeader(header);
-    // The crc of the section's snapshot (version 4), over every byte taken from its header on.
-    let crc = hasSnapshotCrc(version) ? snapshotCrc(header, 0) : 0;
-    const take = async (n: number): Promise<Buffer> => {
-      const b = await src.take(n);
-      if (hasSnapshotCrc(version)) crc = snapshotCrc(b, crc);
-      return b;
-    };
-    const rest = entryHeadBytes(version) - 2;
-    for (;;) {
-      const keyLen = Buffer.from(await take(2));
-      if (keyLen.readUInt16LE(0) === 0) break;
-      const e = decodeEntryHead(Buffer.concat([keyLen, await take(rest)]), 0, version);
-      const key = Buffer.from(await take(e.keyLen));
-      await onEntry({ key, value: Buffer.from(await take(e.valueLen)), expiresAtMs: e.expiresAtMs ?? 0 });
-    }
-    await take(SNAPSHOT_EXACT_SEQ_BYTES);
-    if (hasSnapshotCrc(version) && (await src.take(SNAPSHOT_CRC_BYTES)).readUInt32LE(0) !== crc)
-      throw new Error(
-        `the snapshot of shard ${idx} does not match its crc32c: it was damaged before the backup wrote it`,
-      );
+    const head = await src.take(SECTION_HEADER_BYTES - 1);
+    const section: SectionRead = { idx: head.readUInt32LE(0), consistent: head[4] === 1, keys: 0 };
+    sections.push(section);
+    await readSection(src, section, onEntry);
   }
+  const metaLen = (await src.take(4)).readUInt32LE(0);
+  if (metaLen > src.left()) throw new Error(ENDS_EARLY);
+  const listed = decodeMetaShards(await src.take(metaLen));
+  if (src.left() > 0)
+    throw new Error(`it holds ${src.left()} bytes between its summary and its crc, where it ends`);
+  checkSections(sections, listed);
+  return { sections, listed };
+}
+
+/** readSection reads the snapshot of `section` from `src`, counting its entries into `section.keys`. */
+async function readSection(
+  src: FileSource,
+  section: SectionRead,
+  onEntry: (e: BackupEntry) => Promise<void>,
+): Promise<void> {
+  const header = await src.take(SNAPSHOT_HEADER_BYTES);
+  const { version } = checkSnapshotHeader(header);
+  // The crc of the section's snapshot (version 4), over every byte taken from its header on.
+  let crc = hasSnapshotCrc(version) ? snapshotCrc(header, 0) : 0;
+  const take = async (n: number): Promise<Buffer> => {
+    const b = await src.take(n);
+    if (hasSnapshotCrc(version)) crc = snapshotCrc(b, crc);
+    return b;
+  };
+  const rest = entryHeadBytes(version) - 2;
+  for (;;) {
+    const keyLen = Buffer.from(await take(2));
+    if (keyLen.readUInt16LE(0) === 0) break;
+    const e = decodeEntryHead(Buffer.concat([keyLen, await take(rest)]), 0, version);
+    const key = Buffer.from(await take(e.keyLen));
+    section.keys++;
+    await onEntry({ key, value: Buffer.from(await take(e.valueLen)), expiresAtMs: e.expiresAtMs ?? 0 });
+  }
+  await take(SNAPSHOT_EXACT_SEQ_BYTES);
+  if (hasSnapshotCrc(version) && (await src.take(SNAPSHOT_CRC_BYTES)).readUInt32LE(0) !== crc)
+    throw new Error(
+      `the snapshot of shard ${section.idx} does not match its crc32c: it was damaged before the backup wrote it`,
+    );
 }

@@ -10,7 +10,8 @@
  *              checked by backup as the stream comes and by restore with the rest of the parse)
  *   end     := TAG_END:u8 metaLen:u32 meta:metaLen crc:u32
  *   meta    := UTF-8 JSON BackupMeta (when, from where, the topology version, per shard: name, seq,
- *              keys, consistent)
+ *              keys, consistent); its shards are the file's sections, one each with `keys`
+ *              entries (read back by decodeMetaShards, checked by backup-sections.ts)
  *   crc     := crc32c of every byte of the file before it
  *
  * `consistent` = 1 when the shard's leader wrote nothing while its snapshot streamed but its own
@@ -50,6 +51,55 @@ export interface BackupMeta {
   source: string;
   topology: string;
   shards: BackupShardMeta[];
+}
+
+/**
+ * ListedShard is a shard as a backup's meta lists it, as far as a reader can tell: a field of
+ * another type than BackupShardMeta's is left out (not compared), so a meta of another shape
+ * still reads (docs/backup-format.md, "The summary").
+ */
+export interface ListedShard {
+  idx: number;
+  name?: string;
+  keys?: number;
+  consistent?: boolean;
+}
+
+/**
+ * decodeMetaShards returns the shards a backup's meta lists, or undefined when it lists none a
+ * reader can use (no `shards` array, or an element without a whole `idx`): every release wrote
+ * BackupMeta, but the list is checked against the sections only when it has that shape. Throws
+ * when the meta is not UTF-8 JSON of an object (no release wrote that).
+ */
+export function decodeMetaShards(meta: Uint8Array): ListedShard[] | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(meta.buffer, meta.byteOffset, meta.byteLength).toString('utf8'));
+  } catch {
+    throw new Error('its summary (the JSON at its end) is not JSON');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new Error('its summary (the JSON at its end) is not a JSON object');
+  const shards = (doc as { shards?: unknown }).shards;
+  if (!Array.isArray(shards)) return undefined;
+  const out: ListedShard[] = [];
+  for (const s of shards as unknown[]) {
+    if (typeof s !== 'object' || s === null) return undefined;
+    const { idx, name, keys, consistent } = s as Record<string, unknown>;
+    if (!isCount(idx)) return undefined;
+    out.push({
+      idx,
+      ...(typeof name === 'string' ? { name } : {}),
+      ...(isCount(keys) ? { keys } : {}),
+      ...(typeof consistent === 'boolean' ? { consistent } : {}),
+    });
+  }
+  return out;
+}
+
+/** isCount tells whether `n` is a whole number ≥ 0. */
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 }
 
 /** encodeBackupHeader returns the file header. */

@@ -12,6 +12,7 @@ import { Agent, fetch } from 'undici';
 import { parseEndpoint } from '../client/endpoint.js';
 import { type ConfigOverrides, loadConfig } from '../config/load-config.js';
 import { readTlsFiles } from '../config/tls-files.js';
+import { wireError } from '../client/wire-decode.js';
 import { DistkvError } from '../errors.js';
 import { topologyHash } from '../routing/shard-map.js';
 import { DataDirLock } from '../server/data-dir-lock.js';
@@ -156,25 +157,67 @@ async function fetchPeerClusterWith(
   } catch (err) {
     throw new DistkvError('SHARD_UNREACHABLE', failureText(err, FETCH_TIMEOUT_MS));
   }
-  if (!res.ok)
-    throw new DistkvError(
-      'SHARD_UNREACHABLE',
-      `${base} answered GET /cluster with ${res.status}: ${text.slice(0, 200)}`,
-    );
+  const type = res.headers.get('content-type');
+  if (!res.ok) {
+    // A node's refusal (a token it wants) is its catalogue error, said as it is.
+    const refusal = nodeRefusal(text);
+    if (refusal !== undefined)
+      throw new DistkvError(
+        'SHARD_UNREACHABLE',
+        `${base} answered GET /cluster with ${res.status} ${refusal.code}: ${refusal.message}`,
+      );
+    throw notANode(base, `${res.status}${res.statusText === '' ? '' : ` ${res.statusText}`}`, type, text);
+  }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch {
-    throw new DistkvError(
-      'SHARD_UNREACHABLE',
-      `${base} answered GET /cluster with something other than JSON`,
-    );
+    throw notANode(base, `${res.status}, not JSON`, type, text);
   }
   // `null` or an array would be read as a document of no config (null threw a TypeError).
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     throw new DistkvError(
       'SHARD_UNREACHABLE',
-      `${base} answered GET /cluster with JSON that is not a document: ${text.slice(0, 200)}`,
+      `${base} answered GET /cluster with JSON that is not a document: ${firstLine(text)}`,
     );
   return doc;
+}
+
+/** ANSWER_LINE_CHARS bounds what a message quotes of a peer's answer. */
+const ANSWER_LINE_CHARS = 80;
+
+/**
+ * notANode is the error for a peer whose answer to GET /cluster (`status`, its content type and
+ * `text`) is not a distkv node's: a distkv node answers it 200 with JSON, or refuses it with a
+ * catalogue error. Any other server's 404 page was quoted whole (200 characters of HTML, its
+ * newlines included) as if it were the node's word.
+ */
+function notANode(base: string, status: string, type: string | null, text: string): DistkvError {
+  return new DistkvError(
+    'SHARD_UNREACHABLE',
+    `${base} did not answer GET /cluster as a distkv node (${status}${type === null ? '' : `, ${type}`}; body: ${firstLine(text)}): is --from the HTTP address of a running node?`,
+  );
+}
+
+/**
+ * firstLine quotes the first line of `text` that is not blank, cut to ANSWER_LINE_CHARS, as JSON
+ * (a peer's control characters reach no terminal), or says the body is empty.
+ */
+function firstLine(text: string): string {
+  const line = text
+    .split(/\r?\n/)
+    .find((l) => l.trim() !== '')
+    ?.trim();
+  if (line === undefined) return 'empty';
+  return JSON.stringify(line.length > ANSWER_LINE_CHARS ? `${line.slice(0, ANSWER_LINE_CHARS)}…` : line);
+}
+
+/** nodeRefusal is the catalogue error `text` holds (a node's refusal), or undefined. */
+function nodeRefusal(text: string): DistkvError | undefined {
+  try {
+    const e = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    return e === undefined ? undefined : wireError(e, undefined);
+  } catch {
+    return undefined;
+  }
 }

@@ -3,7 +3,9 @@
  * regular file (a restore reads it twice, which a pipe cannot give), its crc must match and every
  * entry parse, and no key or value it would write may be over the limits a node of the target
  * cluster reports (`limits` in `/cluster`): a restore used to write every key up to the first one
- * too large, and stop there. An entry that has expired is not written, so it is not checked.
+ * too large, and stop there. An entry that has expired is not written, so it is not checked. Its
+ * shard sections must be the shards its summary lists (backup-sections.ts), and a file whose size
+ * reads 0 but that holds bytes (/proc) is refused as a pipe is.
  */
 import { isUtf8 } from 'node:buffer';
 import { type FileHandle, open, stat } from 'node:fs/promises';
@@ -22,6 +24,14 @@ export interface CheckedBackup {
   size: number;
   /** largest is the largest key and value that a restore would write (an expired key is not written). */
   largest: Largest;
+  /** fuzzy names the shards backed up with --allow-fuzzy (not one instant of the shard), in file order. */
+  fuzzy: FuzzyShard[];
+}
+
+/** FuzzyShard is a shard of a backup copied while it was written to (`consistent` 0). */
+export interface FuzzyShard {
+  idx: number;
+  name?: string;
 }
 
 /**
@@ -50,21 +60,54 @@ export async function openBackup(file: string): Promise<CheckedBackup> {
   }
   try {
     const size = (await fh.stat()).size;
+    // A file the kernel makes as it is read (/proc/self/status) is regular with size 0 and
+    // content: it was called "empty (0 bytes)". What it reads may change between the check and the
+    // write, and a backup is never such a file: refuse it as a pipe is, saying why.
+    if (size === 0 && (await fh.read(Buffer.alloc(1), 0, 1, 0)).bytesRead > 0)
+      throw new UsageError(
+        `${file} is not a file on disk: its size reads 0 bytes yet it holds bytes (a file the system makes as it is read, as those under /proc and /sys are), so a restore cannot check it whole and then write what it checked: restore a file distkv backup wrote`,
+      );
     const largest = new Largest();
+    let fuzzy: FuzzyShard[];
     try {
       await checkCrc(fh, size);
-      await readEntries(fh, size, (e) => {
+      const { sections, listed } = await readEntries(fh, size, (e) => {
         if (!expiredAt(e.expiresAtMs, Date.now())) largest.add(e.key, e.value);
         return Promise.resolve();
       });
+      // The section's flag, or the summary's (they agree in every file a release wrote).
+      const byIdx = new Map((listed ?? []).map((l) => [l.idx, l]));
+      fuzzy = sections
+        .map((sec) => ({ sec, l: byIdx.get(sec.idx) }))
+        .filter(({ sec, l }) => !sec.consistent || l?.consistent === false)
+        .map(({ sec, l }) => (l?.name === undefined ? { idx: sec.idx } : { idx: sec.idx, name: l.name }));
     } catch (err) {
       throw fileProblem(`${file} is not a usable backup`, err);
     }
-    return { fh, size, largest };
+    return { fh, size, largest, fuzzy };
   } catch (err) {
     await fh.close();
     throw err;
   }
+}
+
+/** SHOWN_FUZZY is how many fuzzy shards restore's result line names; it counts the others. */
+const SHOWN_FUZZY = 5;
+
+/**
+ * fuzzyText says which shards of a backup were copied with --allow-fuzzy, for restore's result
+ * line: each of their keys holds a value it had at some instant of its copy, not the shard at one
+ * seq (docs/backup-format.md). The first SHOWN_FUZZY are named (--json lists them all); "" when none.
+ */
+export function fuzzyText(fuzzy: readonly FuzzyShard[]): string {
+  if (fuzzy.length === 0) return '';
+  const one = fuzzy.length === 1;
+  const named = fuzzy
+    .slice(0, SHOWN_FUZZY)
+    .map((f) => (f.name === undefined ? `${f.idx}` : `${f.idx} (${f.name})`))
+    .join(', ');
+  const more = fuzzy.length > SHOWN_FUZZY ? ` and ${fuzzy.length - SHOWN_FUZZY} more` : '';
+  return `; shard${one ? '' : 's'} ${named}${more} ${one ? 'was' : 'were'} backed up with --allow-fuzzy (written to during the copy): ${one ? 'its' : 'their'} keys hold values from different instants of the copy, not the shard at one moment`;
 }
 
 /** Largest keeps the largest key and the largest value of a backup (their bytes and key). */

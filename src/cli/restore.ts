@@ -43,7 +43,7 @@ import {
   WAIT_OPTION,
 } from './leader-wait.js';
 import { newWait, type ProgressLine, stderrProgress } from './progress-line.js';
-import { checkLimits, openBackup } from './restore-file.js';
+import { checkLimits, fuzzyText, openBackup } from './restore-file.js';
 import { expiredAt, RestoreWriter, shardOfEntry } from './restore-writer.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 
@@ -58,8 +58,9 @@ export const RESTORE_VERB: ClientVerb = {
   usage: 'distkv restore FILE',
   summary: VERB_SUMMARIES.restore,
   details:
-    'Checks the whole file first (nothing is written from a damaged file), then routes each key to its\n' +
-    'shard in the target cluster, whose layout may differ from the source. A key with a TTL expires at\n' +
+    'Checks the whole file first (nothing is written from a damaged file, nor from one whose shard\n' +
+    'sections are not the shards its summary lists), then routes each key to its shard in the target\n' +
+    'cluster, whose layout may differ from the source. A key with a TTL expires at\n' +
     'its instant in the backup (its write carries that instant); one that has expired by the time it is\n' +
     'sent is not written, and counted. Every key gets a new version in the target (a version read from\n' +
     'the source names nothing there). A shard whose leader fails over is followed to the new leader (for\n' +
@@ -198,6 +199,7 @@ export const RESTORE_VERB: ClientVerb = {
           keys: written,
           expired,
           ...(again.length === 0 ? {} : { rewritten: writer.rewritten, rewritten_shards: again }),
+          ...(backup.fuzzy.length === 0 ? {} : { fuzzy_shards: backup.fuzzy.map((f) => f.idx) }),
         });
       else
         out.line(
@@ -205,7 +207,8 @@ export const RESTORE_VERB: ClientVerb = {
             (expired === 0 ? '' : ` (${expired} more had expired since the backup)`) +
             (again.length === 0
               ? ''
-              : `; the leader of shard ${again.join(', ')} changed during the restore, so ${again.length === 1 ? 'its' : 'their'} ${rewrittenText(writer.rewritten, extraPasses)} to the new leader (the old one may have acknowledged writes its replicas had not copied)`),
+              : `; the leader of shard ${again.join(', ')} changed during the restore, so ${again.length === 1 ? 'its' : 'their'} ${rewrittenText(writer.rewritten, extraPasses)} to the new leader (the old one may have acknowledged writes its replicas had not copied)`) +
+            fuzzyText(backup.fuzzy),
         );
       return 0;
     } finally {

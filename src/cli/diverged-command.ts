@@ -18,11 +18,13 @@ const OPTIONS: Record<string, OptionSpec> = {
 /** DIVERGED_HELP is the text of `distkv diverged --help`. */
 export const DIVERGED_HELP = `Usage: distkv diverged FILE... [--json]
 
-Prints the records of divergence files (<store dir>.diverged-<epoch>-<first>-<last>[.<n>].log), the
-writes a store held above a fork when a newer epoch took over, in seq order: seq, type (put, delete,
+Prints the records of divergence files (<store dir>.diverged-<epoch>-<first>-<last>[.keys-<count>][.<n>].log),
+the writes a store held above a fork when a newer epoch took over, in seq order: seq, type (put, delete,
 put-ttl, expire), key, value and expiry, one record a line, tab-separated; bytes that are not
 printable text are shown quoted with escapes, values over 64 bytes are cut and their size shown.
-Then a summary line: the records, their seq range and the epoch that forked. With --json, one JSON
+Then a summary line: the records, their seq range and the epoch that forked. A .keys-<count> file
+was saved from the store's keys, its log no longer holding the range: each key last written there
+with its last value, and none of the range's deletes. With --json, one JSON
 object per record: key and value as UTF-8 text when valid, else key_base64 / value_base64.
 A damaged or truncated file prints the records before the damage, then names its offset (exit 1).
 A file that cannot be read, or is no divergence file, is a usage mistake (exit 2).

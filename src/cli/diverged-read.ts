@@ -1,11 +1,11 @@
 /**
  * Reading a divergence file (src/replication/diverged-file.ts, docs/failover.md "Divergence
  * files") for `distkv diverged`: its records in WAL record framing (docs/wal-format.md, no segment
- * header), and how each prints for people (one tab-separated line, bytes shown safely, long values
+ * header; a `.keys-<count>` file holds put records only, one per key: diverged-scan.ts), and how each prints for people (one tab-separated line, bytes shown safely, long values
  * cut) or as one JSON object.
  */
 import { basename } from 'node:path';
-import { parseDivergedName } from '../replication/diverged-file.js';
+import { type DivergedName, parseDivergedName } from '../replication/diverged-file.js';
 import {
   decodeRecord,
   type DecodedRecord,
@@ -57,16 +57,21 @@ export function readDivergedBytes(b: Buffer): DivergedRead {
 export function notDivergedFile(path: string, b: Buffer): string | undefined {
   if (b.length >= 4 && b.readUInt32LE(0) === WAL_MAGIC)
     return `${path} is a WAL segment (it has a segment header), not a divergence file`;
-  if (divergedEpochOf(path) === undefined)
-    return `${path} is not a divergence file: its name is not <store dir>.diverged-<epoch>-<first>-<last>[.<n>].log`;
+  if (divergedNameOf(path) === undefined)
+    return `${path} is not a divergence file: its name is not <store dir>.diverged-<epoch>-<first>-<last>[.keys-<count>][.<n>].log`;
   return undefined;
+}
+
+/** divergedNameOf reads what a divergence file's name says (parseDivergedName): the epoch that forked, its range, whether it holds keys. */
+export function divergedNameOf(path: string): DivergedName | undefined {
+  const name = basename(path);
+  const m = /^(.*)\.diverged-/.exec(name);
+  return m === null ? undefined : parseDivergedName(m[1]!, name);
 }
 
 /** divergedEpochOf reads the epoch from a divergence file's name. */
 export function divergedEpochOf(path: string): number | undefined {
-  const name = basename(path);
-  const m = /^(.*)\.diverged-/.exec(name);
-  return m === null ? undefined : parseDivergedName(m[1]!, name)?.epoch;
+  return divergedNameOf(path)?.epoch;
 }
 
 /** typeName is the record type as printed: put, delete, put-ttl or expire. */
@@ -102,9 +107,16 @@ export function recordJson(r: DecodedRecord): Record<string, unknown> {
   };
 }
 
-/** summaryLine is the last line for a file: its records, their seq range and the epoch that forked. */
+/**
+ * summaryLine is the last line for a file: its records, their seq range and the epoch that forked;
+ * for a file of keys (`.keys-<count>`: the store's log no longer held the range), that it holds each
+ * key's last value and none of the range's deletes.
+ */
 export function summaryLine(path: string, read: DivergedRead): string {
   const n = read.records.length;
   const range = n === 0 ? 'none' : `seq ${read.records[0]!.seq}..${read.records[n - 1]!.seq}`;
-  return `${path}: ${plural(n, 'record')}, ${range}, forked by epoch ${divergedEpochOf(path) ?? '?'}`;
+  const name = divergedNameOf(path);
+  const line = `${path}: ${plural(n, 'record')}, ${range}, forked by epoch ${name?.epoch ?? '?'}`;
+  if (name?.keys !== true) return line;
+  return `${line}; the store's keys last written in seq ${name.first}..${name.last}, each with its last value (its log no longer held that range: what it deleted there is not in this file)`;
 }

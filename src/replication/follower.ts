@@ -63,7 +63,7 @@ export interface FollowerOptions {
    * diverged saves the replica's records above the fork (a divergence file named with the epoch the
    * leader answered in, when the source knows it) before it resyncs, and logs the fork.
    */
-  diverged?: (fork: Diverged) => void;
+  diverged?: (fork: Diverged) => void | Promise<void>;
   /** publish reports the follower's position after every pull, failure and state change. */
   publish: (p: FollowerPosition) => void;
   pullMaxBytes: number;
@@ -195,7 +195,11 @@ export class Follower {
               { source: this.o.source.describe, ack, epoch, fork: pulled.fork, leaderEpoch: pulled.epoch },
               `the leader's history left this replica's at seq ${pulled.fork} (409 DIVERGED): resyncing`,
             );
-          else this.o.diverged(pulled);
+          else {
+            // A save that reads the store's keys (its log was short) yields between pages.
+            await this.o.diverged(pulled);
+            if (this.isStopped()) return;
+          }
           this.forgetLeader();
           mustResync = true;
           continue;

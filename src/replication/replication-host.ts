@@ -134,8 +134,10 @@ export class ReplicationHost {
       this.startFollower(index, h);
       return;
     }
-    // Unsaved (thrown, it failed the map keeper's adoption of the whole map), it is kept as it is.
-    if (trySaveFork(h.spec, r, fork, this.log)) this.startFollower(index, h, fork.seq);
+    // Saved from its log, or from its keys when the log is short (awaited: a large store is read
+    // in pages). Unsaved (an I/O error; thrown, it failed the map keeper's adoption of the whole
+    // map), it is kept as it is.
+    if (await trySaveFork(h.spec, r, fork, this.log)) this.startFollower(index, h, fork.seq);
     else this.startFollower(index, h, undefined, fork.seq);
   }
 
@@ -272,12 +274,13 @@ export class ReplicationHost {
       rebuild: () => this.rebuilds.rebuild(index, h),
       reopen: () => this.rebuilds.reopen(index, h),
       epochs: () => epochsOf(h.spec),
-      diverged: ({ fork, epoch }) => {
+      diverged: async ({ fork, epoch }) => {
         const replica = h.store.replication;
         // The file names the epoch that forked: the leader's. The replica's own map may lag it (it
         // learns of the new epoch from this very answer); it is the best guess only when the
-        // source did not say (a leader that sends no X-Distkv-Epoch).
-        if (replica !== undefined) saveFork(h.spec, replica, fork, epoch ?? h.spec.epoch ?? 0, this.log);
+        // source did not say (a leader that sends no X-Distkv-Epoch). The follower awaits the save.
+        if (replica !== undefined)
+          await saveFork(h.spec, replica, fork, epoch ?? h.spec.epoch ?? 0, this.log);
       },
       publish: (p) => {
         this.positions.set(index, SLOT_LAST_SEQ, p.ack);

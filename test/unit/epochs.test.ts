@@ -228,7 +228,9 @@ describe('a replica and epochs', () => {
       },
       publish: () => undefined,
       epochs: () => ({ epoch: 1, history: [{ epoch: 1, firstSeq: 3 }] }),
-      diverged: ({ fork, epoch }) => saved.push({ fork, epoch, lastSeq: replica.lastSeq() }),
+      diverged: ({ fork, epoch }) => {
+        saved.push({ fork, epoch, lastSeq: replica.lastSeq() });
+      },
       pullMaxBytes: 1 << 20,
       pullWaitMs: 10,
     });

@@ -255,7 +255,9 @@ class Shard {
         return (await reattach()).replication;
       },
       epochs: () => this.epochs,
-      diverged: ({ fork }) => this.forks.push(fork),
+      diverged: ({ fork }) => {
+        this.forks.push(fork);
+      },
       publish: (p) => {
         this.positions[r] = p;
       },

@@ -16,11 +16,8 @@
  *     a position;
  *   - `herePositions`, once the stores are open and at each later check: the positions of this
  *     process's replica stores (the pool's shared positions, which its `/cluster` shows peers as
- *     `acked_seq`), read as a peer's; `herePosition` confirms a pull's claim for one of them;
- *   - `startingRefusal`: a pull heard over HTTP before the stores are watched (a ring's first
- *     pull, or a replica in another process) ahead of its leader here waits for the check.
+ *     `acked_seq`), read as a peer's; `herePosition` confirms a pull's claim for one of them.
  */
-import { DistkvError } from '../errors.js';
 import type { Confirmation, ReplicaPosition } from './behind-confirm.js';
 import type { MapKeeper } from './map-keeper.js';
 import type { NodePlan } from './node-plan.js';
@@ -90,26 +87,4 @@ export function herePosition(
   if (local === undefined) return undefined;
   if (pool.storeFailure(local.index) !== undefined) return { reason: `its store in this process failed` };
   return { seq: pool.lastSeq(local.index) };
-}
-
-/**
- * startingRefusal refuses (STARTING) a pull heard before the stores are watched whose `seq` is
- * above the last seq of shard `idx`'s leader store of `stores` (0 while it opens): the leader
- * cannot be held yet, and its worker would tell the replica it is ahead (REPLICA_AHEAD) or
- * forked, and the replica would resync. Undefined: the pull goes on.
- */
-export function startingRefusal(
-  stores: readonly Planned[],
-  pool: Pick<WorkerPool, 'lastSeq'>,
-  idx: number,
-  seq: number,
-): DistkvError | undefined {
-  const leader = stores.find((st) => st.shard.idx === idx && st.role === 'leader');
-  if (leader === undefined) return undefined;
-  const last = pool.lastSeq(leader.index);
-  if (seq <= last) return undefined;
-  return new DistkvError(
-    'STARTING',
-    `node is starting: this pull is after seq ${String(seq)}, above the ${String(last)} of shard ${leader.shard.name}'s leader here, which is checked against its replicas before it answers one ahead of it; ask again`,
-  );
 }

@@ -28,7 +28,8 @@
  * A replica in this process is read from the pool's positions as a peer's (`fromHere`: once the
  * stores are open, after the start's peer round, every PEER_CHECK_MS while a store is watched), and
  * its worker refuses its pulls ahead of a leader watched from its start (behind-here.ts). A pull
- * heard before `watch`, ahead of its leader, is refused as STARTING (`startingRefusal`).
+ * heard before `watch` (the stores opening) waits for it: answered then, a replica ahead of the
+ * leader was told to resync (a ring's first pull comes then; so may a replica's in another process).
  *
  * A pull (`/_repl/pull`'s `after`, before the pull is answered: `pulled`) is a claim, not a
  * position: with no `server.token` anyone who reaches the node can send one naming a real replica,
@@ -61,7 +62,7 @@ import {
   unconfirmedError,
   type WatchedStart,
 } from './behind-confirm.js';
-import { herePosition, herePositions, startingRefusal, watchedFromStart } from './behind-here.js';
+import { herePosition, herePositions, watchedFromStart } from './behind-here.js';
 import type { MapKeeper } from './map-keeper.js';
 import type { NodePlan } from './node-plan.js';
 import { PEER_CHECK_MS } from './peer-check.js';
@@ -86,8 +87,6 @@ export interface BehindOptions {
   trustPulls?: boolean;
   /** now is the clock of the back-off (ms; performance.now by default). */
   now?: () => number;
-  /** stores are this node's stores, for the pulls heard before `watch` (absent: those are not checked). */
-  stores?: readonly Planned[];
 }
 
 /** Backoff is a shard's back-off after a claim that was not confirmed. */
@@ -113,10 +112,10 @@ export class BehindLeaders {
   private readonly backoff = new Map<number, Backoff>();
   /** stores are this node's stores (`watch`): a replica hosted here is read, not asked. */
   private stores: readonly Planned[] = [];
-  /** planned are this node's stores as given before they open (BehindOptions.stores). */
-  private readonly planned: readonly Planned[] | undefined;
-  /** armed is set by `watch`: pulls before it are checked against their leader's last seq alone. */
+  /** armed is set by `watch` (or `stop`); `arming` resolves then: a pull heard before waits for it. */
   private armed = false;
+  private readonly arming: Promise<void>;
+  private arm: () => void = () => undefined;
   /** timer reads this process's replicas every PEER_CHECK_MS while a store is watched (`start`). */
   private timer: NodeJS.Timeout | undefined;
   private readonly liveMap: MapKeeper;
@@ -133,7 +132,9 @@ export class BehindLeaders {
     this.ask = options.ask;
     this.trustPulls = options.trustPulls === true;
     this.now = options.now ?? (() => performance.now());
-    this.planned = options.stores;
+    this.arming = new Promise((resolve) => {
+      this.arm = resolve;
+    });
   }
 
   /**
@@ -145,6 +146,7 @@ export class BehindLeaders {
   watch(stores: readonly Planned[], empty: ReadonlySet<number>, lossy: boolean): void {
     this.stores = stores;
     this.armed = true;
+    this.arm();
     for (const st of stores) {
       if (this.pool.storeFailure(st.index) !== undefined) continue;
       // One store per shard: a process hosting the leader and a replica of one shard watches the
@@ -176,10 +178,12 @@ export class BehindLeaders {
     this.timer.unref();
   }
 
-  /** stop ends `start`'s reads. */
+  /** stop ends `start`'s reads, and the wait of pulls heard before `watch` (the node stops). */
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.armed = true;
+    this.arm();
   }
 
   /**
@@ -234,10 +238,7 @@ export class BehindLeaders {
     seq: number,
     from: string,
   ): Promise<DistkvError | undefined> | undefined {
-    if (!this.armed) {
-      const refusal = startingRefusal(this.planned ?? [], this.pool, idx, seq);
-      return refusal === undefined ? undefined : Promise.resolve(refusal);
-    }
+    if (!this.armed) return this.arming.then(() => this.pulled(idx, replica, seq, from));
     if (this.watched.size === 0) return undefined;
     const w = this.watched.get(idx);
     if (w === undefined || seq <= w.startSeq) return undefined;

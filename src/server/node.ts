@@ -155,7 +155,6 @@ export class DistkvNode {
     this.behindLeaders = new BehindLeaders(this.liveMap, this.pool, log, {
       ask: clusterAsker(others, scheme, ca, shardMap.hash),
       trustPulls: config.server.token !== '',
-      stores: this.plan.stores,
     });
     const coordinated = config.coordination.etcd.length > 0;
     // With a coordinator, etcd holds the live map: peers' maps are not adopted (etcd wins).
@@ -332,6 +331,7 @@ export class DistkvNode {
       // A peer's map may have made a watched store here the leader of a shard a replica here holds.
       await node.behindLeaders.fromHere();
     } catch (err) {
+      node.behindLeaders.stop();
       await node.coordinator?.stop();
       for (const r of node.resp) r.close();
       node.frontDoor.close();

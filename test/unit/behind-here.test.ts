@@ -4,7 +4,7 @@
  * never through `/_repl/pull`'s check: its first pull told it it was ahead of the empty leader, it
  * resynced from it and its records were gone. Now its worker refuses its pulls ahead of a leader
  * watched from its start until that leader takes a write, the node reads its position as a peer's
- * and holds the shard, and a pull heard before the node watches is not answered with a resync.
+ * and holds the shard, and a pull heard before the node watches waits for it.
  * The e2e side is test/e2e/load-replica-only-same-process.test.ts.
  */
 import assert from 'node:assert/strict';
@@ -63,7 +63,7 @@ function node(seqs: number[]): {
     { index: 0, worker: 0, node: A, role: 'leader', dir: '/a', shard },
     { index: 1, worker: 0, node: B, role: 'replica', dir: '/b', shard, replication: { leaderStore: 0 } },
   ] as unknown as Planned[];
-  const behind = new BehindLeaders(keeper, fake, pino({ level: 'silent' }), { stores });
+  const behind = new BehindLeaders(keeper, fake, pino({ level: 'silent' }));
   return { keeper, stores, pool, behind };
 }
 
@@ -123,13 +123,19 @@ describe("BehindLeaders reading this process's replicas", () => {
     assert.deepEqual(pool.fences, []);
   });
 
-  it('refuses a pull ahead of the leader heard before the stores are watched, as STARTING', async () => {
-    const { stores, behind } = node([0, 0]);
-    const refusal = await behind.pulled(0, B, 200, '127.0.0.1');
-    assert.equal(refusal?.code, 'STARTING');
-    assert.equal(behind.pulled(0, B, 0, '127.0.0.1'), undefined, 'a pull not ahead goes on');
-    behind.watch(stores, new Set(), false);
-    // Watched now: the claim is checked as before (the replica's store here is read: at 0, not confirmed).
-    assert.equal((await behind.pulled(0, B, 200, '127.0.0.1'))?.code, 'LEADER_BEHIND');
+  it('has a pull heard before the stores are watched wait for the check, then refused as held', async () => {
+    const { keeper, stores, behind } = node([0, 200]);
+    let settled = false;
+    const check = behind.pulled(0, B, 200, '127.0.0.1');
+    assert.ok(check !== undefined);
+    void check.then(() => {
+      settled = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(settled, false, 'answered before the leader could be held, the replica was told to resync');
+    behind.watch(stores, new Set([0]), false);
+    // The pull's claim is confirmed here (the replica's store in this process is read): held.
+    assert.equal(await check, undefined);
+    assert.deepEqual(keeper.behindOf(0), { replica: B, seq: 200, leaderSeq: 0 });
   });
 });

@@ -10,6 +10,16 @@
  * fdatasync and no wake-up. The feed carries records of the leader's current epoch only, to a
  * replica of the leader's history id (one without it pulls first, and takes it); anything it
  * cannot take ends it, and the replica pulls again.
+ *
+ * A leader watched from its start (`holdAhead`: its node checks whether it started behind a
+ * replica, src/server/behind-leaders.ts) that has taken no write since this source first read it
+ * refuses a replica ahead of it with LEADER_BEHIND, before any other check: the replica keeps its
+ * records and asks again, as one in another process is refused by `/_repl/pull` while its node
+ * holds the shard. The replica's first pull comes as its worker opens, before the node has read
+ * any replica's position: answered 'diverged' (or, its leader's directory lost with its history
+ * id and live map, a fork at 0), it resynced from the empty leader and its records were gone
+ * (test/e2e/load-replica-only-same-process.test.ts). A leader that took a write is no longer
+ * watched: a replica ahead of it holds another history, answered as before.
  */
 import { DistkvError } from '../errors.js';
 import { SLOT_COUNT } from '../routing/slot.js';
@@ -39,18 +49,27 @@ export class LocalSource implements ReplicationSource {
   private readonly slots: SlotRange;
   /** feeding is the running feed (follow), stopped by close. */
   private feeding: Feed | undefined;
+  /** holdAhead: the leader is watched from its start (see above). */
+  private readonly holdAhead: boolean;
+  /** firstSeen is the leader's last seq when this source first read it (holdAhead). */
+  private firstSeen: number | undefined;
 
-  /** `epochs` reads the leader's shard epochs (its spec); `slots` are the shard's (all by default). */
+  /**
+   * `epochs` reads the leader's shard epochs (its spec); `slots` are the shard's (all by default);
+   * `holdAhead`: the leader is watched from its start (see above).
+   */
   constructor(
     leader: () => LocalLeader | undefined,
     describe: string,
     epochs: () => ShardEpochs = () => ({ epoch: 0, history: [] }),
     slots: SlotRange = { first: 0, last: SLOT_COUNT - 1 },
+    holdAhead = false,
   ) {
     this.leader = leader;
     this.describe = describe;
     this.epochs = epochs;
     this.slots = slots;
+    this.holdAhead = holdAhead;
   }
 
   async pull(
@@ -61,6 +80,7 @@ export class LocalSource implements ReplicationSource {
     history?: string,
   ): Promise<PullResult> {
     const leader = this.current();
+    this.refuseAhead(leader, after);
     const epochs = this.epochs();
     const foreign = historyFork(leader.history, history, after);
     if (foreign !== undefined) return { fork: foreign, epoch: epochs.epoch };
@@ -144,6 +164,21 @@ export class LocalSource implements ReplicationSource {
     const epoch = epochOfSeq(this.epochs().history, seq);
     const history = leader.history === undefined ? {} : { history: leader.history };
     return Promise.resolve({ seq, epoch, ...history, chunks: chunks(), exactSeq: () => exact });
+  }
+
+  /**
+   * refuseAhead throws LEADER_BEHIND for a pull at `after`, above the last seq of `leader`, watched
+   * from its start and unwritten since this source first read it (see above).
+   */
+  private refuseAhead(leader: LocalLeader, after: number): void {
+    if (!this.holdAhead) return;
+    const last = leader.lastSeq();
+    this.firstSeen ??= last;
+    if (after <= last || last !== this.firstSeen) return;
+    throw new DistkvError(
+      'LEADER_BEHIND',
+      `${this.describe} holds records through seq ${String(last)} only and took no write since it opened, and this replica holds them through seq ${String(after)}: refused, not resynced, until its node has checked whether it started behind this replica (docs/failover.md, "A leader that starts behind its replica")`,
+    );
   }
 
   close(): Promise<void> {

@@ -66,6 +66,7 @@ export function replicaSource(
       `local store ${leaderStore}`,
       () => localLeader.epochs(),
       spec.shard,
+      r.leaderWatched === true,
     );
   return http();
 }

@@ -13,6 +13,7 @@
  * there): the caller logs it. A real replica
  * that pulls is up, so a node that does not answer is taken as not confirming.
  */
+import { DistkvError } from '../errors.js';
 import { fetchClusterDoc } from './cluster-doc-fetch.js';
 import { PEER_TIMEOUT_MS } from './peer-check.js';
 
@@ -33,8 +34,8 @@ export function positionIn(doc: unknown, address: string, idx: number): number |
   return replicaPositions(doc).find((p) => p.idx === idx && p.address === address)?.seq;
 }
 
-/** ReplicaPosition is one replica store's position as a peer's `/cluster` shows it. */
-interface ReplicaPosition {
+/** ReplicaPosition is one replica store's position as a peer's `/cluster` shows it (or this process's: behind-here.ts). */
+export interface ReplicaPosition {
   idx: number;
   address: string;
   seq: number;
@@ -88,4 +89,23 @@ export function clusterAsker(
     if (seq === undefined) return { reason: `its /cluster lists no replica store of shard ${String(idx)}` };
     return { seq };
   };
+}
+
+/** WatchedStart is what a refusal names of a leader store watched since its start (behind-leaders.ts, Watched). */
+export interface WatchedStart {
+  st: { shard: { name: string } };
+  /** startSeq is the store's last seq when it opened. */
+  startSeq: number;
+}
+
+/**
+ * unconfirmedError refuses a pull whose claim (`replica` through `seq`) was not confirmed
+ * (`reason`): the shard is served, but that pull, above the leader's seq, would be told
+ * REPLICA_AHEAD and resync; a real replica keeps its records and asks again.
+ */
+export function unconfirmedError(w: WatchedStart, replica: string, seq: number, reason: string): DistkvError {
+  return new DistkvError(
+    'LEADER_BEHIND',
+    `this pull claims that replica ${replica} of ${w.st.shard.name} holds records through seq ${String(seq)}, above the seq ${String(w.startSeq)} its leader here started with, but the replica's node did not confirm it (${reason}): the shard is served and this pull refused; a replica that is ahead keeps its records and asks again (docs/failover.md, "A leader that starts behind its replica")`,
+  );
 }

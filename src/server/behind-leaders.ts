@@ -25,6 +25,12 @@
  * naming the most advanced replica seen and the command that promotes it, and the replicas' pulls
  * too, so they keep their records. A failover that moves the leader away ends it.
  *
+ * A replica in this process is read from the pool's positions as a peer's (`fromHere`: once the
+ * stores are open, after the start's peer round, every PEER_CHECK_MS while a store is watched), and
+ * its worker refuses its pulls ahead of a leader watched from its start (behind-here.ts). A pull
+ * heard before `watch` (the stores opening) waits for it: answered then, a replica ahead of the
+ * leader was told to resync (a ring's first pull comes then; so may a replica's in another process).
+ *
  * A pull (`/_repl/pull`'s `after`, before the pull is answered: `pulled`) is a claim, not a
  * position: with no `server.token` anyone who reaches the node can send one naming a real replica,
  * and a claim alone held the shard until someone ran a failover. So a pull above `startSeq` fences
@@ -49,9 +55,17 @@
  */
 import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
-import { type AskPosition, type Confirmation, replicaPositions } from './behind-confirm.js';
+import {
+  type AskPosition,
+  type Confirmation,
+  replicaPositions,
+  unconfirmedError,
+  type WatchedStart,
+} from './behind-confirm.js';
+import { herePosition, herePositions, watchedFromStart } from './behind-here.js';
 import type { MapKeeper } from './map-keeper.js';
 import type { NodePlan } from './node-plan.js';
+import { PEER_CHECK_MS } from './peer-check.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /** Planned is a store of this node's plan, with its worker. */
@@ -82,10 +96,8 @@ interface Backoff {
 }
 
 /** Watched is a store watched since its start. */
-export interface Watched {
+export interface Watched extends WatchedStart {
   st: Planned;
-  /** startSeq is the store's last seq when it opened. */
-  startSeq: number;
   /** epoch is the shard's epoch the watch holds in; undefined: any (a store that started empty). */
   epoch: number | undefined;
 }
@@ -100,6 +112,12 @@ export class BehindLeaders {
   private readonly backoff = new Map<number, Backoff>();
   /** stores are this node's stores (`watch`): a replica hosted here is read, not asked. */
   private stores: readonly Planned[] = [];
+  /** armed is set by `watch` (or `stop`); `arming` resolves then: a pull heard before waits for it. */
+  private armed = false;
+  private readonly arming: Promise<void>;
+  private arm: () => void = () => undefined;
+  /** timer reads this process's replicas every PEER_CHECK_MS while a store is watched (`start`). */
+  private timer: NodeJS.Timeout | undefined;
   private readonly liveMap: MapKeeper;
   private readonly pool: Pool;
   private readonly log: Logger;
@@ -114,6 +132,9 @@ export class BehindLeaders {
     this.ask = options.ask;
     this.trustPulls = options.trustPulls === true;
     this.now = options.now ?? (() => performance.now());
+    this.arming = new Promise((resolve) => {
+      this.arm = resolve;
+    });
   }
 
   /**
@@ -124,6 +145,8 @@ export class BehindLeaders {
    */
   watch(stores: readonly Planned[], empty: ReadonlySet<number>, lossy: boolean): void {
     this.stores = stores;
+    this.armed = true;
+    this.arm();
     for (const st of stores) {
       if (this.pool.storeFailure(st.index) !== undefined) continue;
       // One store per shard: a process hosting the leader and a replica of one shard watches the
@@ -132,8 +155,48 @@ export class BehindLeaders {
       if (this.watched.has(st.shard.idx) && st.node !== leader) continue;
       const startSeq = this.pool.lastSeq(st.index);
       if (empty.has(st.index)) this.watched.set(st.shard.idx, { st, startSeq, epoch: undefined });
-      else if (!lossy) this.watched.set(st.shard.idx, { st, startSeq, epoch: this.epochOf(st.shard.idx) });
+      else if (watchedFromStart(st.index, empty, lossy))
+        this.watched.set(st.shard.idx, { st, startSeq, epoch: this.epochOf(st.shard.idx) });
     }
+  }
+
+  /**
+   * start reads this process's replicas every PEER_CHECK_MS (`fromHere`) until no store is
+   * watched or `stop`: a map may make a watched store lead a shard a replica here holds.
+   */
+  start(): void {
+    if (this.timer !== undefined || this.watched.size === 0) return;
+    this.timer = setInterval(() => {
+      if (this.watched.size === 0) {
+        this.stop();
+        return;
+      }
+      this.fromHere().catch((err: unknown) => {
+        this.log.warn({ err: (err as Error).message }, "reading this process's replica positions failed");
+      });
+    }, PEER_CHECK_MS);
+    this.timer.unref();
+  }
+
+  /** stop ends `start`'s reads, and the wait of pulls heard before `watch` (the node stops). */
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.armed = true;
+    this.arm();
+  }
+
+  /**
+   * fromHere reads the positions of this process's replica stores (behind-here.ts) as a peer's;
+   * resolves once every shard they show ahead of a watched leader here is checked.
+   */
+  async fromHere(): Promise<void> {
+    // A store that took a write is watched no more (so `start`'s reads end once all did).
+    for (const w of [...this.watched.values()]) this.stillWatched(w);
+    if (this.watched.size === 0) return;
+    const shards = new Set(this.watched.keys());
+    for (const { idx, address, seq } of herePositions(this.stores, shards, this.liveMap, this.pool))
+      await this.sighted(idx, address, seq);
   }
 
   /**
@@ -175,6 +238,7 @@ export class BehindLeaders {
     seq: number,
     from: string,
   ): Promise<DistkvError | undefined> | undefined {
+    if (!this.armed) return this.arming.then(() => this.pulled(idx, replica, seq, from));
     if (this.watched.size === 0) return undefined;
     const w = this.watched.get(idx);
     if (w === undefined || seq <= w.startSeq) return undefined;
@@ -323,12 +387,8 @@ export class BehindLeaders {
 
   /** positionOf is `replica`'s position of shard `idx`: read here when this process hosts it, else asked of its node. */
   private async positionOf(replica: string, idx: number): Promise<Confirmation> {
-    const local = this.stores.find((s) => s.shard.idx === idx && s.node === replica);
-    if (local !== undefined) {
-      if (this.pool.storeFailure(local.index) !== undefined)
-        return { reason: `its store in this process failed` };
-      return { seq: this.pool.lastSeq(local.index) };
-    }
+    const here = herePosition(this.stores, this.pool, replica, idx);
+    if (here !== undefined) return here;
     if (this.ask === undefined) return { reason: 'no node is asked to confirm a claim here' };
     // An ask that fails confirms nothing: the fence is released all the same.
     return this.ask(replica, idx).catch((err: unknown) => ({
@@ -364,16 +424,4 @@ export class BehindLeaders {
   private epochOf(idx: number): number {
     return this.liveMap.current.shards.find((s) => s.idx === idx)?.epoch ?? 0;
   }
-}
-
-/**
- * unconfirmedError refuses a pull whose claim (`replica` through `seq`) was not confirmed
- * (`reason`): the shard is served, but that pull, above the leader's seq, would be told
- * REPLICA_AHEAD and resync; a real replica keeps its records and asks again.
- */
-function unconfirmedError(w: Watched, replica: string, seq: number, reason: string): DistkvError {
-  return new DistkvError(
-    'LEADER_BEHIND',
-    `this pull claims that replica ${replica} of ${w.st.shard.name} holds records through seq ${String(seq)}, above the seq ${String(w.startSeq)} its leader here started with, but the replica's node did not confirm it (${reason}): the shard is served and this pull refused; a replica that is ahead keeps its records and asks again (docs/failover.md, "A leader that starts behind its replica")`,
-  );
 }

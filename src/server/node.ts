@@ -40,6 +40,7 @@ import { drainNode } from './node-drain.js';
 import { listenAddress } from './listen-address.js';
 import { type NodePlan, planNode, selectNodes } from './node-plan.js';
 import { clusterAsker } from './behind-confirm.js';
+import { flagWatchedLeaders } from './behind-here.js';
 import { BehindLeaders } from './behind-leaders.js';
 import { PeerCheck } from './peer-check.js';
 import { registerPeerMetrics } from './peer-metrics.js';
@@ -281,6 +282,8 @@ export class DistkvNode {
         );
       }
       const lossy = node.marker?.lossy === true;
+      // Before the workers start: a replica on its leader's worker pulls as it opens (behind-here.ts).
+      if (options.config.storage.engine !== 'memory') flagWatchedLeaders(node.plan.stores, empty, lossy);
       await node.frontDoor.listen();
       // Requests are answered from now on, but with 503 until the stores are open ("serving" below).
       for (const l of node.plan.listeners)
@@ -300,9 +303,12 @@ export class DistkvNode {
       }
       await node.pool.start();
       node.liveMap.attach(node.plan, node.pool);
-      // Before the peer round, which may show a replica ahead of a leader here (behind-leaders.ts).
-      if (options.config.storage.engine !== 'memory')
-        node.behindLeaders.watch(node.plan.stores, empty, lossy);
+      // Before the peer round, which may show a replica ahead of a leader here (behind-leaders.ts),
+      // and so may a replica in this process (behind-here.ts). With the memory engine every store
+      // starts empty by design: none is watched.
+      const persistent = options.config.storage.engine !== 'memory';
+      node.behindLeaders.watch(persistent ? node.plan.stores : [], empty, lossy);
+      await node.behindLeaders.fromHere();
       // A node that was down learns a newer live map (from etcd, else from its peers) before it
       // takes a write; with etcd it also takes the leader keys it is due.
       // After an unclean stop that may have lost records readers saw, the shards it leads start a
@@ -322,7 +328,10 @@ export class DistkvNode {
         warnIfAlone(node.log, node.peers, node.liveMap.current.version);
         if (lossy) await startRestartEpochs(node.liveMap, node.plan, node.pool, node.log);
       }
+      // A peer's map may have made a watched store here the leader of a shard a replica here holds.
+      await node.behindLeaders.fromHere();
     } catch (err) {
+      node.behindLeaders.stop();
       await node.coordinator?.stop();
       for (const r of node.resp) r.close();
       node.frontDoor.close();
@@ -363,6 +372,7 @@ export class DistkvNode {
     }
     node.state.phase = 'serving';
     node.peers.start();
+    node.behindLeaders.start();
     node.log.info(
       { map_version: node.liveMap.current.version },
       `live map version ${node.liveMap.current.version}`,
@@ -376,6 +386,7 @@ export class DistkvNode {
 
   /** stop drains and shuts down (node-drain.ts); calling it again returns the same promise. */
   stop(): Promise<void> {
+    this.behindLeaders.stop();
     this.stopping ??= drainNode({
       state: this.state,
       plan: this.plan,

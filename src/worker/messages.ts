@@ -66,6 +66,12 @@ export interface ReplicaSpec {
   configHash: string;
   /** ring is the SharedArrayBuffer ring from a leader on another worker of this process (ring-format.ts). */
   ring?: SharedArrayBuffer;
+  /**
+   * leaderWatched: the leader store here starts watched for a replica ahead of it (set at the
+   * start, src/server/behind-leaders.ts): on its worker, until it takes a write, it refuses this
+   * replica's pulls ahead of it instead of telling it to resync (local-source.ts).
+   */
+  leaderWatched?: boolean;
 }
 
 /** Fork tells a replica store that its records above `seq` were written in an epoch before `epoch` and no leader of `epoch` has them. */

@@ -76,6 +76,8 @@ interface MergedShard {
     down: boolean;
     no_lease?: boolean;
     behind?: { replica: string };
+    state?: string;
+    error?: string;
   };
   replicas: readonly ReplicaHealth[];
 }
@@ -90,6 +92,10 @@ export function problemsOf(shards: readonly MergedShard[], disputes: readonly Di
   for (const s of shards) {
     const l = s.leader;
     if (l.down) out.push(`${s.name}: no leader: its leader ${l.address} does not answer`);
+    else if (l.state === 'failed')
+      out.push(
+        `${s.name}: no leader: its leader's store on ${l.address} did not open: ${l.error ?? 'no reason given'}`,
+      );
     else if (l.behind !== undefined)
       out.push(
         `${s.name}: no leader: its leader ${l.address} is held behind its replica ${l.behind.replica}`,
@@ -113,7 +119,8 @@ sees it, and with what its leader heard of its pulls when its leader runs in ano
 Exit status: 0 healthy: every shard's leader serves it and every replica follows it.
 1 not healthy, one line on stderr per problem ("distkv cluster: not healthy: ..."): a node does
 not answer, a shard has no leader that serves it (down, held behind its replica, no etcd lease),
-a replica does not follow its leader (lag unknown: disconnected, starting, held) or is still
+its leader's store did not open (STORE FAILED), a replica does not follow its leader (lag
+unknown: disconnected, starting, held) or is still
 resyncing from a snapshot (said so: it serves no reads yet), a node refuses slots of a config
 mismatch; also when no node answered at all. 2 usage.
 A node still starting (its stores opening) or a replica that has not yet reached its leader
@@ -159,7 +166,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
         down.size > 0 ||
         disputes.length > 0 ||
         leaseless.length > 0 ||
-        merged.some((s) => s.leader.behind !== undefined);
+        merged.some((s) => s.leader.behind !== undefined || s.leader.state === 'failed');
       // One line per problem on stderr, table or --json alike: `distkv cluster && echo healthy`.
       for (const p of problems) process.stderr.write(`distkv cluster: not healthy: ${p}\n`);
       if (out.json) {
@@ -193,11 +200,13 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
           String(s.epoch ?? 0),
           s.leader.down
             ? `NO LEADER: ${s.leader.address} (DOWN)`
-            : s.leader.behind !== undefined
-              ? `NO LEADER: ${s.leader.address} (BEHIND ${s.leader.behind.replica}${s.leader.behind.handing_over === true ? ', HANDING OVER' : ''})`
-              : s.leader.no_lease === true
-                ? `NO LEADER: ${s.leader.address} (no lease in etcd)`
-                : s.leader.address,
+            : s.leader.state === 'failed'
+              ? `NO LEADER: ${s.leader.address} (STORE FAILED)`
+              : s.leader.behind !== undefined
+                ? `NO LEADER: ${s.leader.address} (BEHIND ${s.leader.behind.replica}${s.leader.behind.handing_over === true ? ', HANDING OVER' : ''})`
+                : s.leader.no_lease === true
+                  ? `NO LEADER: ${s.leader.address} (no lease in etcd)`
+                  : s.leader.address,
           String(s.leader.last_seq ?? '-'),
           replicas || '-',
         ]);
@@ -214,6 +223,11 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
         `config version ${newest.version}, live map version ${newest.map_version ?? 1}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}${behind.length > 0 ? `; routing with an older map: ${behind.map((d) => `${d.node} (version ${d.map_version ?? 1})`).join(', ')}` : ''}`,
       );
       for (const s of merged) if (s.leader.down) out.line(leaderlessAdvice(s, newest.coordination));
+      for (const s of merged)
+        if (s.leader.state === 'failed' && !s.leader.down)
+          out.line(
+            `STORE FAILED: ${s.name}: its leader's store on ${s.leader.address} did not open, so the shard is refused (its replicas cannot follow it): ${s.leader.error ?? 'no reason given'}. Fix what the error names and restart that node; if the store cannot be repaired, stop that node and fail the shard over to a replica (distkv failover --shard ${s.name} --force)`,
+          );
       for (const s of merged)
         if (s.config_leader !== undefined && !s.leader.down)
           out.line(configLeaderHint({ ...s, config_leader: s.config_leader }));

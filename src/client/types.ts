@@ -264,6 +264,9 @@ export interface ClusterShard {
     last_write_seq?: number;
     no_lease?: boolean;
     behind?: { replica: string; replica_seq: number; leader_seq: number; handing_over?: boolean };
+    /** state is `failed` when the leader's store did not open (its node answers, the shard is refused), with its `error`. */
+    state?: string;
+    error?: string;
   };
   replicas: ClusterReplica[];
 }

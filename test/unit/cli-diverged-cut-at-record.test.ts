@@ -44,7 +44,7 @@ describe('distkv diverged on a file holding less than its name says', () => {
     const r = run(cut);
     assert.match(r.stdout, /^5\tput\ta\t1\n6\tput\tb\t2\n/);
     assert.equal(r.status, 1, `exit ${String(r.status)}; stdout: ${r.stdout}; stderr: ${r.stderr}`);
-    assert.match(r.stderr, /7/, 'names the seq it lacks');
+    assert.match(r.stderr, /seq 7 is missing/, 'names the seq it lacks');
   });
 
   it('an empty file named for seqs 5..9 is truncated: exit 1', () => {
@@ -52,6 +52,7 @@ describe('distkv diverged on a file holding less than its name says', () => {
     writeFileSync(empty, Buffer.alloc(0));
     const r = run(empty);
     assert.equal(r.status, 1, `exit ${String(r.status)}; stdout: ${r.stdout}; stderr: ${r.stderr}`);
+    assert.match(r.stderr, /seq 5 is missing \(it lacks 5 of the 5 records/);
   });
 
   it('a FIFO named like a divergence file is refused at once (exit 2), not waited on', (t) => {
@@ -69,5 +70,6 @@ describe('distkv diverged on a file holding less than its name says', () => {
       `still waiting after ${Date.now() - started} ms (killed by the test's timeout)`,
     );
     assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /it is a named pipe \(FIFO\), not a regular file/);
   });
 });

@@ -3,11 +3,19 @@
  * "Divergence files"), the writes a store cut off when a newer epoch forked its history, so an
  * operator can read what was lost instead of hex-dumping the file. Reads files only: no node.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, type Stats, statSync } from 'node:fs';
 import { DistkvError } from '../errors.js';
 import { formatOptions, type OptionSpec, parseArgs, UsageError } from './args.js';
 import { fileProblem } from './files.js';
-import { notDivergedFile, readDivergedBytes, recordJson, recordLine, summaryLine } from './diverged-read.js';
+import {
+  divergedNameOf,
+  lackOfName,
+  notDivergedFile,
+  readDivergedBytes,
+  recordJson,
+  recordLine,
+  summaryLine,
+} from './diverged-read.js';
 import { Output } from './output.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -27,7 +35,11 @@ was saved from the store's keys, its log no longer holding the range: each key l
 with its last value, and none of the range's deletes. With --json, one JSON
 object per record: key and value as UTF-8 text when valid, else key_base64 / value_base64.
 A damaged or truncated file prints the records before the damage, then names its offset (exit 1).
-A file that cannot be read, or is no divergence file, is a usage mistake (exit 2).
+A file that holds less than its name says (a copy cut short between two records, an emptied file)
+prints what it holds, then names the first missing seq, or for a .keys-<count> file how many of
+its records are missing (exit 1).
+A file that cannot be read, or is no divergence file, is a usage mistake (exit 2). So is a named
+pipe, a device or a directory, refused before it is read.
 
 Options:
 ${formatOptions(OPTIONS)}`;
@@ -46,12 +58,22 @@ export function divergedCommand(argv: readonly string[], out = new Output(false)
   return Promise.resolve(0);
 }
 
-/** printFile prints one divergence file; it throws (after printing what decodes) when the file is damaged. */
+/**
+ * printFile prints one divergence file; it throws (after printing what decodes) when the file is
+ * damaged or holds other records than its name says.
+ */
 function printFile(path: string, out: Output): void {
   let bytes: Buffer;
   try {
+    // Before the read, which waits for a writer on a named pipe for ever (restore refuses one too).
+    const kind = notRegular(statSync(path));
+    if (kind !== undefined)
+      throw new UsageError(
+        `cannot read ${path}: it is ${kind}, not a regular file (divergence files are, and are read whole): copy it to a file and name that`,
+      );
     bytes = readFileSync(path);
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     // A file mistake, exit 2 as in every other command (files.ts): it was NOT_FOUND, exit 1.
     throw fileProblem(`cannot read ${path}`, err);
   }
@@ -62,9 +84,27 @@ function printFile(path: string, out: Output): void {
   const summary = summaryLine(path, read);
   if (out.json) process.stderr.write(`${summary}\n`);
   else out.line(summary);
+  const name = divergedNameOf(path);
+  const lack = name === undefined ? undefined : lackOfName(name, read.records);
   if (read.damage !== undefined)
     throw new DistkvError(
       'CORRUPTION',
-      `${path}: damaged at byte offset ${read.damage.offset}: ${read.damage.reason}; the records before it are printed above`,
+      `${path}: damaged at byte offset ${read.damage.offset}: ${read.damage.reason}; the records before it are printed above${lack === undefined ? '' : `; ${lack}`}`,
     );
+  if (lack !== undefined)
+    throw new DistkvError(
+      'CORRUPTION',
+      `${path}: does not hold what its name says (cut short or changed since it was saved): ${lack}; the records it holds are printed above`,
+    );
+}
+
+/** notRegular names what a path that is not a regular file is (a directory, a named pipe, a device, a socket). */
+function notRegular(s: Stats): string | undefined {
+  if (s.isFile()) return undefined;
+  if (s.isDirectory()) return 'a directory';
+  if (s.isFIFO()) return 'a named pipe (FIFO)';
+  if (s.isCharacterDevice()) return 'a character device';
+  if (s.isBlockDevice()) return 'a block device';
+  if (s.isSocket()) return 'a socket';
+  return 'not a file';
 }

@@ -69,6 +69,53 @@ export function divergedNameOf(path: string): DivergedName | undefined {
   return m === null ? undefined : parseDivergedName(m[1]!, name);
 }
 
+/**
+ * lackOfName says how the records of a divergence file (in seq order, as readDivergedBytes gives
+ * them) differ from what its name says, or returns undefined when they are what it says. A file
+ * from the log holds each seq of its range once: the first missing seq is named. A keys file
+ * (`.keys-<count>`) holds `count` records, each under a seq of its range (or 0, a key of unknown
+ * version, when the range starts at 1: a fork at 0 saves every live key: diverged-scan.ts): how
+ * many of them are missing is named. The file is written whole (as `.partial`, then renamed), so
+ * either means it was cut short or changed since: a copy that ends between two records, or an
+ * emptied file, decodes without damage (`/stats` counts its records from the name all the same).
+ */
+export function lackOfName(name: DivergedName, records: readonly DecodedRecord[]): string | undefined {
+  const range = `seq ${name.first}..${name.last}`;
+  const inRange = (seq: number): boolean =>
+    (seq >= name.first && seq <= name.last) || (name.keys && seq === 0 && name.first === 1);
+  const problems: string[] = [];
+  if (name.keys) {
+    const n = records.length;
+    const says = `the ${plural(name.records, 'record')} its name says (.keys-${name.records})`;
+    if (n < name.records) problems.push(`it lacks ${name.records - n} of ${says}`);
+    if (n > name.records) problems.push(`it holds ${plural(n, 'record')}, more than ${says}`);
+  } else {
+    const missing = firstMissing(name, records);
+    const held = records.filter(
+      (r, i) => inRange(r.seq) && (i === 0 || records[i - 1]!.seq !== r.seq),
+    ).length;
+    if (missing !== undefined)
+      problems.push(
+        `seq ${missing} is missing (it lacks ${name.records - held} of the ${plural(name.records, 'record')} of ${range} its name says)`,
+      );
+    const twice = records.find((r, i) => i > 0 && records[i - 1]!.seq === r.seq);
+    if (twice !== undefined) problems.push(`it holds seq ${twice.seq} twice`);
+  }
+  const outside = records.find((r) => !inRange(r.seq));
+  if (outside !== undefined) problems.push(`it holds seq ${outside.seq}, outside the ${range} its name says`);
+  return problems.length === 0 ? undefined : problems.join('; ');
+}
+
+/** firstMissing is the first seq of a log file's range that none of its records (in seq order) has. */
+function firstMissing(name: DivergedName, records: readonly DecodedRecord[]): number | undefined {
+  let next = name.first;
+  for (const r of records) {
+    if (r.seq > next) break;
+    if (r.seq === next) next++;
+  }
+  return next <= name.last ? next : undefined;
+}
+
 /** divergedEpochOf reads the epoch from a divergence file's name. */
 export function divergedEpochOf(path: string): number | undefined {
   return divergedNameOf(path)?.epoch;

@@ -156,6 +156,31 @@ export function oneShardView(leader: string, version = 1, lastSeq?: number): str
   });
 }
 
+/** ViewDoc is a oneShardView document, as a test edits it. */
+export interface ViewDoc {
+  coordination?: unknown;
+  shards: { leader: Record<string, unknown>; replicas: unknown[] }[];
+}
+
+/**
+ * startViewTwin answers GET /cluster with a oneShardView of its own address (live map 1, last seq
+ * `lastSeq`) that `edit` changes at every request (a test's state), and 404 to anything else.
+ */
+export async function startViewTwin(edit: (view: ViewDoc) => void, lastSeq = 0): Promise<HandlerTwin> {
+  const twin: HandlerTwin = await startHandlerTwin((req, res) => {
+    req.resume().on('end', () => {
+      if (req.url !== '/cluster') {
+        res.writeHead(404).end();
+        return;
+      }
+      const view = JSON.parse(oneShardView(twin.address, 1, lastSeq)) as ViewDoc;
+      edit(view);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(view));
+    });
+  });
+  return twin;
+}
+
 /** RecordingTwin is a started one-shard twin and the key requests it got, as "METHOD target". */
 export interface RecordingTwin {
   readonly node: HandlerTwin;

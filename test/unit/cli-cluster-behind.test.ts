@@ -9,33 +9,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/server-process.js';
-import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, startViewTwin } from '../helpers/twin-server.js';
 
 const R = '127.0.0.1:2';
 let handingOver = false;
 let twin: HandlerTwin;
 
 before(async () => {
-  twin = await startHandlerTwin((req, res) => {
-    req.resume().on('end', () => {
-      if (req.url !== '/cluster') {
-        res.writeHead(404).end();
-        return;
-      }
-      const view = JSON.parse(oneShardView(twin.address, 1, 0)) as {
-        shards: { leader: Record<string, unknown>; replicas: unknown[] }[];
-      };
-      const leader = view.shards[0]!.leader;
-      leader.behind = {
-        replica: R,
-        replica_seq: 7,
-        leader_seq: 0,
-        ...(handingOver ? { handing_over: true } : {}),
-      };
-      if (handingOver) leader.no_lease = true;
-      view.shards[0]!.replicas = [{ address: R, local: false }];
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(view));
-    });
+  twin = await startViewTwin((view) => {
+    const leader = view.shards[0]!.leader;
+    leader.behind = {
+      replica: R,
+      replica_seq: 7,
+      leader_seq: 0,
+      ...(handingOver ? { handing_over: true } : {}),
+    };
+    if (handingOver) leader.no_lease = true;
+    view.shards[0]!.replicas = [{ address: R, local: false }];
   });
 });
 

@@ -9,24 +9,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/server-process.js';
-import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, startViewTwin } from '../helpers/twin-server.js';
 
 const ERROR = 'CORRUPTION: /data/shard-0/history.json is not a history file';
 let twin: HandlerTwin;
 
 before(async () => {
-  twin = await startHandlerTwin((req, res) => {
-    req.resume().on('end', () => {
-      if (req.url !== '/cluster') {
-        res.writeHead(404).end();
-        return;
-      }
-      const view = JSON.parse(oneShardView(twin.address, 1, 0)) as {
-        shards: { leader: Record<string, unknown> }[];
-      };
-      Object.assign(view.shards[0]!.leader, { state: 'failed', error: ERROR, last_seq: 0 });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(view));
-    });
+  twin = await startViewTwin((view) => {
+    Object.assign(view.shards[0]!.leader, { state: 'failed', error: ERROR, last_seq: 0 });
   });
 });
 

@@ -8,27 +8,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/server-process.js';
-import { type HandlerTwin, oneShardView, startHandlerTwin } from '../helpers/twin-server.js';
+import { type HandlerTwin, startViewTwin } from '../helpers/twin-server.js';
 
 let noLease = true;
 let twin: HandlerTwin;
 
 before(async () => {
-  twin = await startHandlerTwin((req, res) => {
-    req.resume().on('end', () => {
-      if (req.url !== '/cluster') {
-        res.writeHead(404).end();
-        return;
-      }
-      const view = JSON.parse(oneShardView(twin.address, 1, 5)) as {
-        coordination?: unknown;
-        shards: { leader: Record<string, unknown> }[];
-      };
-      view.coordination = { lease_ttl_ms: 2000 };
-      if (noLease) view.shards[0]!.leader.no_lease = true;
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(view));
-    });
-  });
+  twin = await startViewTwin((view) => {
+    view.coordination = { lease_ttl_ms: 2000 };
+    if (noLease) view.shards[0]!.leader.no_lease = true;
+  }, 5);
 });
 
 after(async () => {

@@ -12,8 +12,8 @@
  *     (test/e2e/history-operator-steps.test.ts, the same gap after `distkv load`).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
 import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
@@ -83,6 +83,23 @@ describe('a leader whose history.json is damaged', { timeout: 180000 }, () => {
     assert.ok(
       existsSync(file),
       'the leader holding records was given no history id after its damaged file was removed: its replicas are not checked from then on',
+    );
+  });
+  it('of another store is not taken silently, forking replicas that hold exactly its records', async () => {
+    const { config, L, lData, file } = await setUp('foreign');
+    const R = readFileSync(config, 'utf8').match(/replicas = \["([^"]+)"\]/)![1]!;
+    // An operator copies a store directory's files from another cluster (or another shard) and
+    // its history.json comes along: a valid id, but not this store's.
+    writeFileSync(file, `${JSON.stringify({ version: 1, history: '0123456789abcdef0123456789abcdef' })}\n`);
+    const leader = await startConfigNode(config, L, lData, running);
+    await put(L, 'after');
+    await new Promise((r) => setTimeout(r, 3000));
+    const rDir = join(dirname(lData), 'replica');
+    const saved = (readdirSync(rDir, { recursive: true }) as string[]).filter((f) => /\.diverged-/.test(f));
+    assert.deepEqual(
+      saved,
+      [],
+      `the leader took the other store's id at its start (${leader.stderr.includes('history') ? 'logged' : 'nothing logged'}), and its replica ${R}, holding exactly the leader's 10 records, saved them to a divergence file and resynced`,
     );
   });
 });

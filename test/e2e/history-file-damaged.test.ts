@@ -1,18 +1,20 @@
 /**
  * A leader's damaged history.json (docs/wal-format.md, "History ids"): the store refuses to open
- * with CORRUPTION naming the file and the advice "remove it to give the store a new history (its
- * replicas then resync from it)".
+ * with CORRUPTION naming the file. Its advice was "remove it to give the store a new history (its
+ * replicas then resync from it)", which is false for a leader holding records: it is given no new
+ * id (only a leader holding nothing begins a history), its replicas go on unchecked, and a later
+ * loss of its directory is not seen. It now advises what holds: copy the file from a replica store
+ * of the shard (the same history), or remove it knowing what that leaves.
  *
  *   - `distkv cluster` is what an operator runs first: its table showed the leader's address with
  *     last seq 0 and blamed the replicas ("does not follow its leader ... refused UNAVAILABLE"); the
  *     leader store's state (`failed`) and its error, which /cluster carries, were not printed.
- *   - following the advice, the leader (which holds records) was given no new history id: only a
- *     leader holding nothing is named one. Its replicas did not resync (they went on unchecked),
- *     and the shard was left without an id, so a later loss of the leader's directory is not seen
- *     (test/e2e/history-operator-steps.test.ts, the same gap after `distkv load`).
+ *   - a file of another shard (copied from another store's directory: a valid id, another
+ *     history's) was taken silently, and the leader's replica, holding exactly its records, saved
+ *     them to a divergence file and resynced. The file now names its shard and is refused.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
@@ -27,6 +29,23 @@ async function put(node: string, key: string): Promise<void> {
     signal: AbortSignal.timeout(10000),
   });
   assert.equal(r.status, 204, `PUT ${key} at ${node}: ${r.status} ${await r.text()}`);
+}
+
+/** replicaOf is the replica address the one-shard config names. */
+function replicaOf(config: string): string {
+  return readFileSync(config, 'utf8').match(/replicas = \["([^"]+)"\]/)![1]!;
+}
+
+/** waitFor polls `cond` every 100 ms until it holds, failing after `ms` with what `seen` says. */
+async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  ms: number,
+  seen: () => string = () => '',
+): Promise<void> {
+  for (const end = Date.now() + ms; !(await cond());) {
+    assert.ok(Date.now() < end, `not seen within ${String(ms)} ms${seen()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** storeDir is the store directory of shard-0 on `node` under `dataDir`. */
@@ -74,32 +93,61 @@ describe('a leader whose history.json is damaged', { timeout: 180000 }, () => {
     );
   });
 
-  it('gives its shard a history id again once the file is removed as the error advises', async () => {
-    const { config, L, lData, file } = await setUp('removed');
+  it('takes its shard’s id back from a replica’s history.json as the error advises, and its replica goes on without a resync', async () => {
+    const { config, L, lData, file } = await setUp('copied');
+    const rFile = join(storeDir(join(dirname(lData), 'replica'), replicaOf(config)), 'history.json');
+    await waitFor(() => existsSync(rFile), 15000);
+    const id = (JSON.parse(readFileSync(file, 'utf8')) as { history: string }).history;
     writeFileSync(file, '{"version":1,"history":"0123');
-    rmSync(file);
+    const failed = await startConfigNode(config, L, lData, running);
+    await waitFor(
+      () => (failed.stdout + failed.stderr).includes('copy history.json from a replica store of shard-0'),
+      15000,
+      () =>
+        `: the leader's log does not advise copying the replica's history.json:\n${failed.stdout + failed.stderr}`,
+    );
+    assert.doesNotMatch(
+      failed.stdout + failed.stderr,
+      /resync from it/,
+      'the error still advises removing the file for a new history',
+    );
+    await failed.stop();
+    // The advice: the replica's file names the same shard's history.
+    cpSync(rFile, file);
     await startConfigNode(config, L, lData, running);
     await put(L, 'after');
-    assert.ok(
-      existsSync(file),
-      'the leader holding records was given no history id after its damaged file was removed: its replicas are not checked from then on',
-    );
+    assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { history: string }).history, id);
+    const R = replicaOf(config);
+    await waitFor(async () => (await fetch(`http://${R}/kv/after`)).status === 200, 15000);
+    const rDir = join(dirname(lData), 'replica');
+    const saved = (readdirSync(rDir, { recursive: true }) as string[]).filter((f) => /\.diverged-/.test(f));
+    assert.deepEqual(saved, [], 'the replica, holding the leader’s records, saved them to a divergence file');
   });
-  it('of another store is not taken silently, forking replicas that hold exactly its records', async () => {
+
+  it('of another shard is refused at start naming both shards, and its replica, holding exactly the leader’s records, is not forked', async () => {
     const { config, L, lData, file } = await setUp('foreign');
-    const R = readFileSync(config, 'utf8').match(/replicas = \["([^"]+)"\]/)![1]!;
-    // An operator copies a store directory's files from another cluster (or another shard) and
-    // its history.json comes along: a valid id, but not this store's.
-    writeFileSync(file, `${JSON.stringify({ version: 1, history: '0123456789abcdef0123456789abcdef' })}\n`);
+    const R = replicaOf(config);
+    // An operator copies a store directory's files from another shard and its history.json comes
+    // along: a valid id, but another shard's history.
+    writeFileSync(
+      file,
+      `${JSON.stringify({ version: 1, history: '0123456789abcdef0123456789abcdef', shard: 'shard-1', node: '127.0.0.1_1' })}\n`,
+    );
     const leader = await startConfigNode(config, L, lData, running);
-    await put(L, 'after');
+    await waitFor(
+      () =>
+        /names the history of shard \\"shard-1\\".*not of \\"shard-0\\"/.test(leader.stdout + leader.stderr),
+      15000,
+      () => `: the leader's log does not name both shards:\n${leader.stdout}${leader.stderr}`,
+    );
+    assert.equal((await fetch(`http://${L}/kv/x`, { method: 'PUT', body: 'x' })).status >= 500, true);
     await new Promise((r) => setTimeout(r, 3000));
     const rDir = join(dirname(lData), 'replica');
     const saved = (readdirSync(rDir, { recursive: true }) as string[]).filter((f) => /\.diverged-/.test(f));
     assert.deepEqual(
       saved,
       [],
-      `the leader took the other store's id at its start (${leader.stderr.includes('history') ? 'logged' : 'nothing logged'}), and its replica ${R}, holding exactly the leader's 10 records, saved them to a divergence file and resynced`,
+      `the leader took the other shard's id at its start, and its replica ${R}, holding exactly the leader's 10 records, saved them to a divergence file and resynced`,
     );
   });
 });

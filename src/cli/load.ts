@@ -21,10 +21,11 @@ import { ShardMap } from '../routing/shard-map.js';
 import { slotOfBytes } from '../routing/slot.js';
 import { DataDirLock } from '../server/data-dir-lock.js';
 import { checkDataFormat } from '../server/data-format.js';
-import { planNode, selectNodes } from '../server/node-plan.js';
+import { type NodePlan, planNode, selectNodes } from '../server/node-plan.js';
 import { lastRunOf } from '../server/run-marker.js';
 import { type BulkEntry, BulkLoader } from '../storage/bulk-load.js';
 import { LOADING_MARKER } from '../storage/bulk-load-marker.js';
+import { newHistoryId } from '../storage/history-format.js';
 import { RealVfs } from '../storage/real-vfs.js';
 import { parseRunName } from '../storage/sstable-format.js';
 import { reasonOf } from '../util/fs-reason.js';
@@ -204,6 +205,26 @@ function refuseAfterLossyRun(dataDir: string): void {
   );
 }
 
+/**
+ * loadHistories maps each store of `stores` (by directory) to the history id its load names
+ * (docs/bulk-load.md): a shard whose leader store (by the config: a load writes empty stores, so
+ * no failover moved it) is loaded begins a history, and its replica stores loaded with it hold the
+ * same records, so the same id. Without one, a loaded leader held records and no id, which serve
+ * never names (only a leader holding nothing begins a history), and its replicas went unchecked: a
+ * later loss of its directory was not seen. A replica loaded without its leader gets none: it
+ * takes its leader's at its first pull.
+ */
+function loadHistories(stores: NodePlan['stores']): Map<string, string> {
+  const ids = new Map<number, string>();
+  for (const st of stores) if (st.role === 'leader') ids.set(st.shard.idx, newHistoryId());
+  const histories = new Map<string, string>();
+  for (const st of stores) {
+    const id = ids.get(st.shard.idx);
+    if (id !== undefined) histories.set(st.dir, id);
+  }
+  return histories;
+}
+
 /** loadStores loads `input` into the stores of `nodes`. */
 async function loadStores(config: Config, nodes: string[], input: LoadInput): Promise<number> {
   const plan = planNode(config, nodes, 1);
@@ -231,6 +252,7 @@ async function loadStores(config: Config, nodes: string[], input: LoadInput): Pr
       byShard.set(st.shard.idx, [...(byShard.get(st.shard.idx) ?? []), l]);
     }
     opened = true;
+    const histories = loadHistories(plan.stores);
     const t0 = performance.now();
     let chunk = new Map<number, BulkEntry[]>();
     let inChunk = 0;
@@ -259,7 +281,7 @@ async function loadStores(config: Config, nodes: string[], input: LoadInput): Pr
       total >= QUIET_LINES,
     );
     finishing = true;
-    for (const l of loaders) await l.finish();
+    for (const l of loaders) await l.finish(histories.get(l.dir));
     progress.clear();
     const s = (performance.now() - t0) / 1000;
     process.stdout.write(

@@ -12,6 +12,11 @@
  * not hold the same load has an ack below S, which the leader's log does not cover, so it resyncs
  * from a snapshot (design section 6).
  *
+ * History id: `finish` names the history the store now holds (history-format.ts) before its marker
+ * goes, with the id the caller gives (the same for a shard's leader and its replicas loaded in one
+ * run: src/cli/load.ts), or leaves it without one (a replica loaded alone takes its leader's at its
+ * first pull); an id the store had before (a leader served empty names one) is another history's.
+ *
  * Safety: the store must be empty (no record in its log, no run, applied_seq 0, no LMDB key) and no
  * server may have it open. While a load runs, the store directory holds a `LOADING` marker; a load
  * that did not finish (killed, disk full, a mistake in the input) leaves the marker, and may be run
@@ -28,6 +33,7 @@ import { writeRun } from './sstable-writer.js';
 import type { Vfs } from './vfs.js';
 import { loggedSeq } from './adopted-records.js';
 import { LOADING_MARKER } from './bulk-load-marker.js';
+import { removeHistoryFile, writeHistoryFile } from './history-format.js';
 
 /** TXN_ENTRIES is the number of keys per LMDB write transaction of a bulk load. */
 export const TXN_ENTRIES = 20_000;
@@ -46,8 +52,10 @@ export interface BulkEntry {
  * other), so an empty environment is what it held: the load run again, whatever its input, then
  * holds exactly that input, with seqs 1..S under applied_seq S. Keeping the merged keys (the load
  * used to delete only the runs) served keys of the earlier input with seqs above the store's last
- * seq, so a later write of one gave it a lower version. The marker stays throughout: a crash at
- * any step leaves a store the next load empties again, and that serve refuses.
+ * seq, so a later write of one gave it a lower version. Its history.json goes too (that load names
+ * one just before it removes its marker: a crash in between leaves both), before the run again
+ * names its own. The marker stays throughout: a crash at any step leaves a store the next load
+ * empties again, and that serve refuses.
  */
 function startOver(vfs: Vfs, dir: string, runs: readonly string[]): void {
   const runsDir = join(dir, 'runs');
@@ -58,6 +66,7 @@ function startOver(vfs: Vfs, dir: string, runs: readonly string[]): void {
   const files = vfs.list(lmdbDir);
   for (const n of files) vfs.unlink(join(lmdbDir, n));
   if (files.length > 0) vfs.syncDir(lmdbDir);
+  removeHistoryFile(dir);
 }
 
 /** BulkLoader loads entries into one store directory. */
@@ -141,8 +150,11 @@ export class BulkLoader {
     this.runs.push(meta.path);
   }
 
-  /** finish merges the runs into LMDB in key order, makes it durable with applied_seq = S, and closes; resolves with S. */
-  async finish(): Promise<number> {
+  /**
+   * finish merges the runs into LMDB in key order, makes it durable with applied_seq = S, closes,
+   * and makes `history` the store's history id (none when undefined); resolves with S.
+   */
+  async finish(history: string | undefined): Promise<number> {
     const cache = new BlockCache(0);
     const readers = this.runs.map((path, i) => new RunReader(this.vfs, path, i + 1, cache)).reverse();
     try {
@@ -169,6 +181,9 @@ export class BulkLoader {
     await this.level.close();
     for (const path of this.runs) this.vfs.unlink(path);
     this.vfs.syncDir(this.runsDir);
+    // Durable before the marker goes: a store that serve opens holds its load and names its history.
+    if (history === undefined) removeHistoryFile(this.dir);
+    else writeHistoryFile(this.dir, history);
     this.vfs.unlink(join(this.dir, LOADING_MARKER));
     this.vfs.syncDir(this.dir);
     return seq;

@@ -33,7 +33,7 @@ const b = (s: string): Buffer => Buffer.from(s);
 async function unfinishedLoad(dir: string, keys: string[]): Promise<void> {
   const first = await BulkLoader.open(dir, new RealVfs());
   await first.add(keys.map((k) => ({ key: b(k), value: b(`wrong ${k}`) })));
-  await first.finish();
+  await first.finish(undefined);
   writeFileSync(join(dir, LOADING_MARKER), 'bulk load in progress\n');
 }
 
@@ -49,7 +49,7 @@ describe('a load run again with another input over an unfinished one', () => {
       { key: b('right-a'), value: b('1') },
       { key: b('right-b'), value: b('2') },
     ]);
-    assert.equal(await again.finish(), 2);
+    assert.equal(await again.finish(undefined), 2);
     const s = await openTestLsm(dir);
     try {
       const keys = s.scan(b(''), undefined, 1000).map((e) => Buffer.from(e.key).toString());
@@ -71,7 +71,7 @@ describe('a load run again with another input over an unfinished one', () => {
     );
     const again = await BulkLoader.open(dir, new RealVfs());
     await again.add([{ key: b('k-000'), value: b('right') }]);
-    await again.finish();
+    await again.finish(undefined);
     const s = await openTestLsm(dir);
     try {
       const last = s.lastSeq();
@@ -97,7 +97,7 @@ describe('a load run again with another input over an unfinished one', () => {
     await unfinishedLoad(dir, ['third-a', 'third-b', 'third-c']);
     const last = await BulkLoader.open(dir, new RealVfs());
     await last.add([{ key: b('fourth'), value: b('4') }]);
-    assert.equal(await last.finish(), 1);
+    assert.equal(await last.finish(undefined), 1);
     const s = await openTestLsm(dir);
     try {
       assert.deepEqual(

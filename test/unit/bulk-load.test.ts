@@ -24,7 +24,7 @@ describe('bulk load', () => {
       { key: b('b'), value: b('2-later') },
     ]);
     await l.add([{ key: b('c'), value: b('3') }]);
-    assert.equal(await l.finish(), 3, 'S = distinct keys loaded');
+    assert.equal(await l.finish(undefined), 3, 'S = distinct keys loaded');
     assert.equal(existsSync(join(dir, LOADING_MARKER)), false);
     const s = await openTestLsm(dir);
     assert.equal(s.lastSeq(), 3);
@@ -61,7 +61,7 @@ describe('bulk load', () => {
       { key: b('k'), value: b('v') },
       { key: b('m'), value: b('w') },
     ]);
-    assert.equal(await again.finish(), 2);
+    assert.equal(await again.finish(undefined), 2);
     await assert.rejects(BulkLoader.open(dir, new RealVfs()), /holds data through seq 2/);
   });
 
@@ -71,11 +71,11 @@ describe('bulk load', () => {
     const dir = tempDir(after);
     const first = await BulkLoader.open(dir, new RealVfs());
     await first.add([{ key: b('k'), value: b('v') }]);
-    assert.equal(await first.finish(), 1);
+    assert.equal(await first.finish(undefined), 1);
     writeFileSync(join(dir, LOADING_MARKER), 'bulk load in progress\n');
     const again = await BulkLoader.open(dir, new RealVfs());
     await again.add([{ key: b('k'), value: b('v') }]);
-    assert.equal(await again.finish(), 1);
+    assert.equal(await again.finish(undefined), 1);
     const s = await openTestLsm(dir);
     assert.equal(str(s.get(b('k'))), 'v');
     await s.close();

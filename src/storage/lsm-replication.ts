@@ -55,7 +55,8 @@ export class LsmReplication implements StoreReplication {
 
   /**
    * `epoch` is the frame epoch of the store's newest record when recovery read it back; `dir` is
-   * the store directory (its history id is read from there: CORRUPTION when its file is not one).
+   * the store directory (its history id is read from there: CORRUPTION when its file is not one,
+   * or names another shard: history-format.ts).
    */
   constructor(store: LsmWrites, wal: StoreLog, level: LmdbLevel, epoch: number | undefined, dir: string) {
     this.store = store;

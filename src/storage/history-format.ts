@@ -85,7 +85,8 @@ function historyRepair(shard: string): string {
  * readHistoryFile returns the id kept in store directory `dir`, undefined when it has none. A file
  * that is not one is CORRUPTION naming it: read as no id, a leader would start another history and
  * send every replica it has to a resync. A file naming another shard than the directory's is
- * CORRUPTION naming both. A file from before shard names is rewritten with them, durably.
+ * CORRUPTION naming both. A file from before shard names is rewritten with them, durably (when the
+ * disk takes the write: else it is kept as it was, and read the same way at the next open).
  */
 export function readHistoryFile(dir: string): string | undefined {
   const file = join(dir, HISTORY_FILE);
@@ -107,8 +108,15 @@ export function readHistoryFile(dir: string): string | undefined {
       'CORRUPTION',
       `${file} is not a history id file (expected {"version":${HISTORY_FORMAT_VERSION},"history":"<32 hex digits>","shard":${JSON.stringify(shard)},"node":"<node directory>"}): ${historyRepair(shard)}`,
     );
-  if (doc.shard === undefined) writeHistoryFile(dir, doc.history);
-  else if (doc.shard !== shard)
+  if (doc.shard === undefined) {
+    // Best effort: a disk that refuses the write (full, read-only) keeps the old file, still
+    // valid, and the next open tries again; the store opens either way.
+    try {
+      writeHistoryFile(dir, doc.history);
+    } catch {
+      // kept as it was
+    }
+  } else if (doc.shard !== shard)
     throw new DistkvError(
       'CORRUPTION',
       `${file} names the history of shard ${JSON.stringify(doc.shard)}${typeof doc.node === 'string' ? ` (written in node directory ${JSON.stringify(doc.node)})` : ''}, not of ${JSON.stringify(shard)}, the shard whose store this directory is: it was copied from another store, and its id is another history's (taken, this store's replicas would save their records to divergence files and resync). Put back this store's own file if it was kept; else ${historyRepair(shard)}`,

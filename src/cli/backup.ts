@@ -12,14 +12,13 @@
  * fails or is interrupted removes FILE.partial.
  */
 import { type FileHandle, link, open, rename, rm, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
 import { intOption, UsageError } from './args.js';
 import { appendCrc, FileSink } from './backup-file.js';
 import { type BackupMeta, type BackupShardMeta, encodeBackupHeader, encodeEnd } from './backup-format.js';
 import { type BackupRun, backupShard } from './backup-shard.js';
 import { type ClientVerb, positionals } from './connect.js';
 import { VERB_SUMMARIES } from './verb-table.js';
-import { fileProblem } from './files.js';
+import { fileProblem, notRegular } from './files.js';
 import { reasonOf } from '../util/fs-reason.js';
 import { FAILOVER_WAIT_MS, failoverWaitMs, WAIT_OPTION } from './leader-wait.js';
 import { stderrProgress } from './progress-line.js';
@@ -29,15 +28,6 @@ import { undici } from '../util/lazy-undici.js';
 import { plural } from '../util/plural.js';
 
 const DEFAULT_RETRIES = 3;
-
-/** specialKind names what a path that is neither a regular file nor a directory is. */
-function specialKind(s: Stats): string {
-  if (s.isCharacterDevice()) return 'a character device';
-  if (s.isBlockDevice()) return 'a block device';
-  if (s.isFIFO()) return 'a named pipe (FIFO)';
-  if (s.isSocket()) return 'a socket';
-  return 'not a file';
-}
 
 /** alreadyExists is the refusal of a backup FILE that exists, without --force. */
 function alreadyExists(file: string): UsageError {
@@ -111,7 +101,7 @@ export const BACKUP_VERB: ClientVerb = {
     // a socket (run as root, `backup /dev/null --force` replaced /dev/null for the whole machine).
     if (existing !== undefined && !existing.isFile())
       throw new UsageError(
-        `cannot write ${file}: it is ${specialKind(existing)}, not a regular file (a backup is written as FILE.partial and renamed over FILE, which would replace it): name a regular file`,
+        `cannot write ${file}: it is ${notRegular(existing) ?? 'not a file'}, not a regular file (a backup is written as FILE.partial and renamed over FILE, which would replace it): name a regular file`,
       );
     if (existing !== undefined && !force) throw alreadyExists(file);
     // Silent for as long as the client retries a node that takes requests and never answers.

@@ -3,10 +3,10 @@
  * "Divergence files"), the writes a store cut off when a newer epoch forked its history, so an
  * operator can read what was lost instead of hex-dumping the file. Reads files only: no node.
  */
-import { readFileSync, type Stats, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { DistkvError } from '../errors.js';
 import { formatOptions, type OptionSpec, parseArgs, UsageError } from './args.js';
-import { fileProblem } from './files.js';
+import { fileProblem, notRegular } from './files.js';
 import {
   divergedNameOf,
   lackOfName,
@@ -96,15 +96,4 @@ function printFile(path: string, out: Output): void {
       'CORRUPTION',
       `${path}: does not hold what its name says (cut short or changed since it was saved): ${lack}; the records it holds are printed above`,
     );
-}
-
-/** notRegular names what a path that is not a regular file is (a directory, a named pipe, a device, a socket). */
-function notRegular(s: Stats): string | undefined {
-  if (s.isFile()) return undefined;
-  if (s.isDirectory()) return 'a directory';
-  if (s.isFIFO()) return 'a named pipe (FIFO)';
-  if (s.isCharacterDevice()) return 'a character device';
-  if (s.isBlockDevice()) return 'a block device';
-  if (s.isSocket()) return 'a socket';
-  return 'not a file';
 }

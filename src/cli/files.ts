@@ -2,10 +2,21 @@
  * Files and standard input the CLI reads and writes. Every failure becomes a UsageError naming the
  * path and the reason ("cannot read /missing: no such file or directory"), never a stack trace.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { HARD_MAX_VALUE_BYTES } from '../config/schema.js';
 import { reasonOf } from '../util/fs-reason.js';
 import { UsageError } from './args.js';
+
+/** notRegular names what a path that is not a regular file is (a directory, a named pipe, a device, a socket); undefined for a regular file. */
+export function notRegular(s: Stats): string | undefined {
+  if (s.isFile()) return undefined;
+  if (s.isDirectory()) return 'a directory';
+  if (s.isFIFO()) return 'a named pipe (FIFO)';
+  if (s.isCharacterDevice()) return 'a character device';
+  if (s.isBlockDevice()) return 'a block device';
+  if (s.isSocket()) return 'a socket';
+  return 'not a file';
+}
 
 /** fileProblem turns a file system error into a one-line UsageError for `what` (e.g. "cannot read FILE"). */
 export function fileProblem(what: string, err: unknown): UsageError {

@@ -1,8 +1,9 @@
 /**
- * Reading a divergence file (src/replication/diverged-file.ts, docs/failover.md "Divergence
- * files") for `distkv diverged`: its records in WAL record framing (docs/wal-format.md, no segment
- * header; a `.keys-<count>` file holds put records only, one per key: diverged-scan.ts), and how each prints for people (one tab-separated line, bytes shown safely, long values
- * cut) or as one JSON object.
+ * Reading a divergence file (src/replication/diverged-file.ts, docs/failover.md "Divergence files")
+ * for `distkv diverged`: its records in WAL record framing (docs/wal-format.md, no segment header;
+ * a `.keys-<count>` file holds put records only, one per key: diverged-scan.ts), and how each
+ * prints for people (one tab-separated line, bytes shown safely, long values cut) or as one JSON
+ * object.
  */
 import { basename } from 'node:path';
 import { type DivergedName, parseDivergedName } from '../replication/diverged-file.js';

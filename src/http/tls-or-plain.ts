@@ -7,8 +7,8 @@
  * without a byte, and the user saw "empty reply from server" with nothing to say why.
  *
  * A TLS client's first bytes are put back (`unshift`) and its socket handed to the TLS server as
- * its own `connection`, which reads them first. A connection that sends nothing within `firstByteMs` is
- * closed, as the plain listener's idle sweep closes one that starts no request.
+ * its own `connection`, which reads them first. A connection that sends nothing within
+ * `firstByteMs` is closed, as the plain listener's idle sweep closes one that starts no request.
  */
 import { createServer as createNetServer, type Server } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';

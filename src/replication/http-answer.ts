@@ -1,10 +1,11 @@
 /**
  * What a replica reads of its leader's HTTP answers (http-source.ts; the routes: docs/api.md): the
- * code of a JSON error body (a refused request fails with a LeaderAnswerError carrying its status and code), a 409 DIVERGED's fork seq, the epoch headers (`X-Distkv-Epoch`,
- * `X-Distkv-Records-Epoch`; src/replication/epochs.ts) and the history id (`X-Distkv-History`). A fork or an epoch that is none is an
- * error naming the request and the header (the follower retries after its backoff), never a NaN:
- * a NaN fork left the replica's records above it unsaved before its resync wiped them, and a NaN
- * epoch went into its log as its records' epoch.
+ * code of a JSON error body (a refused request fails with a LeaderAnswerError carrying its status
+ * and code), a 409 DIVERGED's fork seq, the epoch headers (`X-Distkv-Epoch`,
+ * `X-Distkv-Records-Epoch`; src/replication/epochs.ts) and the history id (`X-Distkv-History`). A
+ * fork or an epoch that is none is an error naming the request and the header (the follower retries
+ * after its backoff), never a NaN: a NaN fork left the replica's records above it unsaved before
+ * its resync wiped them, and a NaN epoch went into its log as its records' epoch.
  */
 import type { Dispatcher } from 'undici';
 import { MAX_EPOCH } from '../routing/epoch-numbers.js';

@@ -10,12 +10,13 @@
  * leader (STALE_LEADER, "it was deposed") for good, so nothing ever reconciled them
  * (test/e2e/config-change-after-failover.test.ts).
  *
- * So each shard of the new config that the old map names (same idx and name) keeps what the old
- * map knew of it, when it is past epoch 0 and its leader is still a member: the leader, the epoch,
- * the history (every fork point and key version's epoch) and the floor. Its replicas are the new
- * config's other members (those of the old map first, in its order). Any other shard takes the config's entry, as before: an epoch-0 entry
- * holds nothing the config does not say (a node new to the cluster starts from the same entry), and
- * a shard whose leader the new config removed has no leader to keep (`orphaned`: the caller says so;
+ * So each shard of the new config that the old map names (same idx and name) keeps what the old map
+ * knew of it, when it is past epoch 0 and its leader is still a member: the leader, the epoch, the
+ * history (every fork point and key version's epoch) and the floor. Its replicas are the new
+ * config's other members (those of the old map first, in its order). Any other shard takes the
+ * config's entry, as before: an epoch-0 entry holds nothing the config does not say (a node new to
+ * the cluster starts from the same entry), and a shard whose leader the new config removed has no
+ * leader to keep (`orphaned`: the caller says so;
  * fail it over to a member the new config keeps before removing its leader). The refit keeps the old
  * version when it kept any shard (every node refits the same old map to the same new one, and a new
  * member, starting at version 1, adopts it from its peers), else it is the config's map (version 1).

@@ -17,19 +17,10 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { putOk } from '../helpers/node-requests.js';
 import { freePort } from '../helpers/ports.js';
 import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-/** put writes one key at `node` and checks it was acknowledged. */
-async function put(node: string, key: string): Promise<void> {
-  const r = await fetch(`http://${node}/kv/${key}`, {
-    method: 'PUT',
-    body: key,
-    signal: AbortSignal.timeout(10000),
-  });
-  assert.equal(r.status, 204, `PUT ${key} at ${node}: ${r.status} ${await r.text()}`);
-}
 
 /** replicaOf is the replica address the one-shard config names. */
 function replicaOf(config: string): string {
@@ -72,7 +63,7 @@ describe('a leader whose history.json is damaged', { timeout: 180000 }, () => {
     const lData = join(sub, 'leader');
     const leader = await startConfigNode(config, L, lData, running);
     await startConfigNode(config, R, join(sub, 'replica'), running);
-    for (let i = 1; i <= 10; i++) await put(L, `h${String(i)}`);
+    for (let i = 1; i <= 10; i++) await putOk(L, `h${String(i)}`);
     await leader.stop();
     const file = join(storeDir(lData, L), 'history.json');
     assert.ok(existsSync(file), 'the leader kept a history id');
@@ -115,7 +106,7 @@ describe('a leader whose history.json is damaged', { timeout: 180000 }, () => {
     // The advice: the replica's file names the same shard's history.
     cpSync(rFile, file);
     await startConfigNode(config, L, lData, running);
-    await put(L, 'after');
+    await putOk(L, 'after');
     assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { history: string }).history, id);
     const R = replicaOf(config);
     await waitFor(async () => (await fetch(`http://${R}/kv/after`)).status === 200, 15000);

@@ -19,27 +19,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { keysAt, putOk } from '../helpers/node-requests.js';
 import { freePort } from '../helpers/ports.js';
 import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-/** put writes one key at `node` and checks it was acknowledged. */
-async function put(node: string, key: string): Promise<void> {
-  const r = await fetch(`http://${node}/kv/${key}`, {
-    method: 'PUT',
-    body: key,
-    signal: AbortSignal.timeout(10000),
-  });
-  assert.equal(r.status, 204, `PUT ${key} at ${node}: ${r.status} ${await r.text()}`);
-}
-
-/** keysAt lists the keys a node serves from its own store (a replica's address serves its replica). */
-async function keysAt(node: string): Promise<string[]> {
-  const r = await fetch(`http://${node}/kv?prefix=&limit=1000`, { signal: AbortSignal.timeout(10000) });
-  if (r.status !== 200) return [`HTTP ${r.status}`];
-  const page = (await r.json()) as { items: { key: string }[] };
-  return page.items.map((i) => i.key).sort();
-}
 
 /** waitKeys waits up to 15 s for `node` to serve `want`, and returns what it serves then. */
 async function waitKeys(node: string, want: string[]): Promise<string[]> {
@@ -86,7 +69,7 @@ describe('history ids under operator steps', { timeout: 240000 }, () => {
     assert.equal(load.code, 0, load.stderr);
     let leader = await startConfigNode(config, L, lData, running);
     const replica = await startConfigNode(config, R, rData, running);
-    for (let i = 1; i <= 3; i++) await put(L, `w${String(i)}`);
+    for (let i = 1; i <= 3; i++) await putOk(L, `w${String(i)}`);
     assert.equal((await waitKeys(R, await keysAt(L))).length, 23, 'the replica copied the loaded shard');
     await replica.stop();
     await leader.stop();
@@ -95,7 +78,7 @@ describe('history ids under operator steps', { timeout: 240000 }, () => {
     //    writes, and is restarted once before the replica returns.
     const lData2 = join(dir, 'load-leader-2');
     leader = await startConfigNode(config, L, lData2, running);
-    for (let i = 1; i <= 40; i++) await put(L, `new${String(i)}`);
+    for (let i = 1; i <= 40; i++) await putOk(L, `new${String(i)}`);
     await leader.stop();
     await startConfigNode(config, L, lData2, running);
 

@@ -227,7 +227,9 @@ function sendDiverged(
 function historyParam(params: ReadonlyMap<string, string>): string | undefined {
   const h = params.get('history');
   if (h === undefined) return undefined;
-  const shown = JSON.stringify(h.slice(0, 64));
   if (isHistoryId(h)) return h;
-  throw new DistkvError('INVALID_ARGUMENT', `history must be 32 lowercase hex digits, got ${shown}`);
+  throw new DistkvError(
+    'INVALID_ARGUMENT',
+    `history must be 32 lowercase hex digits, got ${JSON.stringify(String(h).slice(0, 64))}`,
+  );
 }

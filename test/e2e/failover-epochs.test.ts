@@ -3,7 +3,8 @@
  * planned failover the new leader answers a pull whose (epoch, seq) is off its history with 409
  * DIVERGED and the fork seq, a pull from a newer epoch with 409 STALE_LEADER, names its epoch in
  * every batch, and writes its records, before and after a restart, in its new epoch; its replica logs
- * them in the epoch they came with. Separate processes, read back with the commit-log reader.
+ * them in the epoch they came with; a pull naming a history id that is not one is refused with 400.
+ * Separate processes, read back with the commit-log reader.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -93,6 +94,14 @@ describe('epochs after a planned failover', { timeout: 120000 }, () => {
     assert.equal(older.status, 200);
     assert.equal(older.headers.get('x-distkv-records-epoch'), '0', 'a batch stops at the epoch boundary');
     await older.arrayBuffer();
+    // A history id that is not one is the puller's mistake, refused before any record is read.
+    const badHistory = await fetch(
+      `http://${B}/_repl/pull?shard=0&after=${fork}&epoch=${E}&wait_ms=0&replica=${encodeURIComponent(A)}&history=NOT-AN-ID`,
+    );
+    assert.equal(badHistory.status, 400);
+    const refused = (await badHistory.json()) as { error: { code: string; message: string } };
+    assert.equal(refused.error.code, 'INVALID_ARGUMENT');
+    assert.match(refused.error.message, /history must be 32 lowercase hex digits, got "NOT-AN-ID"/);
 
     // A restart keeps the epoch: the stores reopen with it from the persisted live map.
     await cluster.stop();

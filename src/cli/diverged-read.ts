@@ -53,7 +53,7 @@ export function readDivergedBytes(b: Buffer): DivergedRead {
 
 /**
  * notDivergedFile says why the file `path` holding `b` is no divergence file (its name is not one
- * saveDiverged writes, or it is a WAL segment), or returns undefined when it may be one.
+ * saveForkRecords writes, or it is a WAL segment), or returns undefined when it may be one.
  */
 export function notDivergedFile(path: string, b: Buffer): string | undefined {
   if (b.length >= 4 && b.readUInt32LE(0) === WAL_MAGIC)

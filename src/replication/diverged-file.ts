@@ -37,7 +37,6 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { DistkvError } from '../errors.js';
 import { RealVfs } from '../storage/real-vfs.js';
 import type { Logger } from 'pino';
 import type { StoreReplication } from '../storage/store-replication.js';
@@ -78,33 +77,6 @@ export function parseDivergedName(base: string, name: string): DivergedName | un
   return { epoch: Number(m[2]), first, last, records: keys ?? last - first + 1, keys: keys !== undefined };
 }
 
-/**
- * saveDiverged writes every record of `store` above `fork` to `file` from its log and fsyncs it. It
- * throws CORRUPTION when the log no longer holds them (compacted away), leaving no file.
- * The records go to `file.partial` first, renamed once whole: a file named with a seq range holds
- * that range, so `/stats` never counts records a save that gave up did not keep. When a file
- * beside it already holds those records (savedAs), that file is kept and `records` is 0.
- */
-export function saveDiverged(
-  store: Pick<StoreReplication, 'lastSeq' | 'readLog'>,
-  file: string,
-  fork: number,
-): { file: string; records: number } {
-  const last = store.lastSeq();
-  const partial = `${file}.partial`;
-  const fd = openSync(partial, 'w');
-  const gone = whole(fd, partial, () => writeLogAbove(store, fd, fork, last));
-  if (gone !== undefined) {
-    abandon(fd, partial);
-    throw new DistkvError(
-      'CORRUPTION',
-      `records ${gone + 1}..${last} above the fork point are no longer in the log; keeping the store as it is`,
-    );
-  }
-  const saved = place(fd, partial, file, last - fork);
-  return { file: saved.file, records: saved.records };
-}
-
 /** ForkSave is what saveForkRecords kept: the file, its records, whether they are keys, whether the file was there already. */
 export interface ForkSave {
   file: string;
@@ -116,10 +88,13 @@ export interface ForkSave {
 }
 
 /**
- * saveForkRecords is saveDiverged, and when the log no longer holds the records, saves the store's
- * live keys last written above `fork` instead (diverged-scan.ts), in pages that give the event loop
- * a turn between them, to `file` named `.keys-<count>`. It throws only when the file cannot be
- * written (an I/O error), leaving no file.
+ * saveForkRecords writes every record of `store` above `fork` to `file` from its log and fsyncs it;
+ * when the log no longer holds them (compacted or flushed away), it saves the store's live keys last
+ * written above `fork` instead (diverged-scan.ts), in pages that give the event loop a turn between
+ * them, to `file` named `.keys-<count>`. Either goes to `<file>.partial` first, renamed once whole:
+ * a file named with a seq range holds that range, so `/stats` never counts records a save that gave
+ * up did not keep. When a file beside it already holds those records (savedAs), that file is kept
+ * and `records` is 0. It throws only when the file cannot be written (an I/O error), leaving no file.
  */
 export async function saveForkRecords(
   store: Pick<StoreReplication, 'lastSeq' | 'readLog' | 'scan'>,

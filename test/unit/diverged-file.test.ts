@@ -1,19 +1,20 @@
 /**
- * saveDiverged (src/replication/diverged-file.ts): a divergence file named with a seq range holds
- * that whole range. A save that finds part of the range gone from the log leaves no file behind, so
- * `/stats` (countDiverged) never counts records that were not kept.
+ * saveForkRecords (src/replication/diverged-file.ts): a divergence file named with a seq range holds
+ * that whole range. A save that finds part of the range gone from the log and cannot save the keys
+ * instead leaves no file behind, so `/stats` (countDiverged) never counts records that were not kept.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { countDiverged, divergedFileOf, saveDiverged } from '../../src/replication/diverged-file.js';
+import { countDiverged, divergedFileOf, saveForkRecords } from '../../src/replication/diverged-file.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-/** logOf answers readLog as a store's log does: one record of `bytes` bytes per seq, `gone` below `oldest`. */
+/** logOf answers readLog as a store's log does: one record of `bytes` bytes per seq, `gone` below `oldest`; it holds no keys. */
 function logOf(last: number, oldest: number, bytes = 4) {
   return {
     lastSeq: () => last,
+    scan: () => [],
     readLog: (after: number) => {
       if (after + 1 < oldest) return 'gone' as const;
       const n = Math.min(2, last - after);
@@ -22,19 +23,29 @@ function logOf(last: number, oldest: number, bytes = 4) {
   };
 }
 
+/** save is saveForkRecords' file and record count. */
+async function save(
+  store: Parameters<typeof saveForkRecords>[0],
+  file: string,
+  fork: number,
+): Promise<{ file: string; records: number }> {
+  const { file: saved, records } = await saveForkRecords(store, file, fork);
+  return { file: saved, records };
+}
+
 describe('a divergence file', () => {
-  it('holds every record above the fork, under its final name', () => {
+  it('holds every record above the fork, under its final name', async () => {
     const root = tempDir(after);
     const dir = join(root, 'shard-0');
     const file = divergedFileOf(dir, 3, 6, 10);
-    const saved = saveDiverged(logOf(10, 1), file, 5);
+    const saved = await save(logOf(10, 1), file, 5);
     assert.deepEqual(saved, { file, records: 5 });
     assert.equal(readFileSync(file).length, 5 * 4);
     assert.deepEqual(readdirSync(root), ['shard-0.diverged-3-6-10.log']);
     assert.deepEqual(countDiverged(dir), { divergedRecords: 5, divergedFiles: 1 });
   });
 
-  it('is not left behind, partial or whole, when the log no longer holds part of the range', () => {
+  it('is not left behind, partial or whole, when the log no longer holds part of the range and the keys cannot be read', async () => {
     const root = tempDir(after);
     const dir = join(root, 'shard-0');
     const file = divergedFileOf(dir, 3, 6, 10);
@@ -44,19 +55,23 @@ describe('a divergence file', () => {
     const store = {
       lastSeq: log.lastSeq,
       readLog: (a: number) => (reads++ === 0 ? log.readLog(a) : ('gone' as const)),
+      // The keys saved instead cannot be read either.
+      scan: () => {
+        throw new Error('EIO: i/o error, read');
+      },
     };
-    assert.throws(() => saveDiverged(store, file, 5), { code: 'CORRUPTION' });
+    await assert.rejects(saveForkRecords(store, file, 5), /EIO/);
     assert.deepEqual(readdirSync(root), []);
     assert.deepEqual(countDiverged(dir), { divergedRecords: 0, divergedFiles: 0 });
   });
 
-  it('is saved once: a second save of the same records (another epoch in its name) keeps the first file', () => {
+  it('is saved once: a second save of the same records (another epoch in its name) keeps the first file', async () => {
     const root = tempDir(after);
     const dir = join(root, 'shard-0');
     const first = divergedFileOf(dir, 0, 6, 10);
-    assert.deepEqual(saveDiverged(logOf(10, 1), first, 5), { file: first, records: 5 });
+    assert.deepEqual(await save(logOf(10, 1), first, 5), { file: first, records: 5 });
     // The same fork seen again (a pull's 409 DIVERGED, then the new map's fork): nothing new is kept.
-    assert.deepEqual(saveDiverged(logOf(10, 1), divergedFileOf(dir, 1, 6, 10), 5), {
+    assert.deepEqual(await save(logOf(10, 1), divergedFileOf(dir, 1, 6, 10), 5), {
       file: first,
       records: 0,
     });
@@ -64,27 +79,27 @@ describe('a divergence file', () => {
     assert.deepEqual(countDiverged(dir), { divergedRecords: 5, divergedFiles: 1 });
     // Other records over the same range (another fork, after a resync) are kept too.
     const other = divergedFileOf(dir, 2, 6, 10);
-    assert.deepEqual(saveDiverged(logOf(10, 1, 8), other, 5), { file: other, records: 5 });
+    assert.deepEqual(await save(logOf(10, 1, 8), other, 5), { file: other, records: 5 });
     assert.deepEqual(countDiverged(dir), { divergedRecords: 10, divergedFiles: 2 });
   });
 
-  it('never replaces a file of the same name that holds other records (two forks of one range under one epoch number)', () => {
+  it('never replaces a file of the same name that holds other records (two forks of one range under one epoch number)', async () => {
     const root = tempDir(after);
     const dir = join(root, 'shard-0');
     // A replica cut at 5 by a restart epoch 4 (its leader's lost records 6..10), resynced onto that
     // leader's new 6..10, then cut at 5 again by a failover that also took epoch 4: same name.
     const file = divergedFileOf(dir, 4, 6, 10);
-    assert.deepEqual(saveDiverged(logOf(10, 1), file, 5), { file, records: 5 });
+    assert.deepEqual(await save(logOf(10, 1), file, 5), { file, records: 5 });
     const firstBytes = readFileSync(file);
-    const second = saveDiverged(logOf(10, 1, 8), file, 5);
+    const second = await save(logOf(10, 1, 8), file, 5);
     assert.equal(second.records, 5);
     assert.notEqual(second.file, file, 'the second save took the name of the first');
     assert.deepEqual(readFileSync(file), firstBytes, 'the records of the first fork were overwritten');
     assert.equal(readFileSync(second.file).length, 5 * 8);
     assert.deepEqual(countDiverged(dir), { divergedRecords: 10, divergedFiles: 2 });
     // A third save of either set of records keeps the file that holds them.
-    assert.deepEqual(saveDiverged(logOf(10, 1, 8), file, 5), { file: second.file, records: 0 });
-    assert.deepEqual(saveDiverged(logOf(10, 1), file, 5), { file, records: 0 });
+    assert.deepEqual(await save(logOf(10, 1, 8), file, 5), { file: second.file, records: 0 });
+    assert.deepEqual(await save(logOf(10, 1), file, 5), { file, records: 0 });
     assert.deepEqual(countDiverged(dir), { divergedRecords: 10, divergedFiles: 2 });
   });
 });

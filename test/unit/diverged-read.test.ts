@@ -23,7 +23,7 @@ import {
   TYPE_PUT,
   TYPE_PUT_TTL,
 } from '../../src/storage/wal-format.js';
-import { divergedFileOf, saveDiverged } from '../../src/replication/diverged-file.js';
+import { divergedFileOf, saveForkRecords } from '../../src/replication/diverged-file.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 interface Rec {
@@ -106,15 +106,16 @@ describe('distkv diverged: reading a divergence file', () => {
     assert.match(notDivergedFile(NAME, encodeHeader(1, 0, 1))!, /WAL segment/);
   });
 
-  it('reads back what saveDiverged wrote, the epoch from its name', () => {
+  it('reads back what saveForkRecords wrote, the epoch from its name', async () => {
     const bytes = fileOf(RECORDS);
     // A store whose log holds RECORDS (seqs 11..15) above the fork at 10, read in one piece.
     const store = {
       lastSeq: () => 15,
       readLog: () => ({ records: bytes, lastSeq: 15, end: 16 }),
+      scan: () => [],
     };
     const dir = join(tempDir(after), 's0');
-    const { file } = saveDiverged(store, divergedFileOf(dir, 7, 11, 15), 10);
+    const { file } = await saveForkRecords(store, divergedFileOf(dir, 7, 11, 15), 10);
     const written = readFileSync(file);
     assert.equal(notDivergedFile(file, written), undefined);
     const read = readDivergedBytes(written);

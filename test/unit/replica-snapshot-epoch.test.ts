@@ -4,7 +4,7 @@
  * leader's history on the same worker), not the one the replica's own map gives S. After a
  * re-election the replica's map may lag its leader's: it named the older epoch, was told it forked
  * below S, and saving its records above the fork failed (they came from the snapshot, not its log,
- * so saveDiverged throws CORRUPTION): the follower retried that forever and never streamed.
+ * so saving them from the log threw CORRUPTION): the follower retried that forever and never streamed.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';

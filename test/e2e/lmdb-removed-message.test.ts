@@ -1,0 +1,58 @@
+/**
+ * A store whose LMDB directory was removed by hand (its bottom level: every compacted or loaded
+ * key) must be refused at start, naming what is gone. After `distkv load` (the store never served,
+ * so no log records its seqs) it was served empty: every GET 404, nothing logged. A served store
+ * was refused, but the refusal said "a run was deleted or cut short by hand" (clean stop) or "a run
+ * older than 000001.sst is missing ... put the run back" (after a kill -9), naming runs that never
+ * existed, so an operator looks for the wrong file.
+ */
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { freePorts } from '../helpers/ports.js';
+import { runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+let server: ServerProcess | undefined;
+after(async () => {
+  await server?.stop();
+});
+
+describe('a store whose LMDB directory was removed', () => {
+  it('is refused after a bulk load, not served empty, naming its LMDB level', async () => {
+    const dir = tempDir(after);
+    const [port] = await freePorts(1);
+    const address = `127.0.0.1:${String(port)}`;
+    const config = writeConfig(dir, [{ address }], '[server]\nresp_port_offset = 0');
+    const data = join(dir, 'data');
+    const file = join(dir, 'keys.jsonl');
+    writeFileSync(
+      file,
+      Array.from({ length: 50 }, (_, i) =>
+        JSON.stringify({ key: `k${String(i)}`, value: `v${String(i)}` }),
+      ).join('\n') + '\n',
+    );
+    const loaded = await runCli(['load', file, '--config', config, '--data-dir', data]);
+    assert.equal(loaded.code, 0, loaded.stderr);
+
+    rmSync(join(data, address.replace(':', '_'), 'shard-0', 'lmdb'), { recursive: true, force: true });
+    server = await ServerProcess.start(
+      ['--config', config, '--data-dir', data, '--workers', '1'],
+      `http://${address}/healthz`,
+      { DISTKV_LOG_LEVEL: 'warn' },
+      30000,
+    );
+    const got = await fetch(`http://${address}/kv/k1`, { signal: AbortSignal.timeout(10000) });
+    await got.arrayBuffer();
+    assert.equal(got.status, 503, 'the store is refused, not served empty');
+    await server.stop();
+    const refusal = (server.stdout + server.stderr)
+      .split('\n')
+      .filter((l) => l.includes('could not open'))
+      .join('\n');
+    assert.ok(refusal !== '', `the refusal is logged: ${server.stdout.slice(0, 800)}`);
+    assert.doesNotMatch(refusal, /a run was deleted|a run older than/, 'it blames a run that never existed');
+    assert.match(refusal, /lmdb/, 'it names the store’s lmdb directory');
+  });
+});

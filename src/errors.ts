@@ -148,7 +148,10 @@ export const ERROR_CATALOGUE = {
   DISK_IO_ERROR: { status: 507 },
   /** thrown when the configuration is invalid (never sent over HTTP: startup exits with it). */
   CONFIG_INVALID: { status: 500 },
-  /** thrown when stored data fails its checksum or structure checks. */
+  /**
+   * thrown when stored data fails its checksum or structure checks, or a file a store had is
+   * missing (a run, its LMDB level `lmdb/`): the message names the file and what to do.
+   */
   CORRUPTION: { status: 500 },
   /** thrown at startup when another live process owns the data directory (never sent over HTTP). */
   DATA_DIR_LOCKED: { status: 500 },

@@ -10,17 +10,31 @@
  * It is written before the resync wipes the directory and the wipe spares it: a replica stopped
  * between the wipe and the load must not open as whatever its log still held of it.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { LMDB_DIR } from '../storage/lmdb-presence.js';
 
 /** RESYNC_MARKER names the marker file in a replica's directory. */
 export const RESYNC_MARKER = 'resync.json';
 
-/** wipeReplicaDir empties replica directory `dir` for a resync, all but its RESYNC_MARKER. */
+/**
+ * wipeReplicaDir empties replica directory `dir` for a resync, all but its RESYNC_MARKER. Its LMDB
+ * goes last, once the removal of the rest is durable: a store whose `lmdb/` is missing beside its
+ * `commit-log` pointer or `history.json` is refused as one whose LMDB was removed by hand
+ * (src/storage/lmdb-presence.ts), and a wipe cut short must leave a store that opens (and resyncs).
+ */
 export function wipeReplicaDir(dir: string): void {
   if (!existsSync(dir)) return;
-  for (const name of readdirSync(dir))
-    if (name !== RESYNC_MARKER) rmSync(join(dir, name), { recursive: true, force: true });
+  const names = readdirSync(dir).filter((n) => n !== RESYNC_MARKER);
+  for (const name of names) if (name !== LMDB_DIR) rmSync(join(dir, name), { recursive: true, force: true });
+  if (!names.includes(LMDB_DIR)) return;
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  rmSync(join(dir, LMDB_DIR), { recursive: true, force: true });
 }
 
 /**

@@ -2,7 +2,8 @@
  * Opening LsmStores: recovery from whatever a crash left (docs/architecture.md, "Storage").
  *
  * The stores of a worker share one commit log (commit-log.ts). `openLsmStores` opens them together:
- * 1. Per store: open LMDB and read applied_seq A; delete leftover `*.sst.tmp` files; open every
+ * 1. Per store: refuse a new LMDB where the store had one (removed by hand: lmdb-presence.ts),
+ *    open LMDB and read applied_seq A; delete leftover `*.sst.tmp` files; open every
  *    run, checking footer, index and bloom; delete runs whose newest seq is ≤ A. A damaged run
  *    makes that store fail to open (the others open), unless `repair` (it is moved aside as
  *    `.corrupt` and reported). A run missing (a gap in the numbers, or an oldest run starting
@@ -43,6 +44,7 @@ import { storeIdOf } from './commit-log-format.js';
 import { checkHome, logIdOf, readHome, storeNameOf, writeHome } from './commit-log-home.js';
 import { readCommitLog } from './commit-log-reader.js';
 import { LmdbLevel } from './lmdb-level.js';
+import { lmdbIsNew, refuseLostLmdb, syncNewLmdb } from './lmdb-presence.js';
 import type { LsmOptions } from './lsm-options.js';
 import { LsmStore } from './lsm-store.js';
 import { parseRunName, runName } from './sstable-format.js';
@@ -72,8 +74,11 @@ async function openLevels(opts: LsmOptions): Promise<Levels> {
   const fresh = !existsSync(dir);
   const runsDir = join(dir, 'runs');
   vfs.mkdirp(runsDir);
+  refuseLostLmdb(vfs, dir);
+  const created = lmdbIsNew(dir);
   const level = new LmdbLevel(dir);
   try {
+    if (created) syncNewLmdb(dir);
     const applied = level.appliedSeq();
     // With overlappingSync LMDB opens its newest commit within the same boot even when that commit
     // was never synced (the previous process was killed while compaction waited for the sync): a

@@ -11,6 +11,7 @@
  */
 import { codeForStatus } from '../errors.js';
 import { registerAdminRoutes, registerFallbackRoutes } from './admin-routes.js';
+import { warnIfCertOutOfDates } from './cert-dates.js';
 import { registerCollectionRoutes } from './collection-routes.js';
 import type { HttpContext, SharedContext } from './context.js';
 import { secondsSince } from './http-metrics.js';
@@ -62,6 +63,8 @@ export class FrontDoor {
   /** listen opens every listener of the plan; it rejects naming the address that could not be bound. */
   async listen(): Promise<void> {
     const { tls_cert, tls_key } = this.shared.config.server;
+    // Once for all listeners: they serve the same certificate.
+    if (tls_cert !== '') warnIfCertOutOfDates(this.shared.log, tls_cert);
     for (const listener of this.shared.plan.listeners) {
       const ctx: HttpContext = { ...this.shared, listener };
       const router = new Router();

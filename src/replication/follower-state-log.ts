@@ -14,26 +14,41 @@
  * disconnected (a replica started before its leader, which then came up and refused) is logged
  * too, once per kind of refusal until the follower gets out of `disconnected`: a follower's state
  * does not change with it, and the operator was left with "waiting for the leader to come up".
+ *
+ * So is a leader whose TLS handshake fails (src/util/tls-failure.ts: its certificate not signed by
+ * a CA of this node's `server.tls_ca`, expired, naming another address; or one end not speaking
+ * TLS): it answers, and nothing changes until an operator acts. It was "waiting for the leader to
+ * come up" at info, the certificate's problem only in the `error` field
+ * (test/e2e/replica-tls-refused-log.test.ts); it is a warn naming the leader, the failure and what
+ * to check, logged as an answer's refusal is (once per kind, its kind being Node's error code).
  */
 import type { Logger } from 'pino';
+import { type TlsFailure, tlsFailureOf, tlsFailureText, tlsRemedy } from '../util/tls-failure.js';
 import { LeaderAnswerError } from './http-answer.js';
 import type { FollowerState } from './positions.js';
 
-/** Refusal is what a leader answered a refused pull or snapshot with. */
-export interface Refusal {
+/** AnswerRefusal is what a leader answered a refused pull or snapshot with. */
+export interface AnswerRefusal {
   status: number;
   /** code is the error code of its JSON body (undefined when the body had none). */
   code: string | undefined;
 }
 
+/** Refusal is a leader's answer that refused a pull or snapshot, or a TLS handshake with it that failed. */
+export type Refusal = AnswerRefusal | { tls: TlsFailure };
+
 /**
  * refusalOf is the refusal a failed pull or snapshot got (http-source.ts throws a LeaderAnswerError
- * with the answer's status and error code): undefined for a failure that got no answer (connection
- * refused, timed out), any other error, or an answer that is not a 4xx (a 503 from a leader still
- * opening its stores is a leader not up yet).
+ * with the answer's status and error code; a TLS failure is the connection's error, or its cause):
+ * undefined for a failure that got no answer (connection refused, timed out), any other error, or
+ * an answer that is not a 4xx (a 503 from a leader still opening its stores is a leader not up yet).
  */
 export function refusalOf(err: unknown): Refusal | undefined {
-  if (!(err instanceof LeaderAnswerError) || err.status < 400 || err.status > 499) return undefined;
+  if (!(err instanceof LeaderAnswerError)) {
+    const tls = tlsFailureOf(err);
+    return tls === undefined ? undefined : { tls };
+  }
+  if (err.status < 400 || err.status > 499) return undefined;
   return { status: err.status, code: err.code };
 }
 
@@ -43,7 +58,7 @@ function messageOf(err: unknown): string {
 }
 
 /** remedyFor is what an operator does about a refusal (the follower retries meanwhile). */
-function remedyFor(r: Refusal): string {
+function remedyFor(r: AnswerRefusal): string {
   switch (r.code ?? (r.status === 401 ? 'UNAUTHORIZED' : '')) {
     case 'UNAUTHORIZED':
       return "this node's token (server.token or DISTKV_TOKEN) is not the leader's: give every node the same token";
@@ -58,8 +73,10 @@ function remedyFor(r: Refusal): string {
   }
 }
 
-/** refusedMessage is the line for a refused pull: what the leader answered and what to do. */
-function refusedMessage(r: Refusal): string {
+/** refusedMessage is the line for a refused pull: what the leader (`source`) answered and what to do. */
+function refusedMessage(r: Refusal, source: string): string {
+  if ('tls' in r)
+    return `replication: the leader (${source}) answers, but the TLS handshake with it fails: ${tlsFailureText(r.tls)}: ${tlsRemedy(r.tls, 'the leader')}; retrying with backoff`;
   const answered = `HTTP ${String(r.status)}${r.code === undefined ? '' : ` ${r.code}`}`;
   return `replication: the leader is up and refuses the pulls (${answered}): ${remedyFor(r)}; retrying with backoff`;
 }
@@ -105,9 +122,9 @@ export class FollowerStateLog {
   }
 
   private refused(fields: object, r: Refusal): void {
-    const key = `${String(r.status)} ${r.code ?? ''}`;
+    const key = 'tls' in r ? `tls ${r.tls.code}` : `${String(r.status)} ${r.code ?? ''}`;
     if (key === this.loggedRefusal) return;
     this.loggedRefusal = key;
-    this.log?.warn(fields, refusedMessage(r));
+    this.log?.warn(fields, refusedMessage(r, this.source));
   }
 }

@@ -6,6 +6,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { letGo } from '../util/peer-answer.js';
+import { namingTls } from '../util/tls-failure.js';
 
 /**
  * headWithin sends a request of the pool (`send`, given the signal that aborts it) and throws
@@ -16,7 +17,8 @@ import { letGo } from '../util/peer-answer.js';
  * snapshot held), a pull or a resync waited there with no timeout running, and the replica stopped
  * replicating for good. So the bound is a race: past it the caller gets the error at once, and the
  * request, aborted, leaves the queue when a connection frees. The signal aborts nothing once the
- * head came (the body has its own bounds).
+ * head came (the body has its own bounds). A failed TLS handshake is thrown naming `what` and
+ * the failure (namingTls, src/util/tls-failure.ts), the follower's last error in `/stats`.
  */
 export async function headWithin(
   ms: number,
@@ -45,7 +47,7 @@ export async function headWithin(
       },
       () => undefined,
     );
-    throw err;
+    throw namingTls(err, what);
   } finally {
     clearTimeout(timer);
   }

@@ -17,6 +17,8 @@
  *    starts one host at a time; its `cause` is the failure's message (`connect ECONNREFUSED ...`),
  *    and `late` tells one that ran out of `timeoutMs` (no connection or no head in time: a GC
  *    pause, a busy or stopped process, a partition) from one refused or closed (no process there);
+ *    `tls` is a TLS handshake that failed (src/util/tls-failure.ts: a certificate not trusted,
+ *    expired, naming another address): the peer is up, but nothing is read of it until an operator acts;
  *  - `unread`: an answer that is not a `/cluster` document: a body past CLUSTER_DOC_BYTES or not
  *    ended within `timeoutMs`, a status other than 200 (the first 200 characters of its body in
  *    the reason), a body that is not a JSON object. Its reason names the node.
@@ -25,6 +27,7 @@
 import type { Dispatcher } from 'undici';
 import { undici } from '../util/lazy-undici.js';
 import { CLUSTER_DOC_BYTES, ERROR_BODY_BYTES, readBody } from '../util/peer-answer.js';
+import { type TlsFailure, tlsFailureOf } from '../util/tls-failure.js';
 
 /** ClusterDoc is a `/cluster` document as read here: a JSON object, its fields unchecked. */
 export interface ClusterDoc {
@@ -37,7 +40,7 @@ export interface ClusterDoc {
 export type ClusterAnswer =
   | { kind: 'agrees'; doc: ClusterDoc }
   | { kind: 'differs'; version: string | undefined; doc: ClusterDoc }
-  | { kind: 'silent'; cause: string; late: boolean }
+  | { kind: 'silent'; cause: string; late: boolean; tls?: TlsFailure }
   | { kind: 'unread'; reason: string };
 
 /** ClusterFetchOptions is how one ask is made. */
@@ -93,7 +96,13 @@ export async function fetchClusterDoc(address: string, o: ClusterFetchOptions): 
       });
     } catch (err) {
       // The bound's abort (AbortSignal.timeout) rejects with its reason, a TimeoutError.
-      return { kind: 'silent', cause: (err as Error).message, late: (err as Error).name === 'TimeoutError' };
+      const tls = tlsFailureOf(err);
+      return {
+        kind: 'silent',
+        cause: (err as Error).message,
+        late: (err as Error).name === 'TimeoutError',
+        ...(tls === undefined ? {} : { tls }),
+      };
     }
     // A body past its bound throws, its message naming `what` (not when the head's bound, still
     // running, ends it first).

@@ -42,6 +42,11 @@
  * (no answer within PEER_TIMEOUT_MS): one GC pause no longer flags it `fail` (RESP) or down
  * (metrics) for a round. A refused connection or an answer that is no document counts at once.
  * Maps and positions come from answers only: no PEER_CHECK_MS bound on a former leader moves.
+ *
+ * A peer whose TLS handshake fails (its certificate not trusted here, expired, naming another
+ * address: src/util/tls-failure.ts) is unreachable too, but up: it is logged as a refused map is,
+ * naming what to check, and `untrusted` lists it for the start's warning (start-warnings.ts),
+ * which said "no peer answered".
  */
 import type { Logger } from 'pino';
 import type { Agent } from 'undici';
@@ -56,7 +61,8 @@ import { SLOT_COUNT } from '../routing/slot.js';
 import { undici } from '../util/lazy-undici.js';
 import { CLUSTER_DOC_BYTES } from '../util/peer-answer.js';
 import { fetchClusterDoc } from './cluster-doc-fetch.js';
-import { refusalDue, refusedMapMessage } from './peer-refusal.js';
+import { type TlsFailure, tlsFailureText } from '../util/tls-failure.js';
+import { refusalDue, refusedMapMessage, untrustedPeerMessage } from './peer-refusal.js';
 import { type PeerDispute, SlotGate } from './slot-gate.js';
 
 /**
@@ -117,6 +123,8 @@ interface Peer {
   late: number;
   /** unread is the last refusal of this peer's `/cluster` body that was logged, and when (Date.now()). */
   unread: { text: string; at: number } | undefined;
+  /** tls is the TLS failure of this peer's last check, if it failed so. */
+  tls: TlsFailure | undefined;
 }
 
 /** PeerCheck polls the other nodes of the config for their topology hash. */
@@ -175,6 +183,7 @@ export class PeerCheck {
       refused: undefined,
       late: 0,
       unread: undefined,
+      tls: undefined,
     }));
   }
 
@@ -243,6 +252,11 @@ export class PeerCheck {
   /** silent lists the peers that did not answer their last check (all of them before any check). */
   silent(): string[] {
     return this.peers.filter((p) => p.state === 'unreachable' || p.state === 'unknown').map((p) => p.address);
+  }
+
+  /** untrusted lists the peers whose last check failed its TLS handshake, with the failure. */
+  untrusted(): { address: string; tls: TlsFailure }[] {
+    return this.peers.flatMap((p) => (p.tls === undefined ? [] : [{ address: p.address, tls: p.tls }]));
   }
 
   /** view lists the peers for `/cluster`. */
@@ -317,6 +331,13 @@ export class PeerCheck {
     );
   }
 
+  /** untrustedLog logs the failed TLS handshake `f` of `p` when due (as `unread`: on change, then once a minute). */
+  private untrustedLog(p: Peer, f: TlsFailure): void {
+    if (!refusalDue(p.unread, f.code, Date.now())) return;
+    p.unread = { text: f.code, at: Date.now() };
+    this.log.warn({ peer: p.address, err: tlsFailureText(f) }, untrustedPeerMessage(p.address, f));
+  }
+
   private async ask(p: Peer): Promise<void> {
     let state: PeerState;
     let version: string | undefined;
@@ -337,6 +358,9 @@ export class PeerCheck {
         from: this.hosted,
       });
       if (answer.kind === 'unread') this.unread(p, answer.reason);
+      p.tls = answer.kind === 'silent' ? answer.tls : undefined;
+      // A failed handshake is logged as an unread answer is (the reason names the failure).
+      if (p.tls !== undefined) this.untrustedLog(p, p.tls);
       if (
         answer.kind === 'silent' &&
         answer.late &&

@@ -5,7 +5,7 @@
  * wait for such a node to answer its health check over HTTPS.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Agent, request } from 'undici';
 import type { ServerProcess } from './server-process.js';
@@ -52,6 +52,30 @@ export function caSignedNodeCert(dir: string): void {
     'ext.cnf',
   ];
   openssl(dir, ['x509', '-req', '-in', 'node.csr', ...sign, '-out', 'node.pem']);
+}
+
+/**
+ * expiredNodeCert writes into `dir` a node certificate for 127.0.0.1 (node.pem, node-key.pem) that
+ * the CA of `caDir` (caSignedNodeCert's) signed, valid only in January 2020: expired.
+ * `openssl x509` cannot date a certificate in the past; `openssl ca` can.
+ */
+export function expiredNodeCert(caDir: string, dir: string): void {
+  mkdirSync(join(dir, 'newcerts'));
+  writeFileSync(join(dir, 'index.txt'), '');
+  writeFileSync(join(dir, 'serial'), '01\n');
+  writeFileSync(
+    join(dir, 'ca.cnf'),
+    '[ca]\ndefault_ca = dated\n[dated]\ndir = .\ndatabase = ./index.txt\nnew_certs_dir = ./newcerts\nserial = ./serial\ndefault_md = sha256\npolicy = any\ncopy_extensions = copy\n[any]\ncommonName = supplied\n',
+  );
+  openssl(dir, [
+    ...['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'node-key.pem', '-out', 'node.csr'],
+    ...['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+  ]);
+  openssl(dir, [
+    ...['ca', '-batch', '-config', 'ca.cnf', '-in', 'node.csr', '-out', 'node.pem'],
+    ...['-cert', join(caDir, 'ca.pem'), '-keyfile', join(caDir, 'ca-key.pem')],
+    ...['-startdate', '20200101000000Z', '-enddate', '20200201000000Z'],
+  ]);
 }
 
 /** waitHealthyTls waits (20 s at most) until the node `p` runs at `address` answers GET /healthz 200 over HTTPS. */

@@ -160,7 +160,7 @@ const LOG_GONE_REMEDY =
 
 /** HEADER_LOST_REMEDY is what the operator can do about a segment emptied or damaged by hand. */
 const HEADER_LOST_REMEDY =
-  'put the segment back, or restart with --repair to keep the log up to the segment before it and drop this one and every later one: a replica then catches up from its leader';
+  "put the segment back, or restart with --repair to keep the log up to the segment before it and drop this one and every later one: a replica then catches up from its leader; a leader's writes in them are lost unless a replica holds them (fail over to it first, docs/failover.md)";
 
 /**
  * headerLost says why segment `buf`, whose header does not decode (`why`), is damage: a segment
@@ -174,7 +174,7 @@ function headerLost(buf: Buffer, why: string): string {
       : `the segment has no valid header (${why}; the file is ${buf.length} bytes)`;
   const later = findLaterFrame(buf, 0);
   const frames = later === undefined ? '' : `, though ${later.what} follows at offset ${later.offset}`;
-  return `${what}${frames}. A segment is named only once its header is synced, so no crash leaves it so: it was emptied or damaged by hand, and the acknowledged writes it held, of every store of this worker, are in no other file: each of those stores is refused`;
+  return `${what}${frames}. A segment is named only once its header is synced, so no crash leaves it so: it was emptied or damaged by hand, and the writes it held, acknowledged to every store of this worker (leaders and replicas), are in no other file: each of those stores is refused`;
 }
 
 /** sizeOf is the total size of the files at `paths`. */
@@ -204,7 +204,7 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
   const idFile = readLogId(vfs, dir);
   if (numbers.length === 0 && idFile !== undefined)
     recorder.gone(
-      `commit log ${dir}: no segment is left, but its ${LOG_ID_FILE} says log ${idFile.id} lived here (segments from ${idFile.first} on). The log never deletes its newest segment and writes ${LOG_ID_FILE} only once a segment is whole, so the segments were removed by hand, and the writes every store of this worker (leaders and replicas) acknowledged since its last flush were only in them: each of those stores is refused`,
+      `no commit log segment is left, but ${LOG_ID_FILE} says log ${idFile.id} lived here (segments from ${idFile.first} on). A log never deletes its newest segment and writes ${LOG_ID_FILE} only once a segment is whole, so its segments were removed by hand, and the writes every store of this worker (leaders and replicas) acknowledged since its last flush were only in them: each of those stores is refused`,
       LOG_GONE_REMEDY,
     );
   const identity = new LogIdentity(idFile);

@@ -97,7 +97,7 @@ describe('a commit log removed by hand', () => {
     await assert.rejects(recoverLog(vfs), (err: unknown) => {
       assert.ok(err instanceof CorruptionError, String(err));
       assert.equal(err.file, LOG_DIR);
-      assert.match(err.message, /no segment is left/);
+      assert.match(err.message, /no commit log segment is left/);
       assert.match(err.message, /every store of this worker/);
       assert.match(err.message, /put the segments back, or restart with --repair/);
       return true;

@@ -25,8 +25,12 @@
  *   means a frame whose header passes its CRC and whose body starts with a record that passes its
  *   CRC (or is a whole base or mark frame).
  * A record out of its store's seq order, a bad older segment, a missing segment number or a
- * segment of another log (commit-log-identity.ts) is always corruption. Mark frames are checked
- * and skipped: they belong to no store.
+ * segment of another log (commit-log-identity.ts) is always corruption. So is what no crash
+ * leaves (docs/commit-log-format.md, "A log removed or emptied by hand"): a segment without a
+ * whole header, the newest one too (a segment takes its name only once its header is synced:
+ * commit-log-segments.ts), and a directory whose `.log-id` says a log lived there but that holds
+ * no segment (the log never deletes its newest one, and writes `.log-id` only once a segment is
+ * whole). Mark frames are checked and skipped: they belong to no store.
  *
  * Zeros from the end of a frame to the end of the newest segment are its clean end, not damage: the
  * unwritten rest of a preallocated segment (commit-log-spare.ts) after a crash. The segment's
@@ -48,6 +52,7 @@ import {
   FRAME_MARK,
   FRAME_RECORDS,
   LOG_HEADER_BYTES,
+  LOG_ID_FILE,
 } from './commit-log-format.js';
 import { LogIdentity, readLogId } from './commit-log-identity.js';
 import { indexFrame, type LogSegment, voidFrom } from './commit-log-index.js';
@@ -149,6 +154,29 @@ function checkFrame(
   return out;
 }
 
+/** LOG_GONE_REMEDY is what the operator can do about a log whose segments were all removed. */
+const LOG_GONE_REMEDY =
+  "put the segments back, or restart with --repair to open each of those stores from its own files (runs and LMDB) without those writes: a replica then catches up from its leader; a leader's are lost unless a replica holds them (fail over to it first, docs/failover.md)";
+
+/** HEADER_LOST_REMEDY is what the operator can do about a segment emptied or damaged by hand. */
+const HEADER_LOST_REMEDY =
+  "put the segment back, or restart with --repair to keep the log up to the segment before it and drop this one and every later one: a replica then catches up from its leader; a leader's writes in them are lost unless a replica holds them (fail over to it first, docs/failover.md)";
+
+/**
+ * headerLost says why segment `buf`, whose header does not decode (`why`), is damage: a segment
+ * is named only once its header is durable, so no crash leaves one without it; it was emptied,
+ * cut or overwritten after it was made, and what it held is gone.
+ */
+function headerLost(buf: Buffer, why: string): string {
+  const what =
+    buf.length === 0
+      ? 'the segment is empty'
+      : `the segment has no valid header (${why}; the file is ${buf.length} bytes)`;
+  const later = findLaterFrame(buf, 0);
+  const frames = later === undefined ? '' : `, though ${later.what} follows at offset ${later.offset}`;
+  return `${what}${frames}. A segment is named only once its header is synced, so no crash leaves it so: it was emptied or damaged by hand, and the writes it held, acknowledged to every store of this worker (leaders and replicas), are in no other file: each of those stores is refused`;
+}
+
 /** sizeOf is the total size of the files at `paths`. */
 function sizeOf(vfs: Vfs, paths: readonly string[]): number {
   let n = 0;
@@ -173,7 +201,13 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
     repair: options.repair,
     readOnly: options.readOnly,
   });
-  const identity = new LogIdentity(readLogId(vfs, dir));
+  const idFile = readLogId(vfs, dir);
+  if (numbers.length === 0 && idFile !== undefined)
+    recorder.gone(
+      `no commit log segment is left, but ${LOG_ID_FILE} says log ${idFile.id} lived here (segments from ${idFile.first} on). A log never deletes its newest segment and writes ${LOG_ID_FILE} only once a segment is whole, so its segments were removed by hand, and the writes every store of this worker (leaders and replicas) acknowledged since its last flush were only in them: each of those stores is refused`,
+      LOG_GONE_REMEDY,
+    );
+  const identity = new LogIdentity(idFile);
   const progress = options.onProgress;
   let total = progress === undefined ? 0 : sizeOf(vfs, numbers.map(pathOf));
   let before = 0;
@@ -191,8 +225,8 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
     const buf = vfs.readFile(path);
     const header = decodeLogHeader(buf);
     if (typeof header === 'string') {
-      const later = isLast ? findLaterFrame(buf, 0) : undefined;
-      await recorder.damaged(i, 0, header, later, `incomplete segment header: ${header}`);
+      // Never a torn creation: a segment takes its name once its header is durable (commit-log-segments.ts).
+      await recorder.corrupt(i, 0, headerLost(buf, header), HEADER_LOST_REMEDY);
       break;
     }
     const foreign =

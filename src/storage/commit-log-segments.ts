@@ -4,12 +4,17 @@
  * appends its batches to the file these give it.
  *
  * At open the log takes its identity (the directory's `.log-id`, else its oldest identified
- * segment's, else a new one; written back, commit-log-identity.ts), then continues its newest
- * segment when that one carries this log's id and has room (synced once, as what recovery read may
- * be only in the page cache), or else starts the next one (after syncing the full one): a segment
- * of an earlier format (without id, or without sync marks) is never continued. A segment is created whole (header
- * written and synced, directory synced) before anything is written to it; one whose creation
- * failed is removed.
+ * segment's, else a new one), then continues its newest segment when that one carries this log's
+ * id and has room (synced once, as what recovery read may be only in the page cache), or else
+ * starts the next one (after syncing the full one): a segment of an earlier format (without id, or
+ * without sync marks) is never continued. Only then is the identity written back
+ * (commit-log-identity.ts): a `.log-id` is never on disk without a whole segment beside it.
+ *
+ * A segment takes its name only once its header is durable: it is made as NEW_SEGMENT_NAME, its
+ * header written and synced, then renamed to `NNNNNNNN.log` and the directory synced (as a spare
+ * is). So a crash while a segment is made leaves at most a NEW_SEGMENT_NAME, deleted at the next
+ * open, and recovery reads a segment file without a whole header as damage done by hand, never as
+ * a torn creation (docs/commit-log-format.md, "A log removed or emptied by hand").
  *
  * Preallocation (commit-log-spare.ts): a roll makes the next segment out of a ready spare (header
  * written at offset 0 over its zeros and synced, the spare renamed to the segment's name, the
@@ -28,6 +33,12 @@ import { removeLeftoverSpare } from './commit-log-spare.js';
 import type { Vfs, WritableFile } from './vfs.js';
 import { segmentName } from './wal-format.js';
 
+/**
+ * NEW_SEGMENT_NAME is the file a segment is made in until its header is durable (createSegment):
+ * not a segment name, so recovery never reads it; it sorts before the segments, as `.log-id` does.
+ */
+export const NEW_SEGMENT_NAME = '.new-segment';
+
 /** SegmentsToOpen is where the log is and what recovery found of it. */
 export interface SegmentsToOpen {
   vfs: Vfs;
@@ -43,18 +54,34 @@ export async function openSegments(
 ): Promise<{ logId: string; file: WritableFile; created: LogSegment | undefined }> {
   o.vfs.mkdirp(o.dir);
   removeLeftoverSpare(o.vfs, o.dir);
+  removeLeftoverNew(o.vfs, o.dir);
   const identified = o.segments.find((s) => s.logId !== undefined);
   const idFile = readLogId(o.vfs, o.dir) ?? {
     id: identified?.logId ?? newLogId(),
     first: identified?.no ?? (o.segments[o.segments.length - 1]?.no ?? 0) + 1,
   };
-  await writeLogId(o.vfs, o.dir, idFile);
   const logId = idFile.id;
+  const opened = await openNewest(o, logId);
+  try {
+    // After the segment is whole: a `.log-id` without segments is a log whose segments were removed.
+    await writeLogId(o.vfs, o.dir, idFile);
+  } catch (err) {
+    await opened.file.close().catch(() => undefined);
+    throw err;
+  }
+  return { logId, ...opened };
+}
+
+/** openNewest continues the newest of `o.segments` or starts the next one (see the module comment). */
+async function openNewest(
+  o: SegmentsToOpen,
+  logId: string,
+): Promise<{ file: WritableFile; created: LogSegment | undefined }> {
   const newest = o.segments[o.segments.length - 1];
   if (newest !== undefined && newest.logId === logId && newest.marked && newest.bytes < o.segmentBytes) {
     const file = await o.vfs.openAppend(newest.path, false);
     await sealAt(file, newest.bytes);
-    return { logId, file, created: undefined };
+    return { file, created: undefined };
   }
   if (newest !== undefined) {
     const full = await o.vfs.openAppend(newest.path, false);
@@ -65,7 +92,15 @@ export async function openSegments(
     }
   }
   const next = await createSegment(o.vfs, o.dir, (newest?.no ?? 0) + 1, logId);
-  return { logId, file: next.file, created: next.seg };
+  return { file: next.file, created: next.seg };
+}
+
+/** removeLeftoverNew deletes a segment a crash left half made (NEW_SEGMENT_NAME; the log is opening). */
+function removeLeftoverNew(vfs: Vfs, dir: string): void {
+  const path = join(dir, NEW_SEGMENT_NAME);
+  if (!vfs.exists(path)) return;
+  vfs.unlink(path);
+  vfs.syncDir(dir);
 }
 
 /**
@@ -115,7 +150,11 @@ function newSegment(no: number, path: string, logId: string): LogSegment {
   return { no, path, logId, marked: true, bytes: LOG_HEADER_BYTES, stores: new Map() };
 }
 
-/** createSegment creates segment `no` of log `logId` in `dir` with its header, synced; on failure it removes what it made and throws. */
+/**
+ * createSegment creates segment `no` of log `logId` in `dir` with its header, synced, under its
+ * name only once the header is durable (made as NEW_SEGMENT_NAME, then renamed); on failure it
+ * removes what it made and throws.
+ */
 export async function createSegment(
   vfs: Vfs,
   dir: string,
@@ -123,19 +162,23 @@ export async function createSegment(
   logId: string,
 ): Promise<{ file: WritableFile; seg: LogSegment }> {
   const path = join(dir, segmentName(no));
-  const file = await vfs.openAppend(path, true);
+  const made = await vfs.openAppend(join(dir, NEW_SEGMENT_NAME), true);
   try {
-    await file.append(encodeLogHeader(no, logId));
-    await file.sync();
+    await made.append(encodeLogHeader(no, logId));
+    await made.sync();
+    await made.close();
+    vfs.rename(made.path, path);
     vfs.syncDir(dir);
+    const file = await vfs.openAppend(path, false);
+    return { file, seg: newSegment(no, path, logId) };
   } catch (err) {
-    await file.close().catch(() => undefined);
-    try {
-      vfs.unlink(path);
-    } catch {
-      // Left behind, it is a newest segment without a whole header: recovery deletes it.
-    }
+    await made.close().catch(() => undefined);
+    for (const p of [made.path, path])
+      try {
+        if (vfs.exists(p)) vfs.unlink(p);
+      } catch {
+        // Left behind, NEW_SEGMENT_NAME is deleted at the next open; a named one is whole (its header synced).
+      }
     throw err;
   }
-  return { file, seg: newSegment(no, path, logId) };
 }

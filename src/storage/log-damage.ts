@@ -11,6 +11,10 @@
  *   `repair` cut there, every later segment deleted, and recorded as `repaired`;
  * - `readOnly` (another worker's log, read for a store that moved) cuts nothing and records any
  *   damage as a torn tail of that log: reading stops there.
+ * What a crash cannot leave is never a torn tail, whatever follows it: a commit log segment without
+ * a whole header, or a log directory whose identity file is left without any segment (`gone`):
+ * both are refused, naming what is missing and what the operator can do (docs/commit-log-format.md,
+ * "A log removed or emptied by hand").
  */
 import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import type { Vfs } from './vfs.js';
@@ -110,16 +114,38 @@ export class DamageRecorder {
       );
   }
 
-  /** corrupt handles corruption at `offset` of segment `i`: refused unless `repair` (see the module comment). */
-  async corrupt(i: number, offset: number, reason: string): Promise<void> {
+  /**
+   * corrupt handles corruption at `offset` of segment `i`: refused unless `repair` (see the module
+   * comment), the message ending with `remedy` (what the operator can do) in parentheses.
+   */
+  async corrupt(
+    i: number,
+    offset: number,
+    reason: string,
+    remedy = 'restart with --repair to keep the log up to here and drop the rest',
+  ): Promise<void> {
     if (this.o.readOnly === true) return this.cut(i, offset, reason, 'torn-tail');
-    if (!this.o.repair)
-      throw new CorruptionError(
-        this.o.paths[i]!,
-        offset,
-        `${reason} (restart with --repair to keep the log up to here and drop the rest)`,
-      );
+    if (!this.o.repair) throw new CorruptionError(this.o.paths[i]!, offset, `${reason} (${remedy})`);
     await this.cut(i, offset, reason, 'repaired');
+  }
+
+  /**
+   * gone handles a log directory that holds no segment although its identity says the log existed
+   * (`reason` says so): refused naming the directory, the message ending with `remedy`, unless
+   * `repair` (recorded as `repaired`: the log starts again empty). `readOnly` records it as where
+   * reading stopped.
+   */
+  gone(reason: string, remedy: string): void {
+    const { dir, repair, readOnly } = this.o;
+    if (readOnly !== true && !repair) throw new CorruptionError(dir, 0, `${reason}; ${remedy}`);
+    this.damage.push({
+      file: dir,
+      offset: 0,
+      reason,
+      kind: readOnly === true ? 'torn-tail' : 'repaired',
+      droppedBytes: 0,
+      droppedSegments: 0,
+    });
   }
 
   /** cut keeps segment i up to `offset` (deleting it when offset is 0), deletes every later one, and records it. */

@@ -112,5 +112,17 @@ describe('a replica whose leader was put back from an older copy of itself', { t
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.match(shown, new RegExp(`${R.replaceAll('.', '\\.')} \\(streaming`), shown);
+
+    // A ladder that is not one is the puller's mistake: 400 naming it, before any record is read.
+    for (const bad of ['9:zz', '200:1', '3:1,5:1']) {
+      const r = await fetch(
+        `http://${L}/_repl/pull?shard=0&after=100&epoch=0&wait_ms=0&replica=${encodeURIComponent(R)}&ladder=${bad}`,
+        { signal: AbortSignal.timeout(10000) },
+      );
+      const body = (await r.json()) as { error: { code: string; message: string } };
+      assert.equal(r.status, 400, `ladder=${bad}: ${JSON.stringify(body)}`);
+      assert.equal(body.error.code, 'INVALID_ARGUMENT');
+      assert.match(body.error.message, /^ladder must be/);
+    }
   });
 });

@@ -55,10 +55,19 @@ export function ladderSeqs(after: number): number[] {
   return seqs;
 }
 
-/** crcAt reads the stored crc of the record at `seq` in `log`, undefined when the log does not hold it. */
+/**
+ * crcAt reads the stored crc of the record at `seq` in `log`, undefined when the log does not hold
+ * it or cannot read it: a damaged older segment, which no pull from the ack reads, must not stop
+ * replication for a check (the entry is left out, as a compacted one is).
+ */
 export function crcAt(log: Pick<ReplicationLog, 'readLog'>, seq: number): number | undefined {
   if (seq < 1) return undefined;
-  const r = log.readLog(seq - 1, 1);
+  let r: ReturnType<ReplicationLog['readLog']>;
+  try {
+    r = log.readLog(seq - 1, 1);
+  } catch {
+    return undefined;
+  }
   if (r === 'gone' || r.records.length < RECORD_PREFIX_BYTES + 9) return undefined;
   // The answer starts at the record after `seq - 1`: its seq is checked, not assumed.
   if (readU64(r.records, RECORD_PREFIX_BYTES + 1) !== seq) return undefined;

@@ -114,6 +114,20 @@ describe('a replica’s ladder read from its log', () => {
     assert.equal(buildLadder(rebuilt, 50), undefined);
     assert.equal(buildLadder(new MemoryLog(), 0), undefined);
   });
+
+  it('leaves out a record its log cannot read, instead of failing the pull', () => {
+    const log = logOf(10, 10);
+    const damaged = {
+      readLog: (after: number, maxBytes: number) => {
+        if (after < 5) throw new Error('CORRUPTION: a damaged older segment');
+        return log.readLog(after, maxBytes);
+      },
+    };
+    assert.deepEqual(
+      buildLadder(damaged, 10)!.map((e) => e.seq),
+      [10, 9, 8, 6],
+    );
+  });
 });
 
 describe('the fork a ladder names', () => {

@@ -2,9 +2,16 @@
  * Internal replication endpoints (docs/architecture.md "Replication", docs/api.md), token-protected
  * when a token is configured; the checks both replication routes make are in repl-checks.ts:
  *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID&config=HASH&history=H
+ *       [&ladder=S1:CRC1,S2:CRC2,...]
  *       (both routes: 409 CONFIG_MISMATCH first when HASH is not this node's topology hash)
  *       H, the replica's history id (absent: not checked), other than the leader's with SEQ > 0:
  *       409 DIVERGED with fork 0 (src/replication/history-check.ts); not an id: 400
+ *       The ladder (a replica's first pull after a (re)connect; absent: not checked) is the crc32c
+ *       of the replica's records at seqs SEQ, SEQ-1, SEQ-2, SEQ-4, ... down to 1, those it holds,
+ *       as decimal seq ":" hex crc: one that differs from the leader's record there (a leader put
+ *       back from an older copy of itself) is 409 DIVERGED at the highest matching seq below it
+ *       (src/replication/record-ladder.ts); more than 64 entries, seqs not descending from at
+ *       most SEQ, or not decimal:hex: 400 INVALID_ARGUMENT naming `ladder`
  *       200 records in WAL framing | 204 nothing new within wait_ms | 410 LOG_GONE (resync)
  *       | 409 REPLICA_AHEAD (`after` beyond the leader's last seq: resync)
  *       | 409 DIVERGED (E, the epoch of the replica's record at SEQ, is not the leader's epoch
@@ -40,6 +47,7 @@
 import { DistkvError } from '../errors.js';
 import { divergedError } from '../replication/epochs.js';
 import { MAX_PULL_BYTES } from '../replication/http-source.js';
+import { parseLadder } from '../replication/record-ladder.js';
 import { isHistoryId } from '../storage/history-format.js';
 import { authError } from './auth.js';
 import type { HttpContext } from './context.js';
@@ -96,6 +104,8 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
         const waitMs = intParam(params, 'wait_ms', 0, 0, MAX_WAIT_MS);
         const epoch = intParam(params, 'epoch', 0, 0, 0xffffffff);
         const history = historyParam(params);
+        const ladderText = params.get('ladder');
+        const ladder = ladderText === undefined ? undefined : parseLadder(ladderText, after);
         const replica = replicaOf(ctx, shard, params.get('replica'));
         const t = leaderTarget(ctx, shard);
         checkLease(ctx, shard);
@@ -111,6 +121,7 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
             replica,
             epoch,
             ...(history === undefined ? {} : { history }),
+            ...(ladder === undefined ? {} : { ladder }),
           });
         };
         // A leader that started behind hears here that this replica holds more: a claim, held on its

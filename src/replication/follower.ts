@@ -28,7 +28,8 @@
  * leader whose epoch is older than the one the replica knows for the shard (`epochs`, re-read before
  * every batch) is refused, never applied: that leader was deposed. Applied records are logged in the
  * epoch they came with. A pull names the replica's history id too; it takes its leader's from an
- * answer while it has none or holds nothing (history-check.ts).
+ * answer while it has none or holds nothing (history-check.ts). The first pull after a start or a
+ * failure also carries a record ladder (record-ladder.ts), answered with a fork the same way.
  *
  * Freshness (freshness.ts, lag.ts): each answer of the leader carries its last seq L, read as it
  * answered; the follower remembers (time of the answer, L) and, once its ack reaches L, knows that
@@ -46,7 +47,8 @@ import { loadSnapshot } from './snapshot-load.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { ShardEpochs } from './epochs.js';
 import type { FollowerState } from './positions.js';
-import type { Diverged, ReplicationSource, RingCounters } from './source.js';
+import { buildLadder } from './record-ladder.js';
+import type { Diverged, PullOptions, ReplicationSource, RingCounters } from './source.js';
 
 /** FollowerOptions configure a follower. */
 export interface FollowerOptions {
@@ -184,7 +186,8 @@ export class Follower {
           if (fed !== 'not-fed') continue;
         }
         const { pullMaxBytes } = this.o;
-        const pulled = await this.o.source.pull(ack, pullMaxBytes, this.pullWait(), epoch, store.history);
+        const options = this.pullOptions(store, ack, epoch);
+        const pulled = await this.o.source.pull(ack, pullMaxBytes, this.pullWait(), options);
         if (this.isStopped()) return;
         if (typeof pulled === 'object' && 'fork' in pulled) {
           this.ackBound = Math.min(this.ackBound, pulled.fork);
@@ -330,6 +333,20 @@ export class Follower {
    */
   private pullWait(): number {
     return this.answered ? this.o.pullWaitMs : 0;
+  }
+
+  /**
+   * pullOptions names the replica's epoch and history id and, on its first pull since it started or
+   * last failed (a leader's restart breaks the connection), the crcs of some of its records: a
+   * leader put back from an older copy of itself holds other records at those seqs (record-ladder.ts).
+   */
+  private pullOptions(store: StoreReplication, ack: number, epoch: number): PullOptions {
+    const ladder = this.answered ? undefined : buildLadder(store, ack);
+    return {
+      epoch,
+      ...(store.history === undefined ? {} : { history: store.history }),
+      ...(ladder === undefined ? {} : { ladder }),
+    };
   }
 
   /** forgetLeader drops what the follower knew of its leader's history (it is resyncing to another one). */

@@ -1,6 +1,7 @@
 /**
  * HttpSource: a replica pulls its leader's log over HTTP (docs/architecture.md, "Replication"; docs/api.md):
- *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID[&history=H]
+ *   GET /_repl/pull?shard=I&after=SEQ&epoch=E&max_bytes=B&wait_ms=W&replica=ID[&history=H][&ladder=L]
+ *       (L: the replica's record ladder, on its first pull after a (re)connect: record-ladder.ts)
  *       200 records | 204 none | 410 gone | 409 REPLICA_AHEAD (diverged)
  *       | 409 DIVERGED (fork in X-Distkv-Fork-Seq, the epoch that forked in X-Distkv-Epoch)
  *       | 409 STALE_LEADER (an error: the leader was deposed)
@@ -28,7 +29,8 @@ import { headWithin } from './head-within.js';
 import { epochHeader, errorOf, forkOf, historyOf, LeaderAnswerError, pullEpochsOf } from './http-answer.js';
 import { CONTACT_GRACE_MS } from './lag.js';
 import { leaderConfigFor, type ShardCopy } from './leader-config.js';
-import type { PullResult, ReplicationSource, SnapshotStream } from './source.js';
+import { encodeLadder } from './record-ladder.js';
+import type { PullOptions, PullResult, ReplicationSource, SnapshotStream } from './source.js';
 import { SnapshotDecoder, type SnapshotItem } from './snapshot-format.js';
 import { undici } from '../util/lazy-undici.js';
 import { CLUSTER_DOC_BYTES, ERROR_BODY_BYTES, readBody } from '../util/peer-answer.js';
@@ -123,8 +125,8 @@ export class HttpSource implements ReplicationSource {
     return this.pooled;
   }
 
-  pull(after: number, maxBytes: number, waitMs: number, epoch = 0, history?: string): Promise<PullResult> {
-    return this.pullOnce(after, maxBytes, waitMs, epoch, history, true);
+  pull(after: number, maxBytes: number, waitMs: number, options: PullOptions = {}): Promise<PullResult> {
+    return this.pullOnce(after, maxBytes, waitMs, options, true);
   }
 
   /** pullOnce is one pull; `again`: a refusal for this replica's config may be sent once more (leaderHash). */
@@ -132,17 +134,17 @@ export class HttpSource implements ReplicationSource {
     after: number,
     maxBytes: number,
     waitMs: number,
-    epoch: number,
-    history: string | undefined,
+    options: PullOptions,
     again: boolean,
   ): Promise<PullResult> {
+    const { epoch = 0, history, ladder } = options;
     const pool = await this.pool();
     const askBytes = Math.min(maxBytes, MAX_PULL_BYTES);
     const what = `pull from ${this.describe}`;
     const r = await headWithin(waitMs + CONTACT_GRACE_MS, what, (signal) =>
       pool.request({
         method: 'GET',
-        path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${askBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}${history === undefined ? '' : `&history=${history}`}`,
+        path: `/_repl/pull?shard=${this.o.shard}&after=${after}&epoch=${epoch}&max_bytes=${askBytes}&wait_ms=${waitMs}&replica=${encodeURIComponent(this.o.replica)}${this.configParam()}${history === undefined ? '' : `&history=${history}`}${ladder === undefined || ladder.length === 0 ? '' : `&ladder=${encodeLadder(ladder)}`}`,
         headers: this.headers(),
         headersTimeout: waitMs + CONTACT_GRACE_MS,
         bodyTimeout: this.o.bodyIdleMs ?? BODY_IDLE_MS,
@@ -183,7 +185,7 @@ export class HttpSource implements ReplicationSource {
     if (r.statusCode !== 200) {
       if (error !== undefined) this.o.refused?.(error.code);
       if (again && error?.code === 'CONFIG_MISMATCH' && (await this.leaderHash()))
-        return this.pullOnce(after, maxBytes, waitMs, epoch, history, false);
+        return this.pullOnce(after, maxBytes, waitMs, options, false);
       throw new LeaderAnswerError(
         `pull from ${this.describe}: HTTP ${r.statusCode} ${body.toString('utf8').slice(0, 200)}`,
         r.statusCode,

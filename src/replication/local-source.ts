@@ -1,8 +1,8 @@
 /**
  * LocalSource: a replica whose leader store lives on the same worker thread reads the leader's
  * log directly (no copy beyond the batch itself, no message). It checks the replica's history id
- * (history-check.ts) and the pull's epoch against the leader's history and cuts batches at epoch
- * boundaries as the HTTP leader does (epochs.ts).
+ * (history-check.ts), its record ladder (record-ladder.ts) and the pull's epoch against the
+ * leader's history and cuts batches at epoch boundaries as the HTTP leader does (epochs.ts).
  *
  * When both stores share the worker's commit log (the default layout), a caught-up replica is fed
  * instead (`follow`): the leader's log appends each of its batch parts to the replica's log in the
@@ -30,7 +30,8 @@ import type { Store } from '../storage/store.js';
 import { epochOfSeq } from '../routing/version.js';
 import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
 import { historyFork } from './history-check.js';
-import type { FollowRequest, PullResult, ReplicationSource, SnapshotStream } from './source.js';
+import { leaderLadderFork } from './record-ladder.js';
+import type { FollowRequest, PullOptions, PullResult, ReplicationSource, SnapshotStream } from './source.js';
 
 /** SNAPSHOT_CHUNK and SNAPSHOT_CHUNK_BYTES bound a snapshot chunk: entries, and their keys' and values' bytes (Store.scan). */
 const SNAPSHOT_CHUNK = 1000;
@@ -76,15 +77,18 @@ export class LocalSource implements ReplicationSource {
     after: number,
     maxBytes: number,
     waitMs: number,
-    epoch = 0,
-    history?: string,
+    options: PullOptions = {},
   ): Promise<PullResult> {
+    const { epoch = 0, history, ladder } = options;
     const leader = this.current();
     this.refuseAhead(leader, after);
     const epochs = this.epochs();
     const foreign = historyFork(leader.history, history, after);
     if (foreign !== undefined) return { fork: foreign, epoch: epochs.epoch };
     const fork = checkPullEpoch(epochs, epoch, after);
+    // As answerPull does (pull-answer.ts): a ladder entry that differs, within the epoch's fork.
+    const differs = leaderLadderFork(leader, leader.lastSeq(), ladder, fork);
+    if (differs !== undefined) return { fork: differs, epoch: epochs.epoch };
     if (fork !== undefined) return { fork, epoch: epochs.epoch };
     if (after > leader.lastSeq()) return 'diverged';
     let r = leader.readLog(after, maxBytes);

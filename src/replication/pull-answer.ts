@@ -4,7 +4,10 @@
  * ack, in one epoch, or why it cannot be served (docs/failover.md, "Where an epoch starts").
  *
  * A replica of another history (its `history` id is not the leader's: history-check.ts) at a
- * position above 0 answers the fork 0, before anything its (epoch, after) says. An (epoch, after)
+ * position above 0 answers the fork 0, before anything its (epoch, after) says. A replica's record
+ * ladder (record-ladder.ts, its first pull after a (re)connect) with a crc other than the leader's
+ * record's at its seq answers the ladder's fork: within the fork its epoch gives, if it gives one
+ * (a STALE_LEADER refusal comes first). An (epoch, after)
  * off the leader's history answers its `fork` (epochs.ts), and so does a
  * replica's first position above what the leader held at its start (leader-state.ts,
  * `restartFork`), even beyond the leader's last seq; any other `after` beyond it is refused with
@@ -17,6 +20,7 @@ import { DistkvError } from '../errors.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
 import { historyFork } from './history-check.js';
+import { leaderLadderFork, type LadderEntry } from './record-ladder.js';
 import type { StopWakes } from '../util/stop-wakes.js';
 
 /** PullAnswer is what a pull gets: records after the ack (WAL framing), or `gone` (resync), or a `fork`. */
@@ -42,6 +46,8 @@ export interface PullRequest {
   epoch: number;
   /** history is the replica's history id; absent (an older replica, the seed's): not checked. */
   history?: string;
+  /** ladder is the crcs of some of the replica's own records (record-ladder.ts); absent: not checked. */
+  ladder?: readonly LadderEntry[];
 }
 
 /** PullLeader is the leader store a pull reads, as its worker hosts it now. */
@@ -79,8 +85,12 @@ export async function answerPull(leader: PullLeader, p: PullRequest): Promise<Pu
   const foreign = historyFork(first.history, p.history, p.after);
   if (foreign !== undefined) return { ...none(first.lastSeq(), false), fork: foreign };
   const fork = checkPullEpoch(leader.epochs(), p.epoch, p.after);
-  if (fork !== undefined) return { ...none(first.lastSeq(), false), fork };
+  // Records that differ from the leader's at a seq both hold: a leader put back from an older copy
+  // of itself, with the same history id and epoch, that wrote other records at the replica's seqs.
   const last = first.lastSeq();
+  const differs = leaderLadderFork(first, last, p.ladder, fork);
+  if (differs !== undefined) return { ...none(last, false), fork: differs };
+  if (fork !== undefined) return { ...none(last, false), fork };
   // Before REPLICA_AHEAD: a replica ahead of a leader that restarted without its unsynced tail
   // holds the only copy of those records. Told it is ahead, it resynced and they went unsaved;
   // told the fork, it saves them to a divergence file first.

@@ -30,6 +30,7 @@ import { Follower } from './follower.js';
 import { followerStats } from './replica-stats.js';
 import type { LeaderState } from './leader-state.js';
 import type { PullAnswer } from './pull-answer.js';
+import type { LadderEntry } from './record-ladder.js';
 import { replicaSource } from './replica-source.js';
 import type { OnPullRefused } from './source.js';
 import { type HostedStore, ReplicaRebuilds, setReplicaEpoch } from './replica-rebuilds.js';
@@ -305,7 +306,8 @@ export class ReplicationHost {
 
   /**
    * pull answers a replica's pull for leader store `store` (pull-answer.ts); `after` is the replica's
-   * ack, `epoch` the epoch of its record there and `history` its history id (history-check.ts).
+   * ack, `epoch` the epoch of its record there, `history` its history id (history-check.ts) and
+   * `ladder` the crcs of some of its records (record-ladder.ts).
    * `replica` must be a configured replica of the shard (the HTTP route checks it against the topology).
    */
   pull(
@@ -316,8 +318,9 @@ export class ReplicationHost {
     replica: string,
     epoch = 0,
     history?: string,
+    ladder?: readonly LadderEntry[],
   ): Promise<PullAnswer> {
-    return this.leaders.pull(store, after, maxBytes, waitMs, replica, epoch, history);
+    return this.leaders.pull(store, after, maxBytes, waitMs, replica, epoch, history, ladder);
   }
 
   /**

@@ -12,7 +12,14 @@
 import { epochOfSeq } from '../routing/version.js';
 import type { ShardEpochs } from './epochs.js';
 import type { RingConsumer, RingEntry } from './ring.js';
-import type { Pulled, PullResult, ReplicationSource, RingCounters, SnapshotStream } from './source.js';
+import type {
+  Pulled,
+  PullOptions,
+  PullResult,
+  ReplicationSource,
+  RingCounters,
+  SnapshotStream,
+} from './source.js';
 
 /** RingSource reads a ring, with a fallback source for catch-up and snapshots. */
 export class RingSource implements ReplicationSource {
@@ -69,8 +76,7 @@ export class RingSource implements ReplicationSource {
     after: number,
     maxBytes: number,
     waitMs: number,
-    epoch = 0,
-    history?: string,
+    options: PullOptions = {},
   ): Promise<PullResult> {
     for (let attempt = 0; attempt < 2; attempt++) {
       // Read before taking: every batch through this seq is then in the ring, taken, or marked lapped.
@@ -107,8 +113,9 @@ export class RingSource implements ReplicationSource {
         // asks again from its ack; the leader may not have published their seq yet): read the
         // leader's log.
         this.counters.fallbackPulls++;
-        // The replica's history id goes with it: its first position is checked there (history-check.ts).
-        const r = await this.fallback.pull(after, maxBytes, 0, epoch, history);
+        // The replica's epoch, history id and ladder go with it: its first position is checked there
+        // (history-check.ts, record-ladder.ts).
+        const r = await this.fallback.pull(after, maxBytes, 0, options);
         // A fork goes back as the leader answered it (with its epoch: the divergence file names it).
         if (typeof r === 'string' || 'fork' in r) return r;
         // The leader's history id, which the ring's batches do not carry: every answer names it, so

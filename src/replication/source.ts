@@ -8,6 +8,7 @@
  * `/_repl/snapshot` over HTTP).
  */
 import type { Feed, SnapshotEntry, StoreReplication } from '../storage/store-replication.js';
+import type { LadderEntry } from './record-ladder.js';
 
 /** Pulled is one batch of the leader's log. */
 export interface Pulled {
@@ -98,6 +99,16 @@ export interface RingCounters {
   fallbackPulls: number;
 }
 
+/** PullOptions are what a pull says of the replica's records beyond its position; each absent is not checked. */
+export interface PullOptions {
+  /** epoch is the epoch of the replica's record at `after` (src/replication/epochs.ts); absent: 0. */
+  epoch?: number;
+  /** history is the replica's history id: one other than the leader's at an `after` above 0 is a fork at 0 (history-check.ts). */
+  history?: string;
+  /** ladder is the crcs of some of the replica's records at and below `after`, sent on its first pull after a (re)connect (record-ladder.ts). */
+  ladder?: readonly LadderEntry[];
+}
+
 /** ReplicationSource is a replica's view of its leader. */
 export interface ReplicationSource {
   /** describe names the leader for logs ("local store 3", "http://127.0.0.1:8080"). */
@@ -107,18 +118,11 @@ export interface ReplicationSource {
   /**
    * pull returns records after `after` (waiting up to `waitMs` for some), 'gone' when `after` is no
    * longer retained, 'diverged' when `after` is beyond the leader's last seq (the replica holds
-   * another history), or a Diverged fork when `epoch`, the epoch of the replica's record at
-   * `after`, is not the leader's epoch at that seq (src/replication/epochs.ts). Either way the
-   * replica must resync from a snapshot. `history` is the replica's history id: one other than the
-   * leader's at an `after` above 0 is answered as a fork at 0 (history-check.ts).
+   * another history), or a Diverged fork when the replica's records at or below `after` are not the
+   * leader's (PullOptions: its epoch, history id or ladder says so). Either way the replica must
+   * resync from a snapshot.
    */
-  pull(
-    after: number,
-    maxBytes: number,
-    waitMs: number,
-    epoch?: number,
-    history?: string,
-  ): Promise<PullResult>;
+  pull(after: number, maxBytes: number, waitMs: number, options?: PullOptions): Promise<PullResult>;
   /**
    * follow (optional: a leader on the replica's own commit log) feeds the replica directly from
    * the leader's log batches instead of pulls, if it can start now (FollowRequest). When the feed

@@ -23,6 +23,7 @@ import { LeaderState } from './leader-state.js';
 import { RingProducer } from './ring.js';
 import { SeedCursors } from './seed-cursor.js';
 import { answerPull, type PullAnswer } from './pull-answer.js';
+import type { LadderEntry } from './record-ladder.js';
 import { StopWakes } from '../util/stop-wakes.js';
 import type { HostedStore } from './replica-rebuilds.js';
 
@@ -129,7 +130,7 @@ export class WorkerLeaders {
     }
   }
 
-  /** pull answers a replica's pull for leader store `store` (ReplicationHost.pull); `history` is the replica's id. */
+  /** pull answers a replica's pull for leader store `store` (ReplicationHost.pull); `history` is the replica's id, `ladder` its record ladder. */
   async pull(
     store: number,
     after: number,
@@ -138,6 +139,7 @@ export class WorkerLeaders {
     replica: string,
     epoch: number,
     history?: string,
+    ladder?: readonly LadderEntry[],
   ): Promise<PullAnswer> {
     this.store(store); // UNAVAILABLE unless it leads here, before its epochs are read
     const state = this.states.get(store);
@@ -150,7 +152,15 @@ export class WorkerLeaders {
         restartFork: (node, after) => state?.restartFork(node, after),
         end: this.pullEnd,
       },
-      { after, maxBytes, waitMs, replica, epoch, ...(history === undefined ? {} : { history }) },
+      {
+        after,
+        maxBytes,
+        waitMs,
+        replica,
+        epoch,
+        ...(history === undefined ? {} : { history }),
+        ...(ladder === undefined ? {} : { ladder }),
+      },
     );
   }
 

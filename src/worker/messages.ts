@@ -8,6 +8,7 @@
  */
 import type { Durability, StorageEngine } from '../config/schema.js';
 import type { WireError } from '../errors.js';
+import type { LadderEntry } from '../replication/record-ladder.js';
 import type { EpochStart } from '../routing/live-map.js';
 import type { ReplayReport } from '../storage/replay-progress.js';
 import type { LsmTuning } from '../storage/store.js';
@@ -150,6 +151,8 @@ export type ToWorker =
       epoch: number;
       /** history is the replica's history id (src/replication/history-check.ts); absent: not checked. */
       history?: string;
+      /** ladder is the crcs of some of the replica's records (src/replication/record-ladder.ts); absent: not checked. */
+      ladder?: LadderEntry[];
     }
   | {
       type: 'repl-snapshot';

@@ -93,6 +93,7 @@ export class ReplicationMessages {
       msg.replica,
       msg.epoch,
       msg.history,
+      msg.ladder,
     );
     const copy = r.records.length === 0 ? null : Uint8Array.prototype.slice.call(r.records).buffer;
     return {

@@ -11,9 +11,9 @@
  *   - `distkv load` then serve: a loaded leader holds records without a history id, is never given
  *     one (only a leader holding nothing is), so a later loss of its directory is not seen.
  *
- * Not covered (a known limitation): a leader's directory put back from an older copy of itself
- * keeps its id, with fewer records, and new writes at the seqs its replica holds other records at;
- * telling them apart needs a check of each record a pull names, not of the history.
+ * A leader's directory put back from an older copy of itself keeps its id, with fewer records, and
+ * new writes at the seqs its replica holds other records at: no history check tells them apart; the
+ * record ladder does (test/e2e/replica-restored-leader.test.ts; docs/failover.md).
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';

@@ -152,11 +152,11 @@ describe('a pull answered 409 DIVERGED', () => {
     };
     try {
       answer({ 'x-distkv-epoch': '2' });
-      assert.deepEqual(await source.pull(6, 1 << 20, 0, 1), { fork: 3, epoch: 2 });
+      assert.deepEqual(await source.pull(6, 1 << 20, 0, { epoch: 1 }), { fork: 3, epoch: 2 });
       answer({});
-      assert.deepEqual(await source.pull(6, 1 << 20, 0, 1), { fork: 3 });
+      assert.deepEqual(await source.pull(6, 1 << 20, 0, { epoch: 1 }), { fork: 3 });
       answer({ 'x-distkv-epoch': 'x' });
-      assert.deepEqual(await source.pull(6, 1 << 20, 0, 1), { fork: 3 });
+      assert.deepEqual(await source.pull(6, 1 << 20, 0, { epoch: 1 }), { fork: 3 });
     } finally {
       await source.close();
       await leader.close();
@@ -166,6 +166,6 @@ describe('a pull answered 409 DIVERGED', () => {
   it('through a ring keeps the epoch its fallback got', async () => {
     const ring = new RingConsumer(new SharedArrayBuffer(ringBytesFor(4096)));
     const source = new RingSource(ring, new ScriptedSource({ fork: 3, epoch: 2 }), 'ring', () => 6);
-    assert.deepEqual(await source.pull(6, 1 << 20, 0, 1), { fork: 3, epoch: 2 });
+    assert.deepEqual(await source.pull(6, 1 << 20, 0, { epoch: 1 }), { fork: 3, epoch: 2 });
   });
 });

@@ -80,16 +80,16 @@ describe('LocalSource checks epochs like the HTTP leader', () => {
         () => LEADER,
       );
       // The fork comes with the leader's epoch: its leader never had the replica's records above 10.
-      assert.deepEqual(await src.pull(15, 1 << 20, 0, 0), { fork: 10, epoch: 2 });
-      const before = await src.pull(8, 1 << 20, 0, 0);
+      assert.deepEqual(await src.pull(15, 1 << 20, 0, { epoch: 0 }), { fork: 10, epoch: 2 });
+      const before = await src.pull(8, 1 << 20, 0, { epoch: 0 });
       assert.ok(typeof before === 'object' && 'records' in before);
       assert.equal(before.recordsEpoch, 0);
       assert.equal(before.epoch, 2);
       assert.equal(before.records.length, records(9, 10).length, 'stops before epoch 1 starts');
-      const next = await src.pull(10, 1 << 20, 0, 0);
+      const next = await src.pull(10, 1 << 20, 0, { epoch: 0 });
       assert.ok(typeof next === 'object' && 'records' in next);
       assert.equal(next.recordsEpoch, 1);
-      await assert.rejects(src.pull(25, 1 << 20, 0, 3), { code: 'STALE_LEADER' });
+      await assert.rejects(src.pull(25, 1 << 20, 0, { epoch: 3 }), { code: 'STALE_LEADER' });
     } finally {
       await leader.close();
     }

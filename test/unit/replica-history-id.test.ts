@@ -116,8 +116,8 @@ describe('a replica of another history on the leader’s worker (LocalSource)', 
   it('is told the fork at 0 by a pull and is not fed; one of the leader’s history is', async () => {
     const { repl } = await leaderWith(OURS, 5);
     const source = new LocalSource(() => repl, 'local store 0');
-    assert.deepEqual(await source.pull(3, 1 << 20, 0, 0, THEIRS), { fork: 0, epoch: 0 });
-    const served = (await source.pull(3, 1 << 20, 0, 0, OURS)) as Pulled;
+    assert.deepEqual(await source.pull(3, 1 << 20, 0, { epoch: 0, history: THEIRS }), { fork: 0, epoch: 0 });
+    const served = (await source.pull(3, 1 << 20, 0, { epoch: 0, history: OURS })) as Pulled;
     assert.equal(served.records.length > 0, true);
     assert.equal(served.history, OURS);
     const foreign = new MemoryStore(Date.now, new MemoryLog()).replication!;

@@ -167,12 +167,16 @@ describe('a 409 DIVERGED pull answer', () => {
     };
     try {
       diverged({ 'x-distkv-fork-seq': '12' }, 12);
-      assert.deepEqual(await source.pull(20, 1 << 20, 0, 1), { fork: 12 });
+      assert.deepEqual(await source.pull(20, 1 << 20, 0, { epoch: 1 }), { fork: 12 });
       diverged({}, 7);
-      assert.deepEqual(await source.pull(20, 1 << 20, 0, 1), { fork: 7 }, 'the body names the fork');
+      assert.deepEqual(
+        await source.pull(20, 1 << 20, 0, { epoch: 1 }),
+        { fork: 7 },
+        'the body names the fork',
+      );
       // With no fork at all, the replica must not save "the records above NaN" (none) and wipe them.
       diverged({});
-      await assert.rejects(source.pull(20, 1 << 20, 0, 1), /without a fork seq/);
+      await assert.rejects(source.pull(20, 1 << 20, 0, { epoch: 1 }), /without a fork seq/);
     } finally {
       await source.close();
       await leader.close();

@@ -13,7 +13,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Follower, type FollowerOptions } from '../../src/replication/follower.js';
 import { LocalSource } from '../../src/replication/local-source.js';
-import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
+import type {
+  PullOptions,
+  PullResult,
+  ReplicationSource,
+  SnapshotStream,
+} from '../../src/replication/source.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import { openTestLsm, wipeStoreDir } from '../helpers/lsm.js';
 import { dump } from '../helpers/replica-pair.js';
@@ -49,8 +54,8 @@ class StallingSource implements ReplicationSource {
     this.keys = keys;
   }
 
-  pull(after: number, maxBytes: number, waitMs: number, epoch?: number): Promise<PullResult> {
-    return this.inner.pull(after, maxBytes, waitMs, epoch);
+  pull(after: number, maxBytes: number, waitMs: number, options?: PullOptions): Promise<PullResult> {
+    return this.inner.pull(after, maxBytes, waitMs, options);
   }
 
   async snapshot(): Promise<SnapshotStream> {

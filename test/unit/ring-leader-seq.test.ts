@@ -24,7 +24,12 @@ import { answerPull } from '../../src/replication/pull-answer.js';
 import { ringBytesFor } from '../../src/replication/ring-format.js';
 import { RingConsumer, RingProducer } from '../../src/replication/ring.js';
 import { RingSource } from '../../src/replication/ring-source.js';
-import type { PullResult, ReplicationSource, SnapshotStream } from '../../src/replication/source.js';
+import type {
+  PullOptions,
+  PullResult,
+  ReplicationSource,
+  SnapshotStream,
+} from '../../src/replication/source.js';
 import type { LsmStore } from '../../src/storage/lsm-store.js';
 import { dump } from '../helpers/replica-pair.js';
 import { openTestLsm } from '../helpers/lsm.js';
@@ -45,7 +50,12 @@ class LeaderLog implements ReplicationSource {
     this.state = state;
   }
 
-  async pull(after: number, maxBytes: number, waitMs: number, epoch = 0): Promise<PullResult> {
+  async pull(
+    after: number,
+    maxBytes: number,
+    waitMs: number,
+    { epoch = 0 }: PullOptions = {},
+  ): Promise<PullResult> {
     try {
       const a = await answerPull(
         {

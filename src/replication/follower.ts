@@ -115,6 +115,8 @@ export class Follower {
   private readonly exactness: ResyncExactness;
   /** answered says the last pull was answered (pullWait); false at the start and after a failure. */
   private answered = false;
+  /** closing says the last answer closed its connection (Pulled.closing): the next pull carries a ladder. */
+  private closing = false;
   /** published is the last ack published. */
   private published = 0;
   /**
@@ -232,6 +234,7 @@ export class Follower {
           );
         }
         adoptHistory(store, pulled.history, ack);
+        this.closing = pulled.closing === true;
         this.contactAt = Date.now();
         if (Number.isFinite(pulled.leaderSeq)) {
           this.leaderSeq = pulled.leaderSeq;
@@ -336,12 +339,13 @@ export class Follower {
   }
 
   /**
-   * pullOptions names the replica's epoch and history id and, on its first pull since it started or
-   * last failed (a leader's restart breaks the connection), the crcs of some of its records: a
+   * pullOptions names the replica's epoch and history id and, on its first pull since it started,
+   * last failed or was answered by a stopping leader (a leader's restart breaks the connection;
+   * `closing`: the next pull may reach its next run at once), the crcs of some of its records: a
    * leader put back from an older copy of itself holds other records at those seqs (record-ladder.ts).
    */
   private pullOptions(store: StoreReplication, ack: number, epoch: number): PullOptions {
-    const ladder = this.answered ? undefined : buildLadder(store, ack);
+    const ladder = this.answered && !this.closing ? undefined : buildLadder(store, ack);
     return {
       epoch,
       ...(store.history === undefined ? {} : { history: store.history }),

@@ -100,3 +100,9 @@ export function historyOf(h: Dispatcher.ResponseData['headers']): { history?: st
   const v = h['x-distkv-history'];
   return isHistoryId(v) ? { history: v } : {};
 }
+
+/** closingOf reads a pull answer's `Connection: close` (a stopping leader's: Pulled.closing). */
+export function closingOf(h: Dispatcher.ResponseData['headers']): { closing?: true } {
+  const v = h.connection;
+  return typeof v === 'string' && v.toLowerCase() === 'close' ? { closing: true } : {};
+}

@@ -26,7 +26,15 @@ import type { Pool } from 'undici';
 import { MAX_FRAME_LEN } from '../storage/commit-log-format.js';
 import type { SnapshotEntry } from '../storage/store-replication.js';
 import { headWithin } from './head-within.js';
-import { epochHeader, errorOf, forkOf, historyOf, LeaderAnswerError, pullEpochsOf } from './http-answer.js';
+import {
+  closingOf,
+  epochHeader,
+  errorOf,
+  forkOf,
+  historyOf,
+  LeaderAnswerError,
+  pullEpochsOf,
+} from './http-answer.js';
 import { CONTACT_GRACE_MS } from './lag.js';
 import { leaderConfigFor, type ShardCopy } from './leader-config.js';
 import { encodeLadder } from './record-ladder.js';
@@ -163,6 +171,7 @@ export class HttpSource implements ReplicationSource {
         leaderSeq,
         ...pullEpochsOf(r.headers, what),
         ...historyOf(r.headers),
+        ...closingOf(r.headers),
       };
     }
     const body =
@@ -192,7 +201,13 @@ export class HttpSource implements ReplicationSource {
         error?.code,
       );
     }
-    return { records: body, leaderSeq, ...pullEpochsOf(r.headers, what), ...historyOf(r.headers) };
+    return {
+      records: body,
+      leaderSeq,
+      ...pullEpochsOf(r.headers, what),
+      ...historyOf(r.headers),
+      ...closingOf(r.headers),
+    };
   }
 
   /** configParam is `&config=HASH` when this replica's node routes by a config (see pullHash). */

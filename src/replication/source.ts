@@ -27,6 +27,11 @@ export interface Pulled {
    * thread: replication-log.ts), so the replica need not compute them again.
    */
   checked?: boolean;
+  /**
+   * closing says the leader closes the connection after this answer (its process is stopping): the
+   * next pull may reach another run of it, so it is checked as a first pull (record-ladder.ts).
+   */
+  closing?: boolean;
 }
 
 /** Diverged says the replica's (epoch, seq) is not on the leader's history: its records above `fork` are not the leader's. */

@@ -40,7 +40,9 @@ async function readSse(
   stopWhen: (ev: WatchEvent[]) => boolean,
 ): Promise<{ status: number; events: WatchEvent[] }> {
   const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), READ_MS);
+  const timer = setTimeout(() => {
+    ac.abort();
+  }, READ_MS);
   const events: WatchEvent[] = [];
   let status = 0;
   try {

@@ -104,6 +104,11 @@ export const ERROR_CATALOGUE = {
   SLOTS_DISPUTED: { status: 503 },
   /** thrown when a read with `max_lag_ms` reaches a replica that cannot prove it is that close to its leader. */
   REPLICA_STALE: { status: 503 },
+  /**
+   * thrown (as a watch's `resume`) when a watch resumed at a replica names a cursor its log, in the
+   * same history, had not reached and did not reach within a few seconds: resume at the leader or later.
+   */
+  REPLICA_BEHIND: { status: 503 },
   /** thrown when `distkv load` is pointed at a store that is not empty (bulk loads are for initial imports), or `distkv serve` at one whose load did not finish. */
   BULK_LOAD_REFUSED: { status: 409 },
   /** thrown by `distkv restore` when the target cluster already holds keys (restore into an empty cluster, or pass --force). */

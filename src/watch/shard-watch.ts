@@ -4,7 +4,9 @@
  *  - catching up: reading the shard's log after its position (paced by the client: it reads more
  *    only once what it sent has mostly drained);
  *  - snapshot: the log no longer holds its position, so it sends the shard's current matching keys
- *    between `snapshot-begin` and `snapshot-end`, then catches up after the snapshot's first seq.
+ *    between `snapshot-begin` and `snapshot-end`, then catches up after the snapshot's first seq;
+ *  - waiting (a replica started behind the client's cursor, in the same history): until its log
+ *    reaches the cursor, bounded (behind-replica.ts), then catching up after it.
  * Caught up with the log, it subscribes to the shard's feed (feed.ts) and hands the feed's batches
  * to its stream, which decides what is sent. Errors of a read or a scan are retried every RETRY_MS
  * while the stream is open.
@@ -14,11 +16,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatVersion, type Version } from '../routing/version.js';
+import { awaitLog, BEHIND_WAIT_MS, behindError } from './behind-replica.js';
 import type { Feed, FeedSubscriber, LogReader } from './feed.js';
 import { aheadOfFork, unforkedReader } from './forked-store.js';
 import { decodeLog, type LogRecord } from './store-log.js';
+import { cursorItem } from './watch-cursor.js';
 import { keyFields, valueFields, type WatchEvent } from './watch-event.js';
 import type { ScanPage, ShardSource, WatchDeps, WatchOptions, WatchOutput } from './watcher.js';
+import type { DistkvError } from '../errors.js';
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
 
 /**
@@ -44,8 +49,8 @@ export interface ShardStream {
   live(s: ShardWatch, batch: readonly LogRecord[]): void;
   /** leaveLive stops following the feed and catches up from the shard's own position. */
   leaveLive(s: ShardWatch): void;
-  /** cut ends the stream with `resume` and the cursor to resume from. */
-  cut(reason: string): void;
+  /** cut ends the stream with `resume` and the cursor to resume from (and `error`, saying why, if given). */
+  cut(reason: string, error?: DistkvError): void;
   /** deliver passes records with seq > the shard's position, emitting those under the prefix. */
   deliver(s: ShardWatch, batch: readonly LogRecord[]): void;
   /** emit sends one event and the cursor after it. */
@@ -73,6 +78,12 @@ export class ShardWatch implements FeedSubscriber {
    * over it. Read and cleared only on the main thread, by this stream.
    */
   private discarded = false;
+  /**
+   * awaited: the seq a replica's log must reach before this shard goes on (it started behind the
+   * client's cursor, in the same history: `startAt`), undefined once it did or when there is none.
+   * Set at the start, cleared by the shard's first catch-up; main thread only.
+   */
+  private awaited: number | undefined;
   feed: Feed | undefined;
   readonly src: ShardSource;
   private readonly stream: ShardStream;
@@ -101,9 +112,12 @@ export class ShardWatch implements FeedSubscriber {
   /**
    * startAt places the shard after version `v` (a client's `from`), the store's log ending at
    * `end`; true when the shard must begin with a snapshot:
-   *  - the history gives `v.seq` an older epoch than `v`'s, or `v.seq` is past `end`: the client
-   *    names a position this history never passed (a hand-made cursor, one kept from before a
-   *    restore, or from a node whose map is ahead). A later history may pass it (the log grows
+   *  - `v.seq` is past `end` on a replica, in the epoch the history gives it: the replica is behind
+   *    (the client passed `v` at its leader), so no snapshot: the shard waits for its log to reach
+   *    `v.seq`, bounded, and goes on after it (behind-replica.ts, `catchUp`), its cursor `v`;
+   *  - the history gives `v.seq` an older epoch than `v`'s, or `v.seq` is past `end` (on a
+   *    leader): the client names a position this history never passed (a hand-made cursor, one
+   *    kept from before a restore, or from a node whose map is ahead). A later history may pass it (the log grows
    *    past `v.seq`, a failover starts `v`'s epoch below it), and a resume from it would then go
    *    on after it, skipping what lies between the snapshot and it: so until the snapshot ends
    *    the shard's cursor is `0.0` (unstarted), whose resume replays the whole log or takes the
@@ -114,6 +128,10 @@ export class ShardWatch implements FeedSubscriber {
   startAt(v: Version, end: number): boolean {
     this.pos = v.seq;
     if (v.seq === 0) return false;
+    if (v.seq > end && v.epoch === this.epoch && this.src.role === 'replica') {
+      this.awaited = v.seq;
+      return false;
+    }
     if (v.seq > end || v.epoch > this.epoch) {
       this.passed(0, 0);
       return true;
@@ -156,6 +174,7 @@ export class ShardWatch implements FeedSubscriber {
     const reader = unforkedReader(stream.deps.reader(this.src), this.src.shard, (shard, seq) =>
       stream.deps.epochOf(shard, seq),
     );
+    if (this.awaited !== undefined && !(await this.reachStart(reader))) return;
     while (!stream.isClosed()) {
       if (needSnapshot) {
         if (!(await this.snapshot())) return;
@@ -192,6 +211,26 @@ export class ShardWatch implements FeedSubscriber {
       // nothing each time, a `watch-read` after another until then (a spin on the thread).
       await sleep(RETRY_MS);
     }
+  }
+
+  /**
+   * reachStart waits for a replica that started behind the client's cursor to hold it
+   * (behind-replica.ts); false when the stream ended meanwhile, or is ended now because the
+   * replica did not get there within BEHIND_WAIT_MS (`resume`, REPLICA_BEHIND).
+   */
+  private async reachStart(read: LogReader): Promise<boolean> {
+    const stream = this.stream;
+    const shard = this.src.shard;
+    const seq = this.awaited!;
+    const r = await awaitLog({ read, isClosed: () => stream.isClosed() }, seq, BEHIND_WAIT_MS);
+    this.awaited = undefined;
+    if (stream.isClosed()) return false;
+    if (r.reached) return true;
+    const end = r.end >= 0 ? r.end : stream.deps.lastSeq(this.src);
+    const held = { epoch: stream.deps.epochOf(shard, end), seq: end };
+    const item = cursorItem(shard, { epoch: this.epoch, seq: this.pos });
+    stream.cut('replica-behind', behindError(shard, held, item, BEHIND_WAIT_MS));
+    return false;
   }
 
   /** snapshot sends the shard's matching keys; false when the stream closed meanwhile. */

@@ -11,6 +11,7 @@
  * A live stream cannot slow anyone: if the client does not read and more than `maxBuffer` bytes wait
  * for it, it gets `resume` with its cursor and is closed (`cut`). It resumes with from=cursor.
  */
+import type { DistkvError } from '../errors.js';
 import { hasPrefix } from '../util/bytes.js';
 import type { Broadcast, BroadcastMember } from './broadcast.js';
 import type { SharedFlush } from './gathered-writes.js';
@@ -135,7 +136,8 @@ export class Watcher implements BroadcastMember, ShardStream {
       const start = starts.get(s.src.shard) ?? 'now';
       if (start === 'now') s.pos = this.deps.lastSeq(s.src);
       // A version whose epoch is not the one that wrote its seq, or past the log's end, names
-      // history this one does not hold: it gets a snapshot (shard-watch.ts `startAt`).
+      // history this one does not hold: it gets a snapshot (shard-watch.ts `startAt`), unless this
+      // is a replica behind it in the same history, which waits for its log to get there.
       else if (s.startAt(start, this.deps.lastSeq(s.src))) snapshotFirst.push(s);
     }
     this.emit({
@@ -182,13 +184,17 @@ export class Watcher implements BroadcastMember, ShardStream {
     return this.shards.some((s) => test(s.src));
   }
 
-  /** cut ends the stream with `resume` and the cursor to resume from. */
-  cut(reason: string): void {
+  /**
+   * cut ends the stream with `resume` and the cursor to resume from; `error` (`{code, message}`
+   * in the event) says why when the reason alone does not (REPLICA_BEHIND names the shard).
+   */
+  cut(reason: string, error?: DistkvError): void {
     if (this.closed) return;
     const cursor = this.cursor();
     this.close();
     this.deps.cutOff(reason);
-    this.out.end('resume', JSON.stringify({ type: 'resume', reason, cursor }), cursor);
+    const ev = { type: 'resume', reason, cursor, ...(error === undefined ? {} : { error: error.toWire() }) };
+    this.out.end('resume', JSON.stringify(ev), cursor);
   }
 
   /** live handles a feed batch for shard `s`. */

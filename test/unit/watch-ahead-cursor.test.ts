@@ -8,14 +8,19 @@
  * snapshot's position and it, so the client did not end with the store's state. On one replica
  * shard's log in memory (test/helpers/watch-node.ts), an EventSource-like client cut after a given
  * SSE frame resumes from the last id it holds; and the client library's positions
- * (src/client/watch-decode.ts) after a snapshot-begin.
+ * (src/client/watch-decode.ts) after a snapshot-begin. A cursor past the end of a replica's log in
+ * the same epoch is not ahead but the replica behind, which waits for it instead
+ * (test/unit/watch-behind-replica.test.ts): the starts past the end here are at a leader.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WatchEvents, type ServerEvent, type WatchChange } from '../../src/client/watch-decode.js';
 import { parseFrom, startOf } from '../../src/watch/watch-cursor.js';
-import { Watcher } from '../../src/watch/watcher.js';
+import { type ShardSource, Watcher } from '../../src/watch/watcher.js';
 import { applyEvents, PagedNode, sleep, SRC, SseOutput, sseFrames } from '../helpers/watch-node.js';
+
+/** LEADER is the shard's leader store: a cursor past its log's end is ahead of its history. */
+const LEADER: ShardSource = { ...SRC, role: 'leader' };
 
 /** Client is an EventSource-like client: its map, the last id it holds, its current stream. */
 class Client {
@@ -25,15 +30,17 @@ class Client {
   private w: Watcher | undefined;
   private readonly node: PagedNode;
   readonly log: string[] = [];
+  private readonly src: ShardSource;
 
-  constructor(node: PagedNode, cursor: string) {
+  constructor(node: PagedNode, cursor: string, src: ShardSource = LEADER) {
     this.node = node;
     this.cursor = cursor;
+    this.src = src;
   }
 
   connect(): void {
     this.out = new SseOutput();
-    this.w = new Watcher([SRC], this.node, this.out, {
+    this.w = new Watcher([this.src], this.node, this.out, {
       prefix: Buffer.alloc(0),
       values: true,
       maxBuffer: 1 << 20,
@@ -128,7 +135,7 @@ describe('watch from a position ahead of the shard log', () => {
     node.log.append('d', '1');
     node.log.append('e', '1');
     node.log.append('f', '1');
-    const client = new Client(node, '0:0.6');
+    const client = new Client(node, '0:0.6', SRC);
     client.connect();
     await sleep(40);
     client.cut();
@@ -149,7 +156,7 @@ describe('watch from a position ahead of the shard log', () => {
   it('a cursor of a newer epoch than the history gives its seq: a resume from its snapshot survives a failover to that epoch', async () => {
     const node = seeded();
     // the client names epoch 1 at seq 2; the history here holds seq 2 in epoch 0
-    const client = new Client(node, '0:1.2');
+    const client = new Client(node, '0:1.2', SRC);
     client.connect();
     await sleep(40);
     client.cut(3);

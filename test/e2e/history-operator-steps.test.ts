@@ -19,21 +19,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { keysAt, putOk } from '../helpers/node-requests.js';
+import { keysAt, putOk, waitKeys } from '../helpers/node-requests.js';
 import { freePort } from '../helpers/ports.js';
 import { runCli, type ServerProcess, startConfigNode, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-/** waitKeys waits up to 15 s for `node` to serve `want`, and returns what it serves then. */
-async function waitKeys(node: string, want: string[]): Promise<string[]> {
-  let got: string[] = [];
-  for (let t = 0; t < 150; t++) {
-    got = await keysAt(node);
-    if (JSON.stringify(got) === JSON.stringify(want)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return got;
-}
 
 /** same checks that the replica serves its leader's keys and none other, saying what differs. */
 function same(got: string[], want: string[], foreignPrefix: string): void {

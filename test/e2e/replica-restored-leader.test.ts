@@ -16,24 +16,13 @@ import assert from 'node:assert/strict';
 import { cpSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { keysAt, putOk } from '../helpers/node-requests.js';
+import { keysAt, putOk, waitKeys } from '../helpers/node-requests.js';
 import { freePort } from '../helpers/ports.js';
 import { nodesFixture, runCli, startConfigNode, writeConfig } from '../helpers/server-process.js';
 
 /** names lists `prefix-001`..`prefix-<n>`. */
 function names(prefix: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}-${String(i + 1).padStart(3, '0')}`);
-}
-
-/** waitKeys waits up to 15 s for `node` to serve `want`, and returns what it serves then. */
-async function waitKeys(node: string, want: string[]): Promise<string[]> {
-  let got: string[] = [];
-  for (let t = 0; t < 150; t++) {
-    got = await keysAt(node);
-    if (JSON.stringify(got) === JSON.stringify(want)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return got;
 }
 
 describe('a replica whose leader was put back from an older copy of itself', { timeout: 240000 }, () => {

@@ -42,6 +42,17 @@ export async function keysAt(node: string): Promise<string[]> {
   return page.items.map((i) => i.key).sort();
 }
 
+/** waitKeys waits up to 15 s for `node` to serve `want` (keysAt), and returns what it serves then. */
+export async function waitKeys(node: string, want: string[]): Promise<string[]> {
+  let got: string[] = [];
+  for (let t = 0; t < 150; t++) {
+    got = await keysAt(node);
+    if (JSON.stringify(got) === JSON.stringify(want)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return got;
+}
+
 /** shardStoresAt is the /stats entries of `shard`'s stores on `node`'s process, by the node each belongs to. */
 export async function shardStoresAt(
   node: string,

@@ -52,7 +52,17 @@ describe('a token both nodes share that has odd bytes', { timeout: 240000 }, () 
       const config = writeConfig(dir, [{ address: L, replicas: [R] }]);
       const spawn = (node: string): ServerProcess => {
         const p = ServerProcess.spawn(
-          ['serve', '--config', config, '--node', node, '--data-dir', join(sub, node.replace(':', '_')), '--workers', '1'],
+          [
+            'serve',
+            '--config',
+            config,
+            '--node',
+            node,
+            '--data-dir',
+            join(sub, node.replace(':', '_')),
+            '--workers',
+            '1',
+          ],
           { DISTKV_TOKEN: token },
         );
         running.push(p);
@@ -65,7 +75,10 @@ describe('a token both nodes share that has odd bytes', { timeout: 240000 }, () 
         return;
       }
       const replica = spawn(R);
-      assert.ok(await startOrRefused(replica, R), `the replica started as its leader did:\n${replica.stderr}`);
+      assert.ok(
+        await startOrRefused(replica, R),
+        `the replica started as its leader did:\n${replica.stderr}`,
+      );
       const put = await fetch(`http://${L}/kv/odd-token-key`, { method: 'PUT', body: 'v1' });
       assert.equal(put.status, 204);
       let got = 0;

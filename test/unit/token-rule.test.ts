@@ -8,7 +8,9 @@
  * override DISTKV_TOKEN: the empty flag counted as not given.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { checkToken } from '../../src/client/token.js';
 import { parseConfigText } from '../../src/config/load-config.js';
 import { authError } from '../../src/http/auth.js';
@@ -16,8 +18,11 @@ import { HttpRequest } from '../../src/http/http1-exchange.js';
 import { isHeadError, parseHead } from '../../src/http/http1-head.js';
 import { DistkvError } from '../../src/errors.js';
 import { seededRandom, testSeed } from '../helpers/random.js';
-import { runCli } from '../helpers/server-process.js';
+import { freePort } from '../helpers/ports.js';
+import { runCli, spawnCli, writeConfig } from '../helpers/server-process.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
+const dir = tempDir(after, 'distkv-token-rule-');
 const SEED_CONFIG = '[[shards]]\nname="s"\nidx=0\naddress="127.0.0.1:1"\n';
 
 /** problemOf is checkToken's message for `token`, or undefined when it is taken. */
@@ -138,14 +143,22 @@ describe('the token of serve (server.token, --token, DISTKV_TOKEN)', () => {
   });
 
   it('serve exits 2 before anything opens, naming the token', async () => {
-    const r = await runCli(
-      ['serve', '--config', 'config/default.toml', '--data-dir', '/nonexistent/distkv-token-rule'],
-      {
-        DISTKV_TOKEN: ' shared-token',
-      },
-    );
+    const port = await freePort();
+    const config = writeConfig(dir, [{ address: `127.0.0.1:${String(port)}` }]);
+    const data = join(dir, 'data');
+    // Bounded: a serve that takes the token runs until stopped.
+    const cli = spawnCli(['serve', '--config', config, '--data-dir', data], {
+      DISTKV_TOKEN: ' shared-token',
+    });
+    const timer = setTimeout(() => {
+      process.kill(cli.pid, 'SIGKILL');
+    }, 15000);
+    const r = await cli.result.finally(() => {
+      clearTimeout(timer);
+    });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /server\.token: begins with a space.*\(from DISTKV_TOKEN/);
+    assert.equal(existsSync(data), false, 'nothing was created');
   });
 });
 

@@ -12,11 +12,13 @@
  *   as left over (left-stores.ts).
  *
  * A directory that also holds a store of a hosted node is not refused (a replica removed, a shard
- * renamed: left-stores.ts warns of the rest), nor one without stores (a new node).
+ * renamed: left-stores.ts warns of the rest), nor one without stores (a new node); one a live
+ * process holds is left to the lock (DATA_DIR_LOCKED names it and its pid).
  */
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
+import { heldByLiveProcess } from '../server/data-dir-lock.js';
 import { leftStores } from '../server/left-stores.js';
 import { configNodes, planNode, selectNodes } from '../server/node-plan.js';
 import { mib } from '../util/mib.js';
@@ -27,7 +29,8 @@ export function refuseOtherNodesDir(config: Config, nodes: readonly string[]): v
   const selected = selectNodes(config, nodes);
   const holds = (addrs: readonly string[]): boolean =>
     planNode(config, addrs, 1).stores.some((s) => existsSync(dirname(s.dir)));
-  if (holds(selected)) return;
+  // A directory in use is left to the lock's refusal (DATA_DIR_LOCKED naming the pid), the apter one.
+  if (holds(selected) || heldByLiveProcess(config.server.data_dir)) return;
   const dataDir = resolve(config.server.data_dir);
   const these = selected.join(', ');
   const others =

@@ -14,6 +14,7 @@ import { UsageError } from '../../src/cli/args.js';
 import { refuseOtherNodesDir } from '../../src/cli/node-dir-check.js';
 import { parseConfigText } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/schema.js';
+import { LOCK_FILE, selfIdentity } from '../../src/server/data-dir-lock.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const OLD = '127.0.0.1:4001';
@@ -104,6 +105,13 @@ describe('a data directory the check lets through', () => {
     writeFileSync(join(data, 'log', 'w0', 'segment'), Buffer.alloc(10));
     writeFileSync(join(data, 'LOCK'), 'x');
     mkdirSync(join(data, '127.0.0.1_4001', 'shard-0'), { recursive: true });
+    assert.equal(refusal(configOf(data, NEW), [NEW]), undefined);
+  });
+
+  it('one a live process holds: left to the lock, which names it and its pid', () => {
+    const data = tempDir(after);
+    storeAt(data, '127.0.0.1_4001');
+    writeFileSync(join(data, LOCK_FILE), `${JSON.stringify(selfIdentity())}\n`);
     assert.equal(refusal(configOf(data, NEW), [NEW]), undefined);
   });
 

@@ -8,7 +8,7 @@
  * about to connect: `distkv get --help` and a mistake in an option answer without loading it.
  */
 import type { DistkvClient } from '../client/client.js';
-import { controlCharAt } from '../client/token.js';
+import { TOKEN_RULE, tokenProblem } from '../client/token.js';
 import type { WaitNotice } from '../client/types.js';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError } from '../errors.js';
@@ -48,7 +48,11 @@ export const CONNECT_OPTIONS: Record<string, OptionSpec> = {
     valueName: 'HOST:PORT',
     help: `a node of the cluster, or http(s)://HOST:PORT (repeatable; default env DISTKV_URL, else ${DEFAULT_URL})`,
   },
-  token: { type: 'string', valueName: 'TOKEN', help: 'bearer token (or env DISTKV_TOKEN)' },
+  token: {
+    type: 'string',
+    valueName: 'TOKEN',
+    help: 'bearer token (else env DISTKV_TOKEN; --token "" sends none)',
+  },
   ca: {
     type: 'string',
     valueName: 'FILE',
@@ -135,16 +139,9 @@ export interface Connection {
 export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): Connection {
   const caGiven = stringOption(args, 'ca');
   const caFile = caGiven ?? env.DISTKV_CA;
-  const given = stringOption(args, 'token');
-  const token = given ?? env.DISTKV_TOKEN ?? '';
-  // The client refuses such a token (INVALID_ARGUMENT); here it is a usage mistake naming its source.
-  if (controlCharAt(token) >= 0)
-    throw new UsageError(
-      `${given === undefined ? 'DISTKV_TOKEN' : '--token'} holds a control character (a CR left by a file with CRLF line ends?): a bearer token is printable text`,
-    );
   return {
     urls: endpoints(args, env),
-    token,
+    token: tokenOption(args, env),
     ca:
       caFile === undefined || caFile === ''
         ? undefined
@@ -154,6 +151,20 @@ export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
     untilBack: false,
     progress: undefined,
   };
+}
+
+/**
+ * tokenOption is the bearer token of a verb's options: `--token` (even "", which sends none), else
+ * DISTKV_TOKEN, else none. The client refuses a token a header cannot carry (INVALID_ARGUMENT,
+ * client/token.ts); here it is a usage mistake naming its source.
+ */
+export function tokenOption(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): string {
+  const given = stringOption(args, 'token');
+  const token = given ?? env.DISTKV_TOKEN ?? '';
+  const problem = tokenProblem(token);
+  if (problem !== undefined)
+    throw new UsageError(`${given === undefined ? 'DISTKV_TOKEN' : '--token'} ${problem}: ${TOKEN_RULE}`);
+  return token;
 }
 
 /**

@@ -15,7 +15,7 @@ import {
   intOption,
   usageOnRefusal,
 } from './args.js';
-import { CONNECT_OPTIONS, envEndpoints } from './connect.js';
+import { CONNECT_OPTIONS, envEndpoints, tokenOption } from './connect.js';
 import { FENCE_SLACK_MS, MAX_FENCE_SLACK_MS, MAX_HOLD_MS, MIN_FENCE_SLACK_MS } from './failover-calls.js';
 import { readInput } from './files.js';
 import { failover } from './failover.js';
@@ -57,7 +57,11 @@ const OPTIONS: Record<string, OptionSpec> = {
     valueName: 'MS',
     help: `how long the holds outlast the catch-up if this command dies: the leader's writes are held for --timeout-ms plus this, the replicas' following for this (default ${FENCE_SLACK_MS}, ${MIN_FENCE_SLACK_MS}..${MAX_FENCE_SLACK_MS})`,
   },
-  token: { type: 'string', valueName: 'TOKEN', help: 'bearer token (or env DISTKV_TOKEN)' },
+  token: {
+    type: 'string',
+    valueName: 'TOKEN',
+    help: 'bearer token (else env DISTKV_TOKEN; --token "" sends none)',
+  },
   ca: {
     type: 'string',
     valueName: 'FILE',
@@ -92,6 +96,7 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
     intOption(args, 'timeout-ms', { min: 0, max: MAX_HOLD_MS - holdSlackMs, what: ' ms' }) ?? 30000;
   // Ctrl-C stops the failover before it posts the new map, releasing what it held (the leader's
   // writes, the replicas' following); a second one exits at once and leaves its holds to run out.
+  const token = tokenOption(args);
   const stop = new AbortController();
   const signals = stopOnSignal(() => {
     stop.abort(new Error('interrupted'));
@@ -106,7 +111,7 @@ export async function failoverCommand(argv: readonly string[]): Promise<number> 
         ...(to === undefined ? {} : { to }),
         force: args.options.get('force') === true,
         forceResyncing: args.options.get('force-resyncing') === true,
-        token: stringOption(args, 'token') ?? process.env.DISTKV_TOKEN ?? '',
+        token,
         ...(caFile === ''
           ? {}
           : { ca: readInput(caFile, undefined, caGiven === undefined ? 'DISTKV_CA' : '--ca') }),

@@ -18,6 +18,7 @@ import { topologyHash } from '../routing/shard-map.js';
 import { DataDirLock } from '../server/data-dir-lock.js';
 import { installLiveMap, LIVE_MAP_FILE } from '../server/live-map-file.js';
 import { formatOptions, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
+import { tokenOption } from './connect.js';
 import { failureText } from './failover-calls.js';
 import { DEFAULT_CONFIG } from './serve.js';
 import { readFetchText } from '../util/peer-answer.js';
@@ -87,7 +88,8 @@ export async function mapCommand(argv: readonly string[]): Promise<number> {
   const config = loadConfig(configFile ?? DEFAULT_CONFIG, overrides);
   // The CA read and checked as the node reads it at start (tls-files.ts): a bad file is named alike.
   const { ca } = readTlsFiles({ tls_cert: '', tls_key: '', tls_ca: config.server.tls_ca }, config.source);
-  const peer = await fetchPeerCluster(base, stringOption(args, 'token') ?? '', ca);
+  // Only --token goes to the peer (DISTKV_TOKEN is read into the config's server.token).
+  const peer = await fetchPeerCluster(base, tokenOption(args, {}), ca);
   const hash = topologyHash(config.shards);
   if (peer.version !== hash)
     throw new DistkvError(

@@ -1,28 +1,87 @@
 /**
- * `distkv serve --node ADDR` on a data directory that holds the stores of other nodes of the config
- * and none of ADDR's: a restart with the wrong --node, or the wrong --data-dir. Started, it served
- * ADDR's shards from new, empty stores beside the others': as a leader, its replicas found
- * themselves ahead of it and rebuilt from its empty snapshot, every key of theirs gone. Refused
- * (exit 2) before anything opens, naming the nodes whose stores the directory holds.
+ * `distkv serve` on a data directory that holds stores, none of them of the nodes it is to host.
+ * Refused (exit 2) before anything opens, naming whose stores the directory holds:
+ *
+ * - `--node ADDR` on the directory of other nodes of the config: a restart with the wrong --node,
+ *   or the wrong --data-dir. Started, it served ADDR's shards from new, empty stores beside the
+ *   others': as a leader, its replicas found themselves ahead of it and rebuilt from its empty
+ *   snapshot, every key of theirs gone.
+ * - (with or without --node) a directory whose stores are all of addresses the config no longer
+ *   names: a node whose address was edited (its port moved). It served its shards from new, empty
+ *   stores, a shard without replicas answering 404 for every key, the old stores only warned of
+ *   as left over (left-stores.ts).
+ *
+ * A directory that also holds a store of a hosted node is not refused (a replica removed, a shard
+ * renamed: left-stores.ts warns of the rest), nor one without stores (a new node); one a live
+ * process holds is left to the lock (DATA_DIR_LOCKED names it and its pid).
  */
 import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
+import { heldByLiveProcess } from '../server/data-dir-lock.js';
+import { leftStores } from '../server/left-stores.js';
 import { configNodes, planNode, selectNodes } from '../server/node-plan.js';
+import { mib } from '../util/mib.js';
 import { UsageError } from './args.js';
 
-/** refuseOtherNodesDir throws when `nodes` (--node) were given and the data directory holds only other nodes' stores. */
+/** refuseOtherNodesDir throws when the data directory holds stores and none of the nodes to host (`nodes`: --node, else the local ones). */
 export function refuseOtherNodesDir(config: Config, nodes: readonly string[]): void {
-  if (nodes.length === 0) return;
   const selected = selectNodes(config, nodes);
   const holds = (addrs: readonly string[]): boolean =>
     planNode(config, addrs, 1).stores.some((s) => existsSync(dirname(s.dir)));
-  if (holds(selected)) return;
-  const others = configNodes(config).filter((n) => !selected.includes(n) && holds([n]));
-  if (others.length === 0) return;
+  // A directory in use is left to the lock's refusal (DATA_DIR_LOCKED naming the pid), the apter one.
+  if (holds(selected) || heldByLiveProcess(config.server.data_dir)) return;
+  const dataDir = resolve(config.server.data_dir);
+  const these = selected.join(', ');
+  const others =
+    nodes.length === 0 ? [] : configNodes(config).filter((n) => !selected.includes(n) && holds([n]));
+  if (others.length > 0)
+    throw new UsageError(
+      `--node ${these}: the data directory ${dataDir} holds the stores of ${others.join(', ')} and none of ${these}: ` +
+        `start it with --node ${others.join(' --node ')}, or give ${these} its own --data-dir (an empty one for a new node)`,
+      false,
+    );
+  const gone = storesOfUnnamedNodes(config);
+  if (gone.length === 0) return;
+  const named = [...new Set(gone.map((g) => g.address))].join(', ');
+  const bytes = gone.reduce((sum, g) => sum + g.bytes, 0);
+  const an = named.includes(',') ? 'addresses' : 'an address';
   throw new UsageError(
-    `--node ${selected.join(', ')}: the data directory ${config.server.data_dir} holds the stores of ${others.join(', ')} and none of ${selected.join(', ')}: ` +
-      `start it with --node ${others.join(' --node ')}, or give ${selected.join(', ')} its own --data-dir (an empty one for a new node)`,
+    `${nodes.length === 0 ? '' : `--node ${these}: `}the data directory ${dataDir} holds the stores of ${named} ` +
+      `(${gone.map((g) => g.dir).join(', ')}; ${mib(bytes)} MiB), ${an} ${config.source} no longer names, and none of ${these}. ` +
+      `A node whose address changed? Start it with its old address (put ${named} back in the config); to move its data to ` +
+      `the new address, back it up under the old config and restore it under the new one into an empty --data-dir ` +
+      `(moving the directories by hand leaves behind the writes still in the commit log: docs/operations.md, "Changing a node's address"). ` +
+      `A new node: give ${these} its own, empty --data-dir.`,
     false,
   );
+}
+
+/**
+ * storesOfUnnamedNodes lists the stores of the data directory (`<data_dir>/<node>/<shard>`) whose
+ * node directory is that of no node of the config, with the address it spells and their sizes.
+ */
+function storesOfUnnamedNodes(config: Config): { dir: string; address: string; bytes: number }[] {
+  const all = planNode(config, configNodes(config), 1).stores.map((s) => s.dir);
+  const nodeDirs = new Set(all.map((d) => basename(dirname(d))));
+  return leftStores(config.server.data_dir, all)
+    .filter((s) => !nodeDirs.has(basename(dirname(s.dir))))
+    .map((s) => ({
+      dir: resolve(s.dir),
+      address: addressOfNodeDir(basename(dirname(s.dir))),
+      bytes: s.bytes,
+    }));
+}
+
+/**
+ * addressOfNodeDir spells the node address a store's node directory was named after (node-plan.ts:
+ * ":" written "_", IPv6 brackets dropped): `127.0.0.1_8080` is 127.0.0.1:8080, `__1_8080` is
+ * [::1]:8080. A name not of that form is given as it is.
+ */
+export function addressOfNodeDir(name: string): string {
+  const cut = name.lastIndexOf('_');
+  const host = name.slice(0, cut);
+  const port = name.slice(cut + 1);
+  if (cut <= 0 || !/^\d+$/.test(port)) return name;
+  return host.includes('_') ? `[${host.replaceAll('_', ':')}]:${port}` : `${host}:${port}`;
 }

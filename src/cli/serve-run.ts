@@ -5,7 +5,7 @@
  * bin/distkv.js still holds the stop signals (held-signals.ts).
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type ConfigOverrides, loadConfig } from '../config/load-config.js';
 import type { Config } from '../config/schema.js';
 import { DistkvError } from '../errors.js';
@@ -85,7 +85,9 @@ export async function runServe(
   log.info(
     {
       config: config.source,
-      data_dir: config.server.data_dir,
+      // Absolute: a relative data_dir is taken from the working directory, and a start from another
+      // one opened a new, empty directory, which the log did not show.
+      data_dir: resolve(config.server.data_dir),
       durability: config.storage.durability,
       engine: config.storage.engine,
     },

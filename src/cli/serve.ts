@@ -51,7 +51,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   token: {
     type: 'string',
     valueName: 'TOKEN',
-    help: 'bearer token for internal/admin endpoints (or env DISTKV_TOKEN)',
+    help: 'bearer token for internal/admin endpoints (overrides server.token, which overrides env DISTKV_TOKEN; --token "" = none); visible ASCII, no space at either end',
   },
   durability: {
     type: 'string',

@@ -22,10 +22,14 @@ type Table = Record<string, unknown>;
 
 /**
  * applyOverrides sets the command line's settings (and DISTKV_TOKEN) into `doc` and returns the
- * paths the command line set. A section the file gives as something other than a table is left as
- * it is: validateConfig reports it (before, the override replaced it and the mistake went unsaid).
+ * paths it set, each with where its value came from (for the error that names a bad one). A
+ * section the file gives as something other than a table is left as it is: validateConfig reports
+ * it (before, the override replaced it and the mistake went unsaid).
+ *
+ * The token: `--token` (even "", no token) wins; else the file's `server.token`; else DISTKV_TOKEN.
+ * Before, an empty `--token ""` counted as unset, and DISTKV_TOKEN took its place.
  */
-function applyOverrides(doc: Table, overrides: ConfigOverrides, env: NodeJS.ProcessEnv): string[] {
+function applyOverrides(doc: Table, overrides: ConfigOverrides, env: NodeJS.ProcessEnv): Map<string, string> {
   const set = (path: string, value: unknown): void => {
     const [section, key] = path.split('.') as [string, string];
     const existing = doc[section];
@@ -38,31 +42,37 @@ function applyOverrides(doc: Table, overrides: ConfigOverrides, env: NodeJS.Proc
     )
       (existing as Table)[key] = value;
   };
-  const given: string[] = [];
+  const given = new Map<string, string>();
   for (const [path, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
     set(path, value);
-    given.push(path);
+    given.set(path, 'given on the command line, which overrides the file');
   }
   const server = doc.server as Table | undefined;
   const envToken = env.DISTKV_TOKEN;
-  if (envToken !== undefined && envToken !== '' && (server?.token ?? '') === '')
+  if (
+    envToken !== undefined &&
+    envToken !== '' &&
+    !given.has('server.token') &&
+    (server?.token ?? '') === ''
+  ) {
     set('server.token', envToken);
+    given.set('server.token', 'from DISTKV_TOKEN, as the file sets no server.token');
+  }
   return given;
 }
 
 /**
- * fromCommandLine marks each problem of a setting the command line gave as such: the error names
- * the file, and the bad value is not in it.
+ * fromCommandLine marks each problem of a setting the command line (or the environment) gave as
+ * such: the error names the file, and the bad value is not in it.
  */
-function fromCommandLine(err: ConfigError, source: string, given: readonly string[]): ConfigError {
+function fromCommandLine(err: ConfigError, source: string, given: ReadonlyMap<string, string>): ConfigError {
   return new ConfigError(
     source,
-    err.problems.map((problem) =>
-      given.some((path) => problem.startsWith(`${path}:`))
-        ? `${problem} (given on the command line, which overrides the file)`
-        : problem,
-    ),
+    err.problems.map((problem) => {
+      const path = [...given.keys()].find((p) => problem.startsWith(`${p}:`));
+      return path === undefined ? problem : `${problem} (${given.get(path) ?? ''})`;
+    }),
   );
 }
 
@@ -88,7 +98,7 @@ export function parseConfigText(
   try {
     return validateConfig(doc, source);
   } catch (err) {
-    if (err instanceof ConfigError && given.length > 0) throw fromCommandLine(err, source, given);
+    if (err instanceof ConfigError && given.size > 0) throw fromCommandLine(err, source, given);
     throw err;
   }
 }

@@ -7,6 +7,7 @@
  * and that slot ranges (given or computed) cover all 16384 slots exactly once. Problems name the
  * field (`shards[2].address`) and what was expected; the caller gets one `ConfigError` listing them.
  */
+import { TOKEN_RULE, tokenProblem } from '../client/token.js';
 import { ConfigError } from '../errors.js';
 import { MAX_SHARD_MEMBERS } from '../routing/epoch-numbers.js';
 import { SLOT_COUNT } from '../routing/slot.js';
@@ -293,6 +294,9 @@ function validateServer(t: Table, p: Problems): ServerConfig {
     ),
   };
   if (server.data_dir === '') p.add(`${at}data_dir`, 'must not be empty');
+  // The token every node sends and checks: one a header cannot carry as written never matched (client/token.ts).
+  const tokenBad = tokenProblem(server.token);
+  if (tokenBad !== undefined) p.add(`${at}token`, `${tokenBad}: ${TOKEN_RULE}`);
   // One answer counts whole against the budget: under two of the largest values, a read of one was
   // cut off (the connection closed as the largest holder) however fast its client read.
   if (server.max_unsent_bytes > 0 && server.max_unsent_bytes < 2 * server.max_value_bytes)

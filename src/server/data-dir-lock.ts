@@ -261,6 +261,22 @@ export function isAlive(owner: LockOwner): boolean {
   return owner.start === '' || stat.start === '' || stat.start === owner.start;
 }
 
+/**
+ * heldByLiveProcess tells whether a live process of this machine holds the lock of `dir`, without
+ * taking it (a foreign owner, checked only by its heartbeat, is not waited for: false; nor is a
+ * lock that cannot be read).
+ */
+export function heldByLiveProcess(dir: string): boolean {
+  let text: string | undefined;
+  try {
+    text = readText(join(dir, LOCK_FILE));
+  } catch {
+    return false; // unreadable (a file where the directory should be...): acquire names it
+  }
+  const owner = text === undefined ? undefined : parseOwner(text);
+  return owner !== undefined && isAlive(owner);
+}
+
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

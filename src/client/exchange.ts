@@ -5,6 +5,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { DistkvError } from '../errors.js';
+import { tlsFailureOf } from '../util/tls-failure.js';
 
 /**
  * MAX_REPLY_BYTES bounds an answer's body: no distkv answer comes near it (a value is at most
@@ -166,14 +167,6 @@ export function refused(err: unknown): boolean {
   return causeCode(err) === 'ECONNREFUSED';
 }
 
-/** UNTRUSTED_CERT are the codes of a TLS certificate no CA the client trusts signed. */
-const UNTRUSTED_CERT = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-]);
-
 /**
  * Attempts describe the tries of one call that ended in a failed exchange: the client's
  * `timeoutMs`, the node's wait for `w` added to it (0 without), how many exchanges the call made
@@ -191,7 +184,9 @@ export interface Attempts {
  * it means ("connect ECONNREFUSED 127.0.0.1:8080" alone read as a crash of the client), and so do
  * a connection closed unanswered and the TLS failures of a wrong scheme or a missing CA
  * (`https://` to a plain HTTP node printed OpenSSL's own line, "...:error:0A00010B:SSL
- * routines:ssl3_get_record:wrong version number: ../deps/openssl/...", with its newline). A
+ * routines:ssl3_get_record:wrong version number: ../deps/openssl/...", with its newline), and
+ * a certificate an operator must renew or reissue (expired, naming another address: the kinds of
+ * src/util/tls-failure.ts, the node's own checks of its peers use too). A
  * timeout names the timeout configured, the attempts and the time they took (`tries`): it said
  * "timeoutMs, 10 s by default" to a client made with 2 s whose call failed after 12 s.
  */
@@ -211,9 +206,16 @@ export function connectFailure(err: unknown, tries?: Attempts): string {
     return `${message}: the node did not answer within the client's timeout (${timeoutText(tries)}); it is paused, frozen or overloaded, or its network drops the packets`;
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
     return 'the node does not answer in TLS (an https:// address for a node that serves plain HTTP?): give it as http://HOST:PORT or HOST:PORT';
-  if (typeof code === 'string' && UNTRUSTED_CERT.has(code))
-    return `${message}: the node's certificate is not signed by a CA this client trusts (give the CA's PEM file: the client's ca option; --ca FILE or DISTKV_CA for distkv)`;
-  return message;
+  switch (tlsFailureOf(err)?.kind) {
+    case 'untrusted':
+      return `${message}: the node's certificate is not signed by a CA this client trusts (give the CA's PEM file: the client's ca option; --ca FILE or DISTKV_CA for distkv)`;
+    case 'dates':
+      return `${message}: the node's certificate is outside its validity dates (renew it on the node; check this machine's clock too)`;
+    case 'name':
+      return `${message}: the node's certificate does not name the address it was called at (give the address its certificate names, or give the node a certificate whose subjectAltName holds this one)`;
+    default:
+      return message;
+  }
 }
 
 /** timeoutText names the timeout that ran out and, when known, the attempts and their total time. */

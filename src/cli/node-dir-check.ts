@@ -6,10 +6,14 @@
  *   or the wrong --data-dir. Started, it served ADDR's shards from new, empty stores beside the
  *   others': as a leader, its replicas found themselves ahead of it and rebuilt from its empty
  *   snapshot, every key of theirs gone.
- * - (with or without --node) a directory whose stores are all of addresses the config no longer
- *   names: a node whose address was edited (its port moved). It served its shards from new, empty
- *   stores, a shard without replicas answering 404 for every key, the old stores only warned of
- *   as left over (left-stores.ts).
+ * - `--node ADDR` on a directory whose stores are all of addresses the config no longer names: a
+ *   node whose address was edited (its port moved). It served its shards from new, empty stores, a
+ *   shard without replicas answering 404 for every key, the old stores only warned of as left over
+ *   (left-stores.ts). Without `--node` (every node of the config on this machine: `npm start` and
+ *   the README's other one-machine layouts, which all default to `./data`) such a directory is as
+ *   likely one another config's run left (the seed's sharding.toml tried first, then `npm start`),
+ *   and the start goes on as before, warning of those stores as left over
+ *   (test/unit/node-dir-other-config.test.ts).
  *
  * A directory that also holds a store of a hosted node is not refused (a replica removed, a shard
  * renamed: left-stores.ts warns of the rest), nor one without stores (a new node); one a live
@@ -24,8 +28,9 @@ import { configNodes, planNode, selectNodes } from '../server/node-plan.js';
 import { mib } from '../util/mib.js';
 import { UsageError } from './args.js';
 
-/** refuseOtherNodesDir throws when the data directory holds stores and none of the nodes to host (`nodes`: --node, else the local ones). */
+/** refuseOtherNodesDir throws when `nodes` (--node) were given and the data directory holds stores and none of theirs (see above). */
 export function refuseOtherNodesDir(config: Config, nodes: readonly string[]): void {
+  if (nodes.length === 0) return;
   const selected = selectNodes(config, nodes);
   const holds = (addrs: readonly string[]): boolean =>
     planNode(config, addrs, 1).stores.some((s) => existsSync(dirname(s.dir)));
@@ -33,8 +38,7 @@ export function refuseOtherNodesDir(config: Config, nodes: readonly string[]): v
   if (holds(selected) || heldByLiveProcess(config.server.data_dir)) return;
   const dataDir = resolve(config.server.data_dir);
   const these = selected.join(', ');
-  const others =
-    nodes.length === 0 ? [] : configNodes(config).filter((n) => !selected.includes(n) && holds([n]));
+  const others = configNodes(config).filter((n) => !selected.includes(n) && holds([n]));
   if (others.length > 0)
     throw new UsageError(
       `--node ${these}: the data directory ${dataDir} holds the stores of ${others.join(', ')} and none of ${these}: ` +
@@ -47,7 +51,7 @@ export function refuseOtherNodesDir(config: Config, nodes: readonly string[]): v
   const bytes = gone.reduce((sum, g) => sum + g.bytes, 0);
   const an = named.includes(',') ? 'addresses' : 'an address';
   throw new UsageError(
-    `${nodes.length === 0 ? '' : `--node ${these}: `}the data directory ${dataDir} holds the stores of ${named} ` +
+    `--node ${these}: the data directory ${dataDir} holds the stores of ${named} ` +
       `(${gone.map((g) => g.dir).join(', ')}; ${mib(bytes)} MiB), ${an} ${config.source} no longer names, and none of ${these}. ` +
       `A node whose address changed? Start it with its old address (put ${named} back in the config); to move its data to ` +
       `the new address, back it up under the old config and restore it under the new one into an empty --data-dir ` +
@@ -83,5 +87,7 @@ export function addressOfNodeDir(name: string): string {
   const host = name.slice(0, cut);
   const port = name.slice(cut + 1);
   if (cut <= 0 || !/^\d+$/.test(port)) return name;
-  return host.includes('_') ? `[${host.replaceAll('_', ':')}]:${port}` : `${host}:${port}`;
+  // An IPv6 address (its ":" written "_"): hex digits and "_" only, at least two "_" (`__1` is ::1).
+  const ipv6 = /^[0-9a-fA-F_]*_[0-9a-fA-F_]*_[0-9a-fA-F_]*$/.test(host);
+  return ipv6 ? `[${host.replaceAll('_', ':')}]:${port}` : `${host}:${port}`;
 }

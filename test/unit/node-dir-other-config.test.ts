@@ -3,11 +3,11 @@
  * data directory left by an earlier run of another config in the same default `./data` (the seed's
  * sharding.toml, whose nodes are 127.0.0.2:8080...; or any config of the README's examples). Every
  * config defaults `data_dir` to `./data`, so trying one config and then `npm start` from the same
- * checkout is the ordinary first-hour path. Before merge cfgfix-67 the start warned of the other
- * config's stores as left over (left-stores.ts) and served; now refuseOtherNodesDir (node-dir-check.ts)
- * refuses it, exit 2, as "a node whose address changed", though no address changed: the directory
- * holds another config's nodes, and the user has to find a --data-dir flag to run the default.
- * Whether that is wanted is a product call; this test states what a user of `npm start` expects.
+ * checkout is the ordinary first-hour path (README, "Running other layouts"). The start warns of the
+ * other config's stores as left over (left-stores.ts) and serves; refuseOtherNodesDir
+ * (node-dir-check.ts) refused it for a while, exit 2, as "a node whose address changed", though no
+ * address changed. It now refuses a directory of addresses the config no longer names only with
+ * `--node` (one node per data directory: an edited address is the likely story there).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -8,7 +8,7 @@
  * about to connect: `distkv get --help` and a mistake in an option answer without loading it.
  */
 import type { DistkvClient } from '../client/client.js';
-import { TOKEN_RULE, tokenProblem } from '../client/token.js';
+import { TOKEN_RULE, tokenProblem } from '../util/bearer-token.js';
 import type { WaitNotice } from '../client/types.js';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError } from '../errors.js';
@@ -156,7 +156,7 @@ export function connection(args: ParsedArgs, env: NodeJS.ProcessEnv = process.en
 /**
  * tokenOption is the bearer token of a verb's options: `--token` (even "", which sends none), else
  * DISTKV_TOKEN, else none. The client refuses a token a header cannot carry (INVALID_ARGUMENT,
- * client/token.ts); here it is a usage mistake naming its source.
+ * util/bearer-token.ts); here it is a usage mistake naming its source.
  */
 export function tokenOption(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): string {
   const given = stringOption(args, 'token');

@@ -25,7 +25,7 @@ import { closedError, NodePools } from './node-pools.js';
 import { checkRedirect } from './redirects.js';
 import { Sender, STARTING_WAIT_MS, SWITCH_WAIT_MS } from './sender.js';
 import { clusterDoc, statsDoc } from './node-docs.js';
-import { checkToken } from './token.js';
+import { checkToken } from '../util/bearer-token.js';
 import { ClusterTopology } from './topology.js';
 import { conditionsOf, decodeScanPage, unquote } from './wire-decode.js';
 import { concernQuery } from './write-concern.js';

@@ -7,7 +7,7 @@
  * and that slot ranges (given or computed) cover all 16384 slots exactly once. Problems name the
  * field (`shards[2].address`) and what was expected; the caller gets one `ConfigError` listing them.
  */
-import { TOKEN_RULE, tokenProblem } from '../client/token.js';
+import { TOKEN_RULE, tokenProblem } from '../util/bearer-token.js';
 import { ConfigError } from '../errors.js';
 import { MAX_SHARD_MEMBERS } from '../routing/epoch-numbers.js';
 import { SLOT_COUNT } from '../routing/slot.js';
@@ -294,7 +294,7 @@ function validateServer(t: Table, p: Problems): ServerConfig {
     ),
   };
   if (server.data_dir === '') p.add(`${at}data_dir`, 'must not be empty');
-  // The token every node sends and checks: one a header cannot carry as written never matched (client/token.ts).
+  // The token every node sends and checks: one a header cannot carry as written never matched (util/bearer-token.ts).
   const tokenBad = tokenProblem(server.token);
   if (tokenBad !== undefined) p.add(`${at}token`, `${tokenBad}: ${TOKEN_RULE}`);
   // One answer counts whole against the budget: under two of the largest values, a read of one was

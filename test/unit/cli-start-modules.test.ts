@@ -92,7 +92,7 @@ describe('modules a distkv command loads', () => {
    * CLIENT_PARSERS are the client modules that read what a verb was given (an address, a token, a
    * key's bytes) or a node's error, without the client: a verb that has not connected loads no other.
    */
-  const CLIENT_PARSERS = ['client/endpoint', 'client/key-bytes', 'client/token', 'client/wire-decode'];
+  const CLIENT_PARSERS = ['client/endpoint', 'client/key-bytes', 'client/wire-decode'];
 
   it("a client verb's --help and a mistake in its options or arguments load no client or server module", async () => {
     const cases: [string[], number, RegExp][] = [

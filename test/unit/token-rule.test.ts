@@ -1,5 +1,5 @@
 /**
- * The one rule for a bearer token (src/client/token.ts), for serve (`server.token`, `--token`,
+ * The one rule for a bearer token (src/util/bearer-token.ts), for serve (`server.token`, `--token`,
  * DISTKV_TOKEN) and the client alike: visible ASCII, spaces or tabs only inside. Before, serve took
  * any token, and the client refused only control characters: a token both nodes shared with a
  * space at either end (the header's value is trimmed on the way), a CR, or a character outside
@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { checkToken } from '../../src/client/token.js';
+import { checkToken } from '../../src/util/bearer-token.js';
 import { parseConfigText } from '../../src/config/load-config.js';
 import { authError } from '../../src/http/auth.js';
 import { HttpRequest } from '../../src/http/http1-exchange.js';

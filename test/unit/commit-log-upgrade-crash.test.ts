@@ -12,16 +12,23 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LOG_ID_FILE } from '../../src/storage/commit-log-format.js';
+import { readLogId } from '../../src/storage/commit-log-identity.js';
 import { FaultyVfs } from '../../src/storage/faulty-vfs.js';
 import { TYPE_PUT } from '../../src/storage/wal-format.js';
 import { LOG_DIR, openTestLog, recoverLog, segmentFiles, STORE } from '../helpers/commit-log.js';
 
-/** logWith writes `n` acknowledged records (seqs 1..n) into a fresh log, then "kill -9": nothing closed. */
+/**
+ * logWith writes `n` acknowledged records (seqs 1..n) into a fresh log, then "kill -9": nothing
+ * closed; its `.log-id` is then as the previous build wrote it (id and first segment, no mark).
+ */
 async function logWith(n: number): Promise<FaultyVfs> {
   const vfs = new FaultyVfs();
   const t = await openTestLog(vfs, { preallocate: false });
   for (let i = 1; i <= n; i++) await t.log.append(TYPE_PUT, Buffer.from(`k${i}`), Buffer.from(`v${i}`));
-  return vfs.crash();
+  const crashed = vfs.crash();
+  const idFile = readLogId(crashed, LOG_DIR)!;
+  await crashed.writeFile(join(LOG_DIR, LOG_ID_FILE), Buffer.from(`${idFile.id}\n${idFile.first}\n`));
+  return crashed;
 }
 
 describe('a data directory the previous build left by a crash opens after the upgrade', () => {

@@ -70,7 +70,11 @@ function idText(vfs: FaultyVfs): string {
 }
 
 /** appendRange appends the records with seqs from..to (keys k<seq>) through `t`. */
-async function appendRange(t: Awaited<ReturnType<typeof openTestLog>>, from: number, to: number): Promise<void> {
+async function appendRange(
+  t: Awaited<ReturnType<typeof openTestLog>>,
+  from: number,
+  to: number,
+): Promise<void> {
   for (let i = from; i <= to; i++) await t.log.append(TYPE_PUT, Buffer.from(`k${i}`), Buffer.from(`v${i}`));
 }
 
@@ -165,7 +169,10 @@ describe('the whole=N mark in .log-id: strict from N on, as the previous build b
     assert.equal(readLogId(old, LOG_DIR)?.whole, written);
     await appendRange(up, 31, 60);
     const crashed = old.crash();
-    assert.deepEqual(await seqsOf(crashed), Array.from({ length: 60 }, (_, i) => i + 1));
+    assert.deepEqual(
+      await seqsOf(crashed),
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
     const files = segmentFiles(crashed);
     assert.ok(files.length > oldNewest, `${files.length} segments: rolled past ${oldNewest}`);
     const newest = files[files.length - 1]!;

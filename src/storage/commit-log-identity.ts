@@ -15,29 +15,45 @@ import { LOG_ID_FILE } from './commit-log-format.js';
 import type { Vfs } from './vfs.js';
 
 /**
- * LogIdFile is what a log directory's LOG_ID_FILE holds: the log's id and the number of its first
- * identified segment (segments numbered below it may be of the previous format).
+ * LogIdFile is what a log directory's LOG_ID_FILE holds: the log's id, the number of its first
+ * identified segment (segments numbered below it may be of the previous format) and, once this
+ * build opened the log, `whole`: from which segment number on every segment was named only once
+ * its header was durable (see above).
  */
 export interface LogIdFile {
   id: string;
   first: number;
+  whole?: number | undefined;
+}
+
+/** WHOLE_PREFIX starts the third line of LOG_ID_FILE, `whole=N` (see LogIdFile.whole). */
+const WHOLE_PREFIX = 'whole=';
+
+/** segmentNumber parses `s` as a segment number (a whole number from 1), or undefined. */
+function segmentNumber(s: string): number | undefined {
+  const no = /^[0-9]+$/.test(s) ? Number(s) : NaN;
+  return Number.isSafeInteger(no) && no >= 1 ? no : undefined;
 }
 
 /** readLogId returns what log directory `dir` keeps of its identity, or undefined when it has none. */
 export function readLogId(vfs: Vfs, dir: string): LogIdFile | undefined {
   const path = join(dir, LOG_ID_FILE);
   if (!vfs.exists(path)) return undefined;
-  const [id = '', first = ''] = vfs.readFile(path).toString('utf8').split('\n');
-  const no = Number(first);
-  return /^[0-9a-f]+$/.test(id) && Number.isSafeInteger(no) && no >= 1 ? { id, first: no } : undefined;
+  const [id = '', first = '', third = ''] = vfs.readFile(path).toString('utf8').split('\n');
+  const no = segmentNumber(first);
+  if (!/^[0-9a-f]+$/.test(id) || no === undefined) return undefined;
+  // A third line that is not a mark is read as none: the earlier build's rule, the lenient one.
+  const whole = third.startsWith(WHOLE_PREFIX) ? segmentNumber(third.slice(WHOLE_PREFIX.length)) : undefined;
+  return whole === undefined ? { id, first: no } : { id, first: no, whole };
 }
 
 /** writeLogId keeps `f` as the identity of log directory `dir` (atomically, synced), unless it is already. */
 export async function writeLogId(vfs: Vfs, dir: string, f: LogIdFile): Promise<void> {
   const now = readLogId(vfs, dir);
-  if (now?.id === f.id && now.first === f.first) return;
+  if (now?.id === f.id && now.first === f.first && now.whole === f.whole) return;
   const tmp = join(dir, `${LOG_ID_FILE}.tmp`);
-  await vfs.writeFile(tmp, Buffer.from(`${f.id}\n${f.first}\n`));
+  const mark = f.whole === undefined ? '' : `${WHOLE_PREFIX}${f.whole}\n`;
+  await vfs.writeFile(tmp, Buffer.from(`${f.id}\n${f.first}\n${mark}`));
   vfs.rename(tmp, join(dir, LOG_ID_FILE));
   vfs.syncDir(dir);
 }

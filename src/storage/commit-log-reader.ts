@@ -30,7 +30,12 @@
  * whole header, the newest one too (a segment takes its name only once its header is synced:
  * commit-log-segments.ts), and a directory whose `.log-id` says a log lived there but that holds
  * no segment (the log never deletes its newest one, and writes `.log-id` only once a segment is
- * whole). Mark frames are checked and skipped: they belong to no store.
+ * whole). Both hold only where `.log-id` carries the mark `whole=N` (commit-log-identity.ts): for
+ * segments numbered N or above, and for a `.log-id` alone. Below N, or without the mark, the log
+ * may have been written by an earlier build, which named a segment before writing its header and
+ * wrote `.log-id` before its first segment: a newest segment without a whole header is read as
+ * that build read it (a torn creation, cut, unless a valid frame follows), and an unmarked
+ * `.log-id` alone as a new log. Mark frames are checked and skipped: they belong to no store.
  *
  * Zeros from the end of a frame to the end of the newest segment are its clean end, not damage: the
  * unwritten rest of a preallocated segment (commit-log-spare.ts) after a crash. The segment's
@@ -202,7 +207,9 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
     readOnly: options.readOnly,
   });
   const idFile = readLogId(vfs, dir);
-  if (numbers.length === 0 && idFile !== undefined)
+  // Without the mark, `.log-id` may be an earlier build's, written before its first segment: a
+  // crash between the two left it alone, and the log starts as new (commit-log-identity.ts).
+  if (numbers.length === 0 && idFile?.whole !== undefined)
     recorder.gone(
       `no commit log segment is left, but ${LOG_ID_FILE} says log ${idFile.id} lived here (segments from ${idFile.first} on). A log never deletes its newest segment and writes ${LOG_ID_FILE} only once a segment is whole, so its segments were removed by hand, and the writes every store of this worker (leaders and replicas) acknowledged since its last flush were only in them: each of those stores is refused`,
       LOG_GONE_REMEDY,
@@ -225,8 +232,15 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
     const buf = vfs.readFile(path);
     const header = decodeLogHeader(buf);
     if (typeof header === 'string') {
-      // Never a torn creation: a segment takes its name once its header is durable (commit-log-segments.ts).
-      await recorder.corrupt(i, 0, headerLost(buf, header), HEADER_LOST_REMEDY);
+      if (idFile?.whole !== undefined && no >= idFile.whole)
+        // Never a torn creation: this build names a segment once its header is durable (commit-log-segments.ts).
+        await recorder.corrupt(i, 0, headerLost(buf, header), HEADER_LOST_REMEDY);
+      else {
+        // An earlier build's segment: made under its name, then its header written, so the newest
+        // one may be a torn creation, cut unless a valid frame follows (the rule that build applied).
+        const later = isLast ? findLaterFrame(buf, 0) : undefined;
+        await recorder.damaged(i, 0, header, later, `incomplete segment header: ${header}`);
+      }
       break;
     }
     const foreign =

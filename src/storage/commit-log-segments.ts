@@ -8,7 +8,10 @@
  * id and has room (synced once, as what recovery read may be only in the page cache), or else
  * starts the next one (after syncing the full one): a segment of an earlier format (without id, or
  * without sync marks) is never continued. Only then is the identity written back
- * (commit-log-identity.ts): a `.log-id` is never on disk without a whole segment beside it.
+ * (commit-log-identity.ts): a `.log-id` is never on disk without a whole segment beside it. It is
+ * written with the mark `whole=N`, N the number of the segment the log now writes to (kept when an
+ * earlier open set it): from N on, every segment is named only once its header is durable, so
+ * recovery may refuse one without a whole header; below N (a log of an earlier build), not.
  *
  * A segment takes its name only once its header is durable: it is made as NEW_SEGMENT_NAME, its
  * header written and synced, then renamed to `NNNNNNNN.log` and the directory synced (as a spare
@@ -62,9 +65,12 @@ export async function openSegments(
   };
   const logId = idFile.id;
   const opened = await openNewest(o, logId);
+  // The segment now written to has a whole header (continued: recovery read it; or made whole
+  // here), and every later one will be made whole: the mark, unless an earlier open set a lower one.
+  const newestNo = opened.created?.no ?? o.segments[o.segments.length - 1]?.no ?? 1;
   try {
-    // After the segment is whole: a `.log-id` without segments is a log whose segments were removed.
-    await writeLogId(o.vfs, o.dir, idFile);
+    // After the segment is whole: a marked `.log-id` without segments is a log whose segments were removed.
+    await writeLogId(o.vfs, o.dir, { ...idFile, whole: idFile.whole ?? newestNo });
   } catch (err) {
     await opened.file.close().catch(() => undefined);
     throw err;

@@ -10,9 +10,10 @@
  * It is written before the resync wipes the directory and the wipe spares it: a replica stopped
  * between the wipe and the load must not open as whatever its log still held of it.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LMDB_DIR } from '../storage/lmdb-presence.js';
+import { syncPath } from '../util/durable-file.js';
 
 /** RESYNC_MARKER names the marker file in a replica's directory. */
 export const RESYNC_MARKER = 'resync.json';
@@ -28,12 +29,7 @@ export function wipeReplicaDir(dir: string): void {
   const names = readdirSync(dir).filter((n) => n !== RESYNC_MARKER);
   for (const name of names) if (name !== LMDB_DIR) rmSync(join(dir, name), { recursive: true, force: true });
   if (!names.includes(LMDB_DIR)) return;
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  syncPath(dir);
   rmSync(join(dir, LMDB_DIR), { recursive: true, force: true });
 }
 

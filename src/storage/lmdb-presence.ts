@@ -18,12 +18,13 @@
  * a store opens as new. A resync's wipe removes `lmdb/` last (src/replication/resync-marker.ts),
  * so a wipe cut short leaves no pointer beside a removed LMDB.
  */
-import { closeSync, existsSync, fsyncSync, openSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorruptionError } from '../errors.js';
 import { HOME_FILE, storeNameOf } from './commit-log-home.js';
 import { HISTORY_FILE } from './history-format.js';
 import type { Vfs } from './vfs.js';
+import { syncPath } from '../util/durable-file.js';
 
 /** LMDB_DIR names a store's LMDB directory (lmdb-level.ts keeps `data.mdb` in it). */
 export const LMDB_DIR = 'lmdb';
@@ -81,12 +82,5 @@ export function refuseLostLmdb(vfs: Vfs, dir: string): void {
  * leave the pointer, and the next open refuse a store that never held anything.
  */
 export function syncNewLmdb(dir: string): void {
-  for (const path of [join(dir, LMDB_DIR, LMDB_DATA_FILE), join(dir, LMDB_DIR), dir]) {
-    const fd = openSync(path, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  }
+  for (const path of [join(dir, LMDB_DIR, LMDB_DATA_FILE), join(dir, LMDB_DIR), dir]) syncPath(path);
 }

@@ -16,7 +16,6 @@ import {
   constants,
   existsSync,
   fdatasync,
-  fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -34,6 +33,7 @@ import {
 import { type FileHandle, open } from 'node:fs/promises';
 import { dirError } from './dir-errors.js';
 import type { ReadableFile, Vfs, WritableFile } from './vfs.js';
+import { syncPath } from '../util/durable-file.js';
 
 class RealWritableFile implements WritableFile {
   readonly path: string;
@@ -217,11 +217,6 @@ export class RealVfs implements Vfs {
   }
 
   syncDir(dir: string): void {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    syncPath(dir);
   }
 }

@@ -19,20 +19,21 @@ export function replaceFileDurably(file: string, text: string, tmp = `${file}.tm
     closeSync(fd);
   }
   renameSync(tmp, file);
-  syncDir(dirname(file));
+  syncPath(dirname(file));
 }
 
 /** removeFileDurably removes `file` (if it exists) and fsyncs its directory, so a power loss does not bring it back. */
 export function removeFileDurably(file: string): void {
   rmSync(file, { force: true });
-  syncDir(dirname(file));
+  syncPath(dirname(file));
 }
 
-function syncDir(path: string): void {
-  const dir = openSync(path, 'r');
+/** syncPath fsyncs the file or directory `path` (a directory: the names in it), opened read-only for it. */
+export function syncPath(path: string): void {
+  const fd = openSync(path, 'r');
   try {
-    fsyncSync(dir);
+    fsyncSync(fd);
   } finally {
-    closeSync(dir);
+    closeSync(fd);
   }
 }

@@ -23,6 +23,11 @@ process.stdout.on('error', (err) => {
   );
   process.exit(2);
 });
+// A standard error that cannot be written ends nothing and changes no exit code: there is nowhere
+// left to say so. Its error was uncaught, so the command exited 1 ("refused") whatever it did:
+// `distkv scan 2>&1 | head -4` after its page was read (its "(more: ...)" note came after head had
+// gone), a usage mistake instead of 2. A write after it is dropped (the stream is destroyed).
+process.stderr.on('error', () => {});
 // Ctrl-C or SIGTERM while the modules below load (a second on a busy machine) is held for `serve`
 // (always the first argument: the options that may come before a command are client options), not
 // Node's default exit 130/143: a start interrupted then stops cleanly, exit 0 (held-signals.ts).
@@ -34,6 +39,8 @@ if (process.argv[2] === 'serve') {
 }
 const { main } = await import(entry.href);
 const code = await main(process.argv.slice(2), held);
+// A signal from here on is held (interrupt.ts, afterWork, called by main): the command exits with
+// its own code once flushed, not 130 for a result it printed. A second signal exits at once.
 // process.exit drops what a pipe has not taken yet (Node queues a write to a full pipe in memory):
 // `distkv scan --all | gzip` would end short with exit 0. Exit once stdout and stderr are flushed
 // (an empty write's callback runs after every write queued before it).

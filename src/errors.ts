@@ -102,6 +102,12 @@ export const ERROR_CATALOGUE = {
    * answered since). Not executed: retry once every node has the same file (docs/operations.md).
    */
   SLOTS_DISPUTED: { status: 503 },
+  /**
+   * thrown for a `/_repl/snapshot` or `/_repl/pull` past what a node takes on at once: snapshot
+   * streams of one store, or bytes of pull answers one worker is building (src/http/repl-admission.ts).
+   * Not executed: retry after Retry-After seconds (replicas and `distkv backup` do).
+   */
+  REPLICATION_BUSY: { status: 503 },
   /** thrown when a read with `max_lag_ms` reaches a replica that cannot prove it is that close to its leader. */
   REPLICA_STALE: { status: 503 },
   /**

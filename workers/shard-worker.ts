@@ -45,10 +45,13 @@ if ((init.version as number) !== MESSAGE_VERSION) {
   });
   const log = createLogger(init.logLevel).child({ worker: init.workerIndex });
   // A failed LMDB commit leaves promises of lmdb-js's own that nobody holds (src/storage/lmdb-env.ts);
-  // the writes that failed report it themselves. Any other unhandled rejection ends the thread.
+  // the writes that failed report it themselves (a compaction's failure, with its cause, as it
+  // starts and then every 30 s: compaction-scheduler.ts). So this one is debug, without a stack:
+  // at warn with its stack it was written on every retry of a compaction while the disk was full.
+  // Any other unhandled rejection ends the thread.
   process.on('unhandledRejection', (reason) => {
     if (!quietCommitFailure(reason)) throw reason;
-    log.warn({ err: reason }, 'an LMDB commit failed (its writes report it)');
+    log.debug({ err: (reason as Error).message }, 'an LMDB commit failed (its writes report it)');
   });
   ShardHost.open(init.stores, init.positions, send, log, init.workerIndex).then(
     (h) => {

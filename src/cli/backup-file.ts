@@ -29,6 +29,7 @@ import {
   TAG_SHARD,
 } from './backup-format.js';
 import { checkSections, type SectionRead } from './backup-sections.js';
+import { writeAll } from '../util/write-all.js';
 
 const READ_CHUNK = 1024 * 1024;
 const ENDS_EARLY = 'the file ends in the middle of a record';
@@ -56,20 +57,16 @@ export class FileSink {
 
   /**
    * writeAt writes `bytes` at `at`, over what is there, leaving the position alone. A short write
-   * (the disk filled, a size limit reached) is continued: the next call says why it stopped, and
-   * a write that took nothing without an error is one too. Taken as whole, the last one (the crc)
-   * would leave a file cut short under a name that says it is complete.
+   * (the disk filled, a size limit reached) is continued, and a write that took nothing without an
+   * error is ENOSPC (src/util/write-all.ts). Taken as whole, the last one (the crc) would leave a
+   * file cut short under a name that says it is complete.
    */
   async writeAt(bytes: Uint8Array, at: number): Promise<void> {
-    for (let done = 0; done < bytes.length;) {
-      const { bytesWritten } = await this.fh
-        .write(bytes, done, bytes.length - done, at + done)
-        .catch((err: unknown) => {
-          throw this.failed(err);
-        });
-      if (bytesWritten === 0) throw this.failed(new Error('the file system took no more bytes'));
-      done += bytesWritten;
-    }
+    const write = async (offset: number, length: number, position: number): Promise<number> =>
+      (await this.fh.write(bytes, offset, length, position)).bytesWritten;
+    await writeAll(write, bytes.length, at).catch((err: unknown) => {
+      throw this.failed(err);
+    });
   }
 
   /** cut drops everything from `position` on. */

@@ -10,7 +10,14 @@
  * and a shard that never holds still fails the backup unless --allow-fuzzy. A shard whose leader
  * cannot be reached or no longer leads it (leader-wait.ts, MOVING) is copied again from the leader
  * a reloaded map names, for up to --wait-ms; a copy counts as consistent only when the node it
- * came from still leads the shard at the copy's seq. A leader that refuses slots of the shard
+ * came from still leads the shard at the copy's seq. A leader that is busy (503 REPLICATION_BUSY:
+ * it serves as many snapshot streams of the store as it takes at once) is the leader: it is asked
+ * again after its Retry-After, within the same --wait-ms, and the wait says so (refusal-wait.ts);
+ * it said "looking for its leader", and an operator looked for a failover that never happened.
+ * Every BUSY_MAP_LOOK_MS of that wait the newest map is looked for (every node asked: one cut off
+ * from its peers still believes it leads, and answers a reload with its own map), and the leader it
+ * names asked from then on, said once. With --wait-ms 0 nothing is waited out: the first refusal
+ * fails the backup, naming it. A leader that refuses slots of the shard
  * because a peer's config gives them another leader (SLOTS_DISPUTED), or that started behind its
  * replica (LEADER_BEHIND), fails the backup: what it streamed is not the whole shard.
  */
@@ -31,6 +38,17 @@ import { encodeSectionHeader } from './backup-format.js';
 import { disputesOf } from './cluster-gather.js';
 import { behindAdvice, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
 import { newWait, type ProgressLine } from './progress-line.js';
+import {
+  BUSY_MAP_LOOK_MS,
+  DEFAULT_RETRY_AFTER_MS,
+  movedLine,
+  notWaitedLine,
+  type RetryAfter,
+  refusalWait,
+  retryAfter,
+  waitLine,
+  waitSubject,
+} from './refusal-wait.js';
 
 /** ShardCopy is how a shard was copied: at which seq, how many keys, and whether it is exactly the shard at that seq. */
 export interface ShardCopy {
@@ -81,7 +99,8 @@ function decodedCount(decoder: SnapshotDecoder, bytes: Buffer, idx: number, orig
 /**
  * copyShard streams one shard's snapshot from `origin` into the sink; returns its seq and key
  * count. A connection that fails (refused, reset, cut mid-stream) is SHARD_UNREACHABLE naming the
- * shard and the node; a failed write to the file is the file's error, as it is.
+ * shard and the node; a failed write to the file is the file's error, as it is. A refusal is
+ * thrown as the node's error, after `onRefused` was told its Retry-After.
  */
 async function copyShard(
   origin: string,
@@ -90,6 +109,7 @@ async function copyShard(
   agent: Agent,
   sink: FileSink,
   onChunk: (keys: number) => void,
+  onRefused: (wait: RetryAfter) => void,
 ): Promise<{ seq: number; keys: number }> {
   const unreachable = (err: unknown): DistkvError =>
     err instanceof DistkvError
@@ -108,7 +128,8 @@ async function copyShard(
   });
   // A refusal's body is read up to ERROR_BODY_BYTES: a node that sent more (broken, or not a
   // distkv node) had it all gathered in memory.
-  if (res.statusCode !== 200)
+  if (res.statusCode !== 200) {
+    onRefused(retryAfter(res.headers['retry-after']));
     throw errorOf(
       res.statusCode,
       await readBody(
@@ -121,6 +142,7 @@ async function copyShard(
         throw unreachable(err);
       }),
     );
+  }
   const decoder = new SnapshotDecoder();
   const chunks = res.body[Symbol.asyncIterator]();
   let keys = 0;
@@ -206,8 +228,13 @@ export async function backupShard(run: BackupRun, s: ShardInfo): Promise<ShardCo
   const failoverDeadline = performance.now() + waitMs;
   const start = sink.position;
   let copy: ShardCopy | undefined;
-  // The wait line drawn last (see below).
+  // The wait line drawn last, and when its wait started (see below).
   let shownWait: string | undefined;
+  let waitStart = 0;
+  // The Retry-After of the leader's last refusal (a busy leader is asked again after it).
+  let busy: RetryAfter | undefined;
+  // When the map was last loaded (a busy leader's wait looks for a newer one now and then).
+  let mapLoadedAt = performance.now();
   for (let attempt = 0; attempt <= retries && copy?.consistent !== true; attempt++) {
     await sink.cut(start);
     await sink.write(encodeSectionHeader(s.idx, false));
@@ -223,6 +250,9 @@ export async function backupShard(run: BackupRun, s: ShardInfo): Promise<ShardCo
             () =>
               `backup: shard ${s.idx + 1}/${run.shards} (${s.name}${attempt > 0 ? `, copy ${attempt + 1}` : ''}): ${plural(n, 'key')}; ${mib(sink.position)} MiB written`,
           );
+        },
+        (wait) => {
+          busy = wait;
         },
       );
       const view = await client.cluster(leader);
@@ -247,22 +277,65 @@ export async function backupShard(run: BackupRun, s: ShardInfo): Promise<ShardCo
           },
         );
       if (!isMoving(err)) throw err;
+      const said = refusalWait(err.code, busy);
+      // No wait asked for: the refusal as it is, not a wait of 0 s ("still busy after 0 s").
+      if (waitMs === 0)
+        throw new DistkvError(
+          err.code,
+          `shard ${s.idx} (${s.name}) was not backed up: ${notWaitedLine(err.code, leader, err.message)}; ${file} was not written`,
+          { cause: err },
+        );
       // The last refusal alone ("connect ECONNREFUSED") said neither that the shard was
       // waited for nor what to do about it.
       if (performance.now() >= failoverDeadline)
         throw new DistkvError(
           err.code,
-          `${err.message}; ${noLeaderAdvice(s.idx, s.name, leader, waitMs)}, then run the backup again; ${file} was not written`,
+          said.sameNode
+            ? `shard ${s.idx} (${s.name}) was not backed up: its leader ${leader} was still busy after ${waitMs / 1000} s (${err.message}); run the backup again once the snapshot streams it serves have ended (replicas resyncing, other backups), or give it longer with --wait-ms; ${file} was not written`
+            : `${err.message}; ${noLeaderAdvice(s.idx, s.name, leader, waitMs)}, then run the backup again; ${file} was not written`,
           { cause: err },
         );
-      // A failover: not a copy that raced writes, so it does not count against --retries.
+      // A wait: not a copy that raced writes, so it does not count against --retries.
       attempt--;
-      // Drawn at once when it names another refusal or leader: drawn as progress is, a log showed
-      // nothing of the wait for its first LOG_MS (progress-line.ts, newWait).
-      const waiting = `backup: shard ${s.idx + 1}/${run.shards} (${s.name}): ${err.code} at ${leader}; looking for its leader`;
-      progress.show(() => waiting, newWait(shownWait, waiting));
-      shownWait = waiting;
-      leader = (await lookForLeader(client)).shard(s.idx).address;
+      // Drawn at once when it names another refusal or leader, once per change and not per
+      // retry: drawn as progress is, a log showed nothing of the wait for its first LOG_MS
+      // (progress-line.ts, newWait).
+      const prefix = `backup: shard ${s.idx + 1}/${run.shards} (${s.name}): `;
+      const waiting = `${prefix}${waitLine(err.code, leader, busy)}`;
+      const subject = waitSubject(err.code, leader, busy);
+      const fresh = newWait(shownWait, subject);
+      if (fresh) waitStart = performance.now();
+      progress.show(() => {
+        const waited = Math.round((performance.now() - waitStart) / 1000);
+        return waited > 0 ? `${waiting} (waited ${waited} s)` : waiting;
+      }, fresh);
+      shownWait = subject;
+      if (!said.sameNode) {
+        leader = (await lookForLeader(client)).shard(s.idx).address;
+        mapLoadedAt = performance.now();
+        continue;
+      }
+      // A busy leader leads the shard: it is asked again, not another leader looked for, as
+      // long as the newest map names it (see the design block).
+      // Its Retry-After is waited out, the newest map looked for every BUSY_MAP_LOOK_MS meanwhile:
+      // a long Retry-After (up to 30 s) kept a backup on a stale leader that long.
+      const askAt = Math.min(performance.now() + (busy?.ms ?? DEFAULT_RETRY_AFTER_MS), failoverDeadline);
+      let next = leader;
+      while (next === leader) {
+        const until = Math.min(askAt, mapLoadedAt + BUSY_MAP_LOOK_MS);
+        await new Promise((r) => setTimeout(r, Math.max(0, until - performance.now())));
+        if (performance.now() - mapLoadedAt >= BUSY_MAP_LOOK_MS) {
+          await client.reloadNewest().catch(() => undefined);
+          mapLoadedAt = performance.now();
+          next = (await client.topology()).shard(s.idx).address;
+        }
+        if (performance.now() >= askAt) break;
+      }
+      if (next === leader) continue;
+      const moved = `${prefix}${movedLine(leader, next)}`;
+      progress.show(() => moved, true);
+      shownWait = moved;
+      leader = next;
     }
   }
   if (copy === undefined) throw new DistkvError('INTERNAL', `shard ${s.idx} was not copied`);

@@ -181,6 +181,15 @@ export async function bench(argv: readonly string[]): Promise<number> {
     throw new UsageError('give exactly one of --url URL (or env DISTKV_URL) or --config FILE');
   if (config !== undefined) refuseTls(config);
   const requests = intOption(args, 'requests') ?? 0;
+  const durationS =
+    requests > 0 && stringOption(args, 'duration') === undefined ? 0 : num(args, 'duration', d.durationS);
+  // A run measures for a time or a count: --duration 0 alone measures neither (0 caps no
+  // --requests run). The load generator's "give --duration S or --requests N" read as if no
+  // duration had been given.
+  if (durationS === 0 && requests === 0)
+    throw new UsageError(
+      `--duration must be positive (the seconds to measure), got "${stringOption(args, 'duration') ?? ''}"; or give --requests N to measure N requests`,
+    );
   const o: LoadOptions = {
     ...d,
     ...(url === undefined ? {} : { url }),
@@ -196,8 +205,7 @@ export async function bench(argv: readonly string[]): Promise<number> {
         what: " bytes (the largest max_value_bytes a node takes; the nodes' own is the bound that counts)",
       }) ?? d.valueSize,
     concurrency: intOption(args, 'concurrency', BOUNDS.concurrency) ?? d.concurrency,
-    durationS:
-      requests > 0 && stringOption(args, 'duration') === undefined ? 0 : num(args, 'duration', d.durationS),
+    durationS,
     requests,
     rate: num(args, 'rate', 0),
     warmupS: num(args, 'warmup', d.warmupS),

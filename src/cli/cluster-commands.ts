@@ -25,6 +25,7 @@ import {
   startingOf,
 } from './cluster-gather.js';
 import { leaderNote, type ReplicaHealth, replicaProblem } from './cluster-health.js';
+import { differentEtcdProblem } from './cluster-etcd.js';
 
 /** LeaderlessShard is what leaderlessAdvice reads of a shard whose leader is down. */
 export interface LeaderlessShard {
@@ -78,6 +79,7 @@ interface MergedShard {
     behind?: { replica: string };
     state?: string;
     error?: string;
+    local_error?: string;
   };
   replicas: readonly ReplicaHealth[];
 }
@@ -102,6 +104,10 @@ export function problemsOf(shards: readonly MergedShard[], disputes: readonly Di
       );
     else if (l.no_lease === true)
       out.push(`${s.name}: no leader: its leader ${l.address} holds no lease in etcd`);
+    else if (l.local_error !== undefined)
+      out.push(
+        `${s.name}: no leader serves writes: its leader's store on ${l.address} refuses every write (${l.local_error.slice(0, 64)}): ${storeErrorAdvice(l.local_error)}`,
+      );
     for (const r of s.replicas) {
       const p = replicaProblem(s.name, r);
       if (p !== undefined) out.push(p);
@@ -112,6 +118,16 @@ export function problemsOf(shards: readonly MergedShard[], disputes: readonly Di
   return out;
 }
 
+/**
+ * storeErrorAdvice says what to do about a store that refuses every write with `code` (a leader's
+ * `local_error` in /cluster): its directory is gone, so is what it holds at the next start.
+ */
+export function storeErrorAdvice(code: string): string {
+  return code === 'STORE_DIR_LOST'
+    ? 'its store directory was removed or replaced while the node runs, and what it holds is gone at the next start; copy its data out now (distkv backup, or distkv failover to a replica), then stop that node, start it with --repair (which opens the store empty) and restore'
+    : "its own disk refuses the store's writes (its log and /stats name the directory and the error)";
+}
+
 /** CLUSTER_DETAILS is the part of `distkv cluster --help` after its summary: what its exit status says. */
 export const CLUSTER_DETAILS = `Every node is asked (5 s each); a replica is shown with its state and lag as its own node
 sees it, and with what its leader heard of its pulls when its leader runs in another process.
@@ -119,10 +135,12 @@ sees it, and with what its leader heard of its pulls when its leader runs in ano
 Exit status: 0 healthy: every shard's leader serves it and every replica follows it.
 1 not healthy, one line on stderr per problem ("distkv cluster: not healthy: ..."): a node does
 not answer, a shard has no leader that serves it (down, held behind its replica, no etcd lease),
-its leader's store did not open (STORE FAILED), a replica does not follow its leader (lag
-unknown: disconnected, starting, held) or is still
+its leader's store did not open (STORE FAILED) or refuses every write (NO WRITES: its directory
+was removed while it runs, STORE_DIR_LOST), a replica does not follow its leader (lag
+unknown: disconnected, starting, held; disk-failed: its own disk failed, with the code, e.g.
+DISK_FULL, or STORE_DIR_LOST) or is still
 resyncing from a snapshot (said so: it serves no reads yet), a node refuses slots of a config
-mismatch; also when no node answered at all. 2 usage.
+mismatch, nodes talk to different etcd clusters; also when no node answered at all. 2 usage.
 A node still starting (its stores opening) or a replica that has not yet reached its leader
 since it started is asked again for up to 15 s (said once on stderr) before it counts.
 So \`distkv cluster > /dev/null && echo healthy\` is a health check.`;
@@ -160,13 +178,20 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       const leaseless = merged.filter(
         (s) => s.leader.no_lease === true && !s.leader.down && s.leader.behind === undefined,
       );
-      const problems = problemsOf(merged, disputes);
+      // Nodes on different etcd clusters first: it explains the leaders and replicas named after it.
+      const etcdSplit = differentEtcdProblem(view.docs);
+      const problems = [...(etcdSplit === undefined ? [] : [etcdSplit]), ...problemsOf(merged, disputes)];
       const failed =
         problems.length > 0 ||
         down.size > 0 ||
         disputes.length > 0 ||
         leaseless.length > 0 ||
-        merged.some((s) => s.leader.behind !== undefined || s.leader.state === 'failed');
+        merged.some(
+          (s) =>
+            s.leader.behind !== undefined ||
+            s.leader.state === 'failed' ||
+            (s.leader.local_error !== undefined && !s.leader.down),
+        );
       // One line per problem on stderr, table or --json alike: `distkv cluster && echo healthy`.
       for (const p of problems) process.stderr.write(`distkv cluster: not healthy: ${p}\n`);
       if (out.json) {
@@ -190,7 +215,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
               ? `${r.address} (DOWN${heard})`
               : r.lag_seqs == null
                 ? // Its own seq tells which replica a forced failover may promote (the most advanced).
-                  `${r.address} (${r.state ?? 'unknown'}, lag unknown${r.acked_seq === undefined ? '' : `, at seq ${r.acked_seq}`}, last contact ${r.last_contact_ms_ago === undefined ? 'never' : `${r.last_contact_ms_ago} ms ago`}${heard})`
+                  `${r.address} (${r.state ?? 'unknown'}${r.local_error === undefined ? '' : `: ${r.local_error}`}, lag unknown${r.acked_seq === undefined ? '' : `, at seq ${r.acked_seq}`}, last contact ${r.last_contact_ms_ago === undefined ? 'never' : `${r.last_contact_ms_ago} ms ago`}${heard})`
                 : `${r.address} (${r.state ?? 'unknown'}, ${r.lag_seqs} seqs, ${r.lag_ms ?? '?'} ms${r.leader_view?.following === false ? heard : ''})`;
           })
           .join('; ');
@@ -206,7 +231,9 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
                 ? `NO LEADER: ${s.leader.address} (BEHIND ${s.leader.behind.replica}${s.leader.behind.handing_over === true ? ', HANDING OVER' : ''})`
                 : s.leader.no_lease === true
                   ? `NO LEADER: ${s.leader.address} (no lease in etcd)`
-                  : s.leader.address,
+                  : s.leader.local_error !== undefined
+                    ? `NO WRITES: ${s.leader.address} (${s.leader.local_error.slice(0, 64)})`
+                    : s.leader.address,
           String(s.leader.last_seq ?? '-'),
           replicas || '-',
         ]);
@@ -222,11 +249,17 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       out.line(
         `config version ${newest.version}, live map version ${newest.map_version ?? 1}${down.size > 0 ? `; ${down.size} node(s) down: ${[...down].join(', ')}` : ''}${behind.length > 0 ? `; routing with an older map: ${behind.map((d) => `${d.node} (version ${d.map_version ?? 1})`).join(', ')}` : ''}`,
       );
+      if (etcdSplit !== undefined) out.line(`DIFFERENT ETCD CLUSTERS: ${etcdSplit}`);
       for (const s of merged) if (s.leader.down) out.line(leaderlessAdvice(s, newest.coordination));
       for (const s of merged)
         if (s.leader.state === 'failed' && !s.leader.down)
           out.line(
             `STORE FAILED: ${s.name}: its leader's store on ${s.leader.address} did not open, so the shard is refused (its replicas cannot follow it): ${s.leader.error ?? 'no reason given'}. Fix what the error names and restart that node; if the store cannot be repaired, stop that node and fail the shard over to a replica (distkv failover --shard ${s.name} --force)`,
+          );
+      for (const s of merged)
+        if (s.leader.local_error !== undefined && !s.leader.down && s.leader.state !== 'failed')
+          out.line(
+            `NO WRITES: ${s.name}: its leader's store on ${s.leader.address} refuses every write (${s.leader.local_error.slice(0, 64)}): ${storeErrorAdvice(s.leader.local_error)}`,
           );
       for (const s of merged)
         if (s.config_leader !== undefined && !s.leader.down)

@@ -5,9 +5,15 @@
  *
  *  - a node that does not answer (a leader or a replica), a leader held behind its replica or
  *    without its etcd lease, a node refusing slots another config gives another leader (these
- *    exited 1 before, with their lines on stdout);
+ *    exited 1 before, with their lines on stdout); a leader whose store refuses every write, its
+ *    directory removed while it runs (`local_error` STORE_DIR_LOST: it exited 0 with a healthy
+ *    table, cluster-commands.ts);
  *  - a replica whose lag is unknown: its node answers but it does not follow its leader
- *    (disconnected, starting, held, failed; one resyncing is named so, below), or its leader,
+ *    (disconnected, starting, held, failed; one resyncing is named so, below; one whose own disk
+ *    failed, `disk-failed` with its `local_error`, is named so too, before what its leader says
+ *    (it showed `disconnected`, and the line sent an operator to its leader; one whose store
+ *    directory was removed while it runs, STORE_DIR_LOST, showed `streaming` while its leader took
+ *    no writes, and is told to restart with --repair, not to wait), or its leader,
  *    asked too, has heard no pull of it lately (it follows another leader). That exited 0, a
  *    "lag unknown" in the table only.
  *
@@ -92,6 +98,8 @@ export interface ReplicaHealth {
   state?: string;
   lag_seqs?: number | null;
   last_contact_ms_ago?: number;
+  /** local_error is the code of the replica's own disk's failure, with state `disk-failed`. */
+  local_error?: string;
   leader_view?: LeaderViewOfReplica;
 }
 
@@ -115,6 +123,16 @@ function resyncing(r: ReplicaHealth): boolean {
 export function replicaProblem(shard: string, r: ReplicaHealth): string | undefined {
   const leader = r.leader_view === undefined ? '' : `; ${describeLeaderView(r.leader_view)}`;
   if (r.down) return `${shard}: replica ${r.address} does not answer${leader}`;
+  // The replica's own word about its disk comes before its leader's "resyncing": a leader that
+  // streamed it a whole snapshot says so for 30 s while the load failed on the replica's disk
+  // (its node says `disk-failed` while its resyncs fail, lag.ts; the leader's view, appended,
+  // tells an attempt's progress).
+  // A store directory removed while the node runs does not come back by itself (the store refuses
+  // every write, and the next start refuses the store): it needs the node restarted with --repair.
+  if (r.state === 'disk-failed' && r.local_error === 'STORE_DIR_LOST')
+    return `${shard}: replica ${r.address} does not follow its leader: its store directory on that node was removed or replaced while it runs (STORE_DIR_LOST): it takes nothing more of its leader and what it holds is gone at the next start; stop that node and start it with --repair (the replica opens empty and resyncs from its leader)${leader}`;
+  if (r.state === 'disk-failed')
+    return `${shard}: replica ${r.address} does not follow its leader: its own disk failed (${String(r.local_error).slice(0, 64)}), not its leader; fix that node's disk (its log and /stats lastError name the directory and the error); it resumes by itself${leader}`;
   if (resyncing(r))
     return `${shard}: replica ${r.address} is resyncing from a snapshot of its leader: it serves no reads and w=N writes cannot count on it until it has caught up (run distkv cluster again)${leader}`;
   if (r.lag_seqs == null && r.state === undefined)

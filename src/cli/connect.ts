@@ -9,7 +9,7 @@
  */
 import type { DistkvClient } from '../client/client.js';
 import { TOKEN_RULE, tokenProblem } from '../util/bearer-token.js';
-import type { WaitNotice } from '../client/types.js';
+import type { TimeoutFacts, WaitNotice } from '../client/types.js';
 import { endpointsFromEnv, parseEndpoint } from '../client/endpoint.js';
 import { DistkvError } from '../errors.js';
 import {
@@ -185,6 +185,22 @@ export function waitNote(verb: string, n: WaitNotice, askBoundMs = Infinity, unt
   return `distkv ${verb}: ${shard} is switching leader (at ${n.node}); waiting for the switch (${upTo})`;
 }
 
+/**
+ * cliTimeout words the client's timeout in a CLI verb's error for a node that sent no answer in
+ * time (the client's describeTimeout): the library's "the client's timeout (timeoutMs 10000 ms)"
+ * named an option the CLI user cannot set, beside a --timeout-ms of set, del and get that bounds
+ * only the wait for --w. It says the bound in seconds, that it is fixed, and what --timeout-ms is
+ * when the verb has it (`waitOption`).
+ */
+export function cliTimeout(waitOption: boolean): (t: TimeoutFacts) => string {
+  return (t) => {
+    const bound = `${String(t.timeoutMs / 1000)} s`;
+    const wait = t.waitMs > 0 ? ` plus ${String(t.waitMs)} ms for --w (--timeout-ms)` : '';
+    const fixed = `the ${bound} of each attempt is fixed${waitOption ? ': --timeout-ms bounds only the wait for --w' : ''}`;
+    return `${bound}${wait} (${t.tries === undefined ? '' : `${t.tries}; `}${fixed})`;
+  };
+}
+
 /** verbName is a client verb's name, as its usage starts ("distkv get KEY" → "get"). */
 function verbName(verb: ClientVerb): string {
   return verb.usage.split(' ')[1] ?? 'distkv';
@@ -232,6 +248,7 @@ export async function runClientVerb(verb: ClientVerb, argv: readonly string[]): 
     replicaReads: args.options.get('replica') === true,
     refusedWaitMs: refusedWait,
     ...(conn.ca === undefined ? {} : { ca: conn.ca }),
+    describeTimeout: cliTimeout('timeout-ms' in verb.options),
     // Once per node and reason for the whole verb: a scan or a restore sends many requests.
     onWait: (n) => {
       const what = `${n.code} ${n.node}`;

@@ -3,8 +3,10 @@
  * "Divergence files"), the writes a store cut off when a newer epoch forked its history, so an
  * operator can read what was lost instead of hex-dumping the file. Reads files only: no node.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { DistkvError } from '../errors.js';
+import { plural } from '../util/plural.js';
 import { formatOptions, type OptionSpec, parseArgs, UsageError } from './args.js';
 import { fileProblem, notRegular } from './files.js';
 import {
@@ -39,7 +41,8 @@ A file that holds less than its name says (a copy cut short between two records,
 prints what it holds, then names the first missing seq, or for a .keys-<count> file how many of
 its records are missing (exit 1).
 A file that cannot be read, or is no divergence file, is a usage mistake (exit 2). So is a named
-pipe, a device or a directory, refused before it is read.
+pipe, a device or a directory, refused before it is read (a directory's divergence files are
+listed, to name instead).
 
 Options:
 ${formatOptions(OPTIONS)}`;
@@ -58,6 +61,31 @@ export function divergedCommand(argv: readonly string[], out = new Output(false)
   return Promise.resolve(0);
 }
 
+/** LISTED_FILES: a directory named instead of files lists at most this many of its divergence files. */
+const LISTED_FILES = 10;
+
+/**
+ * directoryMistake is the message for a directory named as FILE (a node's directory, where the
+ * divergence files lie beside its stores' directories): the divergence files it holds, to name
+ * instead, or that it holds none. "Copy it to a file and name that", said of a pipe or a device,
+ * made no sense for a directory.
+ */
+function directoryMistake(dir: string): string {
+  let names: string[];
+  try {
+    names = readdirSync(dir)
+      .filter((n) => divergedNameOf(n) !== undefined)
+      .sort();
+  } catch (err) {
+    return `cannot read ${dir}: it is a directory, and its entries cannot be listed (${(err as Error).message}): name its divergence files`;
+  }
+  if (names.length === 0)
+    return `cannot read ${dir}: it is a directory, and holds no divergence file (<store dir>.diverged-<epoch>-<first>-<last>[.keys-<count>][.<n>].log, saved beside a store's directory in its node's directory)`;
+  const shown = names.slice(0, LISTED_FILES).map((n) => join(dir, n));
+  const more = names.length > LISTED_FILES ? ` and ${names.length - LISTED_FILES} more` : '';
+  return `cannot read ${dir}: it is a directory: name the divergence files in it (${plural(names.length, 'file')}: ${shown.join(' ')}${more})`;
+}
+
 /**
  * printFile prints one divergence file; it throws (after printing what decodes) when the file is
  * damaged or holds other records than its name says.
@@ -66,7 +94,9 @@ function printFile(path: string, out: Output): void {
   let bytes: Buffer;
   try {
     // Before the read, which waits for a writer on a named pipe for ever (restore refuses one too).
-    const kind = notRegular(statSync(path));
+    const stat = statSync(path);
+    if (stat.isDirectory()) throw new UsageError(directoryMistake(path));
+    const kind = notRegular(stat);
     if (kind !== undefined)
       throw new UsageError(
         `cannot read ${path}: it is ${kind}, not a regular file (divergence files are, and are read whole): copy it to a file and name that`,

@@ -29,7 +29,8 @@ export interface NodeDoc {
   map: LiveMap;
   shards: {
     idx: number;
-    replicas: { address: string; local: boolean; acked_seq?: number; state?: string }[];
+    /** local_error names, with state `disk-failed`, what stops the replica's store writing (admin-routes.ts). */
+    replicas: { address: string; local: boolean; acked_seq?: number; state?: string; local_error?: string }[];
   }[];
 }
 

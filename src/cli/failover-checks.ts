@@ -5,7 +5,7 @@
  * and once its claim is placed, and releases what it held when one throws.
  */
 import { DistkvError } from '../errors.js';
-import { type AdminAuth, clusterOf, type FenceAnswer, type NodeDoc } from './failover-calls.js';
+import { type AdminAuth, clusterOf, type NodeDoc } from './failover-calls.js';
 
 /**
  * checkNotResyncing refuses a target that reports `resyncing` (unless `forced`): it is rebuilding
@@ -27,6 +27,63 @@ export function checkNotResyncing(
   );
 }
 
+/**
+ * diskFailure is the code `replica` gives in its own `/cluster` (`doc`) for its store of shard
+ * `idx` while that store is `disk-failed` (its directory lost: STORE_DIR_LOST; its own disk
+ * failed: DISK_FULL, ...), else undefined. Such a replica is never a failover's target.
+ */
+export function diskFailure(doc: NodeDoc | undefined, idx: number, replica: string): string | undefined {
+  const r = localReplica(doc, idx, replica);
+  return r?.state === 'disk-failed' ? (r.local_error ?? 'unknown') : undefined;
+}
+
+/**
+ * checkNotDiskFailed refuses a target that reports `disk-failed` (`diskFailure`), forced or not:
+ * promoted, it refuses every write as leader (and, its directory lost, loses what it holds at its
+ * next start), so a forced failover to it gains nothing. `others` are the replicas that answer.
+ */
+export function checkNotDiskFailed(
+  doc: NodeDoc | undefined,
+  idx: number,
+  shard: string,
+  target: string,
+  others: readonly string[],
+): void {
+  const code = diskFailure(doc, idx, target);
+  if (code === undefined) return;
+  const why =
+    code === 'STORE_DIR_LOST'
+      ? `its store of ${shard} lost its directory while the node runs (removed or replaced): it refuses every write, and what it holds is gone at its next start`
+      : `its own disk failed (${code.slice(0, 64)}): its store of ${shard} cannot write`;
+  const rest = others.filter((r) => r !== target);
+  throw new DistkvError(
+    'INVALID_ARGUMENT',
+    `--to ${target} is disk-failed (local_error ${code.slice(0, 64)}): ${why}, so as leader it would refuse every write; --force does not change that. ` +
+      (code === 'STORE_DIR_LOST'
+        ? `Restart ${target} (its store is rebuilt from the leader)`
+        : `Fix its disk (its log and /stats lastError name the directory)`) +
+      `, or give another replica with --to${rest.length === 0 ? '' : ` (${rest.join(', ')})`}`,
+  );
+}
+
+/**
+ * checkSomeMayLead refuses a failover without --to when every replica that answers
+ * (`candidates`) is `disk-failed` (`diskFailure`), naming each with its code.
+ */
+export function checkSomeMayLead(
+  docs: ReadonlyMap<string, NodeDoc | undefined>,
+  idx: number,
+  shard: string,
+  candidates: readonly string[],
+): void {
+  const failed = candidates.map((r) => [r, diskFailure(docs.get(r), idx, r)] as const);
+  if (failed.length === 0 || failed.some(([, code]) => code === undefined)) return;
+  throw new DistkvError(
+    'UNAVAILABLE',
+    `no replica of ${shard} may lead: ${failed.map(([r, code]) => `${r} is disk-failed (local_error ${String(code).slice(0, 64)})`).join(', ')}; as leader each would refuse every write. Fix that (distkv cluster says what each needs), then run the failover again`,
+  );
+}
+
 /** isResyncing reports whether `replica` says in its `/cluster` (`doc`) that it resyncs shard `idx`. */
 export function isResyncing(doc: NodeDoc | undefined, idx: number, replica: string): boolean {
   return localReplica(doc, idx, replica)?.state === 'resyncing';
@@ -35,18 +92,6 @@ export function isResyncing(doc: NodeDoc | undefined, idx: number, replica: stri
 /** localReplica is what `replica`'s own `/cluster` (`doc`) says of its store of shard `idx`. */
 function localReplica(doc: NodeDoc | undefined, idx: number, replica: string) {
   return doc?.shards.find((s) => s.idx === idx)?.replicas.find((x) => x.address === replica && x.local);
-}
-
-/**
- * checkUnchanged refuses to go on once a member held answers a map newer than the one this
- * failover started from: another changed the shard meanwhile (it finished before this one held).
- */
-export function checkUnchanged(shard: string, node: string, held: FenceAnswer, version: number): void {
-  if (held.map_version !== undefined && held.map_version > version)
-    throw new DistkvError(
-      'MAP_CHANGED',
-      `the live map changed during the failover: ${node} routes ${shard} with map version ${held.map_version}, this failover started from ${version} (another failover ran meanwhile); nothing was changed, check \`distkv cluster\` and run it again if still needed`,
-    );
 }
 
 /**

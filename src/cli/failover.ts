@@ -48,11 +48,14 @@ import {
 import {
   aheadOnceHeld,
   checkForcedTarget,
+  checkNotDiskFailed,
   checkNotResyncing,
+  checkSomeMayLead,
   checkStillForced,
-  checkUnchanged,
+  diskFailure,
   isResyncing,
 } from './failover-checks.js';
+import { checkShardUnchanged, postRebasing } from './failover-rebase.js';
 
 const POLL_MS = 50;
 /** TARGET_SILENT_MS: a target that answers no poll for this long while it catches up has stopped (each poll waits up to 2 s). */
@@ -181,7 +184,10 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
       `--to ${o.to} is not a replica of ${live.name} (replicas: ${live.replicas.join(', ')})`,
     );
   const ack = (r: string): number => ackOf(docs.get(r), idx, r) ?? 0;
-  const ahead = [...candidates].sort((a, b) => ack(b) - ack(a))[0];
+  // A `disk-failed` replica would refuse every write as leader: never chosen (failover-checks.ts).
+  const failed = (r: string): boolean => diskFailure(docs.get(r), idx, r) !== undefined;
+  const ahead = candidates.filter((r) => !failed(r)).sort((a, b) => ack(b) - ack(a))[0];
+  if (o.to === undefined && ahead === undefined) checkSomeMayLead(docs, idx, live.name, candidates);
   let target = o.to ?? ahead;
   if (target !== undefined && docs.get(target) === undefined)
     throw new DistkvError(
@@ -193,6 +199,13 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
       'SHARD_UNREACHABLE',
       `no replica of ${live.name} answers (${live.replicas.join(', ')}): start one, then run the failover again`,
     );
+  checkNotDiskFailed(
+    docs.get(target),
+    idx,
+    live.name,
+    target,
+    candidates.filter((r) => !failed(r)),
+  );
   if (o.force) checkForcedTarget(live.name, target, o.to !== undefined, ahead, ack, live.replicas, docs);
   checkNotResyncing(docs.get(target), idx, target, o.forceResyncing === true);
 
@@ -213,7 +226,8 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     const held = await fence(scheme, leader, idx, auth, o.timeoutMs + (o.holdSlackMs ?? FENCE_SLACK_MS), by);
     leaderSeq = held.last_seq;
     try {
-      checkUnchanged(live.name, leader, held, base.version);
+      // A newer map there stops it only when it changed this shard (failover-rebase.ts).
+      await checkShardUnchanged(scheme, auth, idx, live.name, leader, held, base);
       o.signal?.throwIfAborted();
     } catch (err) {
       await release();
@@ -266,7 +280,7 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
       o.signal?.throwIfAborted();
       claimed.push(r);
       const held = await fence(scheme, r, idx, auth, o.holdSlackMs ?? FENCE_SLACK_MS, by);
-      checkUnchanged(live.name, r, held, base.version);
+      await checkShardUnchanged(scheme, auth, idx, live.name, r, held, base);
       heldAt.set(r, held.last_seq);
     }
     // Forced without --to, the replica held furthest ahead is promoted (failover-checks.ts).
@@ -274,10 +288,11 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
       target = aheadOnceHeld(
         target,
         heldAt,
-        (r) => o.forceResyncing === true || !isResyncing(docs.get(r), idx, r),
+        (r) => !failed(r) && (o.forceResyncing === true || !isResyncing(docs.get(r), idx, r)),
       );
     targetSeq = heldAt.get(target) ?? targetSeq;
-    if (o.force) await checkStillForced(scheme, auth, live.name, leader, target, heldAt);
+    const ranked = new Map([...heldAt].filter(([r]) => !failed(r)));
+    if (o.force) await checkStillForced(scheme, auth, live.name, leader, target, ranked);
     o.signal?.throwIfAborted();
   } catch (err) {
     await release();
@@ -292,9 +307,31 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
     }),
   );
   const epoch = nextEpoch(live, target, above);
-  const next = promotedMap(base, idx, target, epoch, targetSeq);
-  const publish = (node: string) =>
-    call(`${scheme}://${node}/_admin/map?by=${by}`, auth, { method: 'POST', body: JSON.stringify(next) });
+  const promoted = target;
+  const build = (b: LiveMap): LiveMap => promotedMap(b, idx, promoted, epoch, targetSeq);
+  let next = build(base);
+  const publish = (node: string, map: LiveMap = next) =>
+    call(`${scheme}://${node}/_admin/map?by=${by}`, auth, { method: 'POST', body: JSON.stringify(map) });
+  /** ours tells whether `held`, a member's map once given `map`, has this failover's outcome. */
+  const ours = (held: LiveMap, map: LiveMap): boolean =>
+    held.version >= map.version && shardOf(held)?.leader === promoted;
+  /**
+   * firstPost gives `member` the map while no member has taken it, rebuilt on a newer map that
+   * changed only other shards' entries (another shard's failover published first; with etcd it won
+   * the compare-and-swap of our version): failover-rebase.ts. Answers the map the member holds.
+   */
+  const firstPost = async (member: string): Promise<LiveMap> => {
+    const r = await postRebasing(
+      async (map) => ((await publish(member, map)) as { map: LiveMap }).map,
+      { next, base },
+      idx,
+      build,
+      ours,
+    );
+    next = r.next;
+    base = r.base;
+    return r.held;
+  };
   // Planned, the old leader takes the map first, then the target, then every other node. The target
   // leads from the moment it has the map; the old leader, held, took no write since L, but its hold
   // runs out by itself (`--timeout-ms` + `--hold-slack-ms`, 10 s) when this command dies. With the target first, this
@@ -328,7 +365,7 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
   /** changedTo throws MAP_CHANGED, what it held released, when `held` (a member's map after the post) is not ours. */
   const changedTo = async (held: LiveMap): Promise<void> => {
     const now = shardOf(held);
-    if (held.version >= next.version && now?.leader === target) return;
+    if (ours(held, next)) return;
     // A leader (or target) the new map moved has dropped its hold already (it refuses the call then).
     await release();
     throw new DistkvError(
@@ -359,7 +396,7 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
   for (const member of firstTakers) {
     let held: LiveMap | undefined;
     try {
-      held = ((await publish(member)) as { map: LiveMap }).map;
+      held = took.length === 0 ? await firstPost(member) : ((await publish(member)) as { map: LiveMap }).map;
     } catch (err) {
       // The first one's refusal: nobody has the map, nothing changed. No answer (killed right
       // then): planned, the old leader took no write since L, so the target goes on to lead and
@@ -375,7 +412,8 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
   }
   let targetHeld: LiveMap | undefined;
   try {
-    targetHeld = ((await publish(target)) as { map: LiveMap }).map;
+    targetHeld =
+      took.length === 0 ? await firstPost(target) : ((await publish(target)) as { map: LiveMap }).map;
   } catch (err) {
     // The target refused the map (its own error answer) before any other member took it: nothing changed.
     if (took.length === 0 && !isUnanswered(err)) {

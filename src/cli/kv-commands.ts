@@ -250,8 +250,8 @@ export const KV_VERBS: Record<string, ClientVerb> = {
       },
       'if-match': {
         type: 'string',
-        valueName: 'V',
-        help: 'write only if the key\'s version is V (from get --show-version), or exists with "*"',
+        valueName: 'E.S',
+        help: 'write only if the key\'s version is E.S (from get --show-version), or exists with "*"',
       },
       'if-none-match': { type: 'boolean', help: 'write only if the key does not exist (create only)' },
     },
@@ -306,7 +306,11 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     options: {
       ...KEY_BASE64,
       ...WRITE_CONCERN,
-      'if-match': { type: 'string', valueName: 'V', help: "delete only if the key's version is V" },
+      'if-match': {
+        type: 'string',
+        valueName: 'E.S',
+        help: "delete only if the key's version is E.S (from get --show-version)",
+      },
     },
     check: delKey,
     run: async (client, args, out, conn) => {

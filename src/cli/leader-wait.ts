@@ -23,7 +23,7 @@ export const WAIT_OPTION: Record<string, OptionSpec> = {
   'wait-ms': {
     type: 'string',
     valueName: 'MS',
-    help: `how long a shard with no leader that answers (down, or failing over) is waited for before the command fails (default ${FAILOVER_WAIT_MS}; 0: fail at the first refusal)`,
+    help: `how long a shard with no leader that answers (down, or failing over), or whose leader is busy (REPLICATION_BUSY), is waited for before the command fails (default ${FAILOVER_WAIT_MS}; 0: fail at the first refusal)`,
   },
 };
 
@@ -33,8 +33,14 @@ export function failoverWaitMs(args: ParsedArgs): number {
 }
 /** FAILOVER_RETRY_MS spaces the attempts while a shard has no leader that answers. */
 export const FAILOVER_RETRY_MS = 500;
-/** MOVING are the refusals of a leader that is down, stopping or handing the shard over: a newer map names where to go. */
+/**
+ * MOVING are the refusals of a leader that is down, stopping or handing the shard over: a newer map
+ * names where to go; and REPLICATION_BUSY, a leader serving as many snapshot streams as it takes at
+ * once (src/http/repl-admission.ts): the same leader is asked again after its Retry-After. What
+ * each says and does: refusal-wait.ts.
+ */
 export const MOVING: ReadonlySet<string> = new Set([
+  'REPLICATION_BUSY',
   'SHARD_UNREACHABLE',
   'OUTCOME_UNKNOWN',
   'WRONG_NODE',

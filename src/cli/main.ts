@@ -7,6 +7,7 @@ import { ConfigError, DistkvError } from '../errors.js';
 import { UsageError } from './args.js';
 import type { ClientVerb } from './connect.js';
 import type { HeldSignals } from './held-signals.js';
+import { afterWork } from './interrupt.js';
 import { COMMAND_ALIASES, suggestion } from '../util/did-you-mean.js';
 import { isVerbName, VERB_SUMMARIES, type VerbName } from './verb-table.js';
 
@@ -133,6 +134,19 @@ function leadingOptions(argv: readonly string[]): string[] {
  * the SIGINT and SIGTERM that came while `distkv serve` loaded its modules (bin/distkv.js).
  */
 export async function main(argv: readonly string[], held?: HeldSignals): Promise<number> {
+  try {
+    return await dispatch(argv, held);
+  } finally {
+    // The command's work is done: a signal from here on does not turn its code into 130 or 143
+    // while bin/distkv.js flushes its output (interrupt.ts). Held before serve's held signals are
+    // let go, so that no moment is left without a listener.
+    afterWork();
+    held?.release();
+  }
+}
+
+/** dispatch is `main` up to its exit path: the verb that `argv` names run, its exit code returned. */
+async function dispatch(argv: readonly string[], held?: HeldSignals): Promise<number> {
   const [verb, ...rest] = leadingOptions(argv);
   if (verb === undefined && argv.length > 0) {
     process.stderr.write(
@@ -142,7 +156,7 @@ export async function main(argv: readonly string[], held?: HeldSignals): Promise
   }
   if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
     const topic = verb === 'help' ? rest[0] : undefined;
-    if (topic !== undefined && isVerbName(topic)) return main([topic, '--help']);
+    if (topic !== undefined && isVerbName(topic)) return dispatch([topic, '--help']);
     // `distkv help nope` used to print the main help and exit 0, as if "nope" had help.
     if (topic !== undefined) return unknownCommand(topic);
     (verb === undefined ? process.stderr : process.stdout).write(`${MAIN_HELP}\n`);
@@ -158,8 +172,6 @@ export async function main(argv: readonly string[], held?: HeldSignals): Promise
     return await RUNS[verb](rest, held);
   } catch (err) {
     return report(verb, err, rest);
-  } finally {
-    held?.release();
   }
 }
 

@@ -20,6 +20,7 @@ import { installLiveMap, LIVE_MAP_FILE } from '../server/live-map-file.js';
 import { formatOptions, type OptionSpec, parseArgs, stringOption, UsageError } from './args.js';
 import { tokenOption } from './connect.js';
 import { failureText } from './failover-calls.js';
+import { refuseNotDataDir } from './node-dir-check.js';
 import { DEFAULT_CONFIG } from './serve.js';
 import { readFetchText } from '../util/peer-answer.js';
 
@@ -55,7 +56,8 @@ export const MAP_HELP = `Usage: distkv map fetch --from ADDR [options]
 Writes the live map of a running node (the "map" of its GET /cluster) as this node's
 <data_dir>/${LIVE_MAP_FILE}, durably. Use it when a node refuses to start because its map file is
 damaged (CORRUPTION naming the file). Run it with this node stopped: it holds the data directory's
-lock while it writes. The peer must route with the same config (sharding); the map is checked
+lock while it writes, into the node's existing data directory (refused when it does not exist or
+holds no live map, lock or store). The peer must route with the same config (sharding); the map is checked
 against it. A valid map of a higher version already in the file is left alone (exit 1), and so is
 one of the same version with other entries; the same map is left as it is (exit 0).
 
@@ -98,6 +100,12 @@ export async function mapCommand(argv: readonly string[]): Promise<number> {
       // another file: the peer's map is not for these shards. Say which file was read.
       `${base} routes with config ${String(peer.version)}, and ${config.source}${configFile === undefined ? ' (the default: no --config given)' : ''} is config ${hash}: its map is not for these shards. Give --config the sharding.toml this node starts with (the nodes of a cluster share one)`,
     );
+  // After the peer's checks, which read nothing here; before the lock, whose mkdir made a new
+  // directory holding only the map.
+  refuseNotDataDir(
+    config.server.data_dir,
+    dataDir !== undefined ? '--data-dir' : `server.data_dir of ${config.source}`,
+  );
   const lock = DataDirLock.acquire(config.server.data_dir);
   try {
     const r = installLiveMap(config.server.data_dir, config.shards, peer.map);

@@ -18,12 +18,18 @@
  * A directory that also holds a store of a hosted node is not refused (a replica removed, a shard
  * renamed: left-stores.ts warns of the rest), nor one without stores (a new node); one a live
  * process holds is left to the lock (DATA_DIR_LOCKED names it and its pid).
+ *
+ * `distkv map fetch` writes into a node's existing data directory (refuseNotDataDir): given one
+ * that did not exist, it created it holding only live-map.json; given another directory, it left
+ * live-map.json in it. A data directory is recognised as serve leaves one: its lock file (while a
+ * node runs), its live map file, or a store directory `<node>/<shard>` (left-stores.ts).
  */
-import { existsSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { heldByLiveProcess } from '../server/data-dir-lock.js';
+import { heldByLiveProcess, LOCK_FILE } from '../server/data-dir-lock.js';
 import { leftStores } from '../server/left-stores.js';
+import { LIVE_MAP_FILE } from '../server/live-map-file.js';
 import { configNodes, planNode, selectNodes } from '../server/node-plan.js';
 import { mib } from '../util/mib.js';
 import { UsageError } from './args.js';
@@ -57,6 +63,32 @@ export function refuseOtherNodesDir(config: Config, nodes: readonly string[]): v
       `the new address, back it up under the old config and restore it under the new one into an empty --data-dir ` +
       `(moving the directories by hand leaves behind the writes still in the commit log: docs/operations.md, "Changing a node's address"). ` +
       `A new node: give ${these} its own, empty --data-dir.`,
+    false,
+  );
+}
+
+/**
+ * refuseNotDataDir throws a UsageError when `dataDir` (named by `source`: "--data-dir DIR", or the
+ * config's server.data_dir) does not exist, is no directory, or holds files but none a node leaves
+ * in its data directory (see above); an empty directory is taken.
+ */
+export function refuseNotDataDir(dataDir: string, source: string): void {
+  const fix =
+    "give the data directory the node starts with (its --data-dir, else its config's server.data_dir)";
+  let isDir: boolean;
+  try {
+    isDir = statSync(dataDir).isDirectory();
+  } catch {
+    throw new UsageError(`${source}: ${resolve(dataDir)} does not exist: ${fix}`, false);
+  }
+  if (!isDir) throw new UsageError(`${source}: ${resolve(dataDir)} is not a directory: ${fix}`, false);
+  // An empty directory is a node's too: a memory-engine node leaves nothing once stopped, and a
+  // node refused for its map is told to move its live-map.json aside and fetch the right one.
+  if (readdirSync(dataDir).length === 0) return;
+  const marks = [LOCK_FILE, LIVE_MAP_FILE].some((f) => existsSync(join(dataDir, f)));
+  if (marks || leftStores(dataDir, []).length > 0) return;
+  throw new UsageError(
+    `${source}: ${resolve(dataDir)} is not a distkv data directory (it holds files, but no ${LIVE_MAP_FILE}, no ${LOCK_FILE} and no store directory <node>/<shard>): ${fix}`,
     false,
   );
 }

@@ -17,8 +17,9 @@
  * of a PUT): it is counted as expired too, not written.
  *
  * Failover: entries whose write was refused as by a leader that is down or moving (leader-wait.ts,
- * MOVING; a write cut off in flight is SHARD_UNREACHABLE too) are written again, after a reload of
- * the map, at the leader it names, for up to --wait-ms (FAILOVER_WAIT_MS) without a write that succeeds; their
+ * MOVING; a write cut off in flight is SHARD_UNREACHABLE too; the wait says which, refusal-wait.ts) are written again, after a reload of
+ * the map, at the leader it names, for up to --wait-ms (FAILOVER_WAIT_MS) without a write that succeeds
+ * (with --wait-ms 0, not at all: the first such refusal stops the restore, naming it); their
  * shards are noted in `moved` (restore.ts writes such shards' keys again: the old leader may have
  * acknowledged writes its replicas had not copied). Sending a backup entry twice writes the same
  * value and expiry instant twice, which the client library does not do for an ordinary write (it
@@ -34,6 +35,7 @@ import type { ShardMap } from '../routing/shard-map.js';
 import { slotOfBytes } from '../routing/slot.js';
 import { plural } from '../util/plural.js';
 import { FAILOVER_WAIT_MS, isMoving, lookForLeader, noLeaderAdvice } from './leader-wait.js';
+import { notWaitedLine, waitLine } from './refusal-wait.js';
 
 /**
  * RESTORE_BATCH_OPS and RESTORE_BATCH_BYTES bound the entries restore hands batch() at a time: up
@@ -159,14 +161,23 @@ export class RestoreWriter {
       for (const f of failed) this.moved.add(shardOfEntry(map, f.p.key));
       const first = failed[0]!;
       const s = map.shard(shardOfEntry(map, first.p.key));
+      // No wait asked for: the refusal as it is, not a wait of 0 s ("no leader that answered for 0 s").
+      if (this.waitMs === 0)
+        throw this.stopped(
+          first.err.code,
+          keyText(first.p.text ?? first.p.key),
+          notWaitedLine(first.err.code, s.address, `${first.err.message}${othersOf(failed.length, 'group')}`),
+        );
       if (performance.now() >= deadline)
         throw this.stopped(
           first.err.code,
           keyText(first.p.text ?? first.p.key),
           `${first.err.message}${othersOf(failed.length, 'group')}; ${noLeaderAdvice(s.idx, s.name, s.address, this.waitMs)}`,
         );
+      // Each refusal says what it is (refusal-wait.ts): "looking for its leader" was said of a
+      // leader that was starting, or whose store was not open, too.
       this.onProgress(
-        `${plural(failed.length, 'key')} of shard ${s.idx} (${s.name}) refused (${first.err.code} at ${s.address}); looking for its leader`,
+        `${plural(failed.length, 'key')} of shard ${s.idx} (${s.name}) refused: ${waitLine(first.err.code, s.address)}`,
       );
       await lookForLeader(this.client);
       unwritten = failed.map((f) => f.p);

@@ -43,6 +43,7 @@ import {
   WAIT_OPTION,
 } from './leader-wait.js';
 import { newWait, type ProgressLine, stderrProgress } from './progress-line.js';
+import { notWaitedLine } from './refusal-wait.js';
 import { checkLimits, fuzzyText, openBackup } from './restore-file.js';
 import { expiredAt, RestoreWriter, shardOfEntry } from './restore-writer.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
@@ -272,6 +273,12 @@ async function leaderViews(
     } catch (err) {
       if (!(err instanceof LeaderSilent)) throw err;
       const e = err.cause;
+      // No wait asked for: the refusal as it is, not "no leader that answered for 0 s".
+      if (isMoving(e) && waitMs === 0)
+        throw new DistkvError(
+          e.code,
+          `leader ${err.leader} could not be asked whether it refuses slots: ${notWaitedLine(e.code, err.leader, e.message)}; ${outcome()}`,
+        );
       if (!isMoving(e) || performance.now() >= deadline) {
         const s = shards.find((x) => x.leader.address === err.leader)!;
         throw new DistkvError(

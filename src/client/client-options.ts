@@ -23,6 +23,7 @@ const KINDS: Record<
   switchWaitMs: 'ms',
   startingWaitMs: 'ms',
   onWait: 'function',
+  describeTimeout: 'function',
 };
 
 /**

@@ -52,7 +52,7 @@ import type {
 
 const DEFAULT_PAGE_SIZE = 1000;
 
-type Settings = Required<Omit<ClientOptions, 'token' | 'ca' | 'onWait'>> & {
+type Settings = Required<Omit<ClientOptions, 'token' | 'ca' | 'onWait' | 'describeTimeout'>> & {
   token: string;
   ca: string | Buffer | undefined;
 };
@@ -88,7 +88,15 @@ export class DistkvClient {
       ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ClientOptions),
     };
     const o = this.o;
-    this.pools = new NodePools({ connections: o.connections, timeoutMs: o.timeoutMs, ca: o.ca }, o.token);
+    this.pools = new NodePools(
+      {
+        connections: o.connections,
+        timeoutMs: o.timeoutMs,
+        ca: o.ca,
+        describeTimeout: options.describeTimeout,
+      },
+      o.token,
+    );
     this.topo = new ClusterTopology(origins, o.urls, this.pools, this.stats, o.refusedWaitMs, options.onWait);
     this.sender = new Sender(this.pools, this.topo, this.stats, {
       retries: o.retries,
@@ -127,6 +135,14 @@ export class DistkvClient {
   /** reload fetches /cluster from the first node that answers (one load at a time, shared by callers). */
   reload(): Promise<void> {
     return this.closed ? Promise.reject(closedError()) : this.topo.reload();
+  }
+
+  /**
+   * reloadNewest asks every node it knows for /cluster at once and adopts the newest map vouched for
+   * (topology.ts, loadNewest): a node cut off from its peers answers a reload with the map it had.
+   */
+  reloadNewest(): Promise<void> {
+    return this.closed ? Promise.reject(closedError()) : this.topo.loadNewest();
   }
 
   /**

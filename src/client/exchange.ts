@@ -6,6 +6,7 @@
 import type { Dispatcher } from 'undici';
 import { DistkvError } from '../errors.js';
 import { tlsFailureOf } from '../util/tls-failure.js';
+import type { TimeoutFacts } from './types.js';
 
 /**
  * MAX_REPLY_BYTES bounds an answer's body: no distkv answer comes near it (a value is at most
@@ -170,13 +171,25 @@ export function refused(err: unknown): boolean {
 /**
  * Attempts describe the tries of one call that ended in a failed exchange: the client's
  * `timeoutMs`, the node's wait for `w` added to it (0 without), how many exchanges the call made
- * and how long it took in all (retries, backoffs and map look-ups included).
+ * and how long it took in all (retries, backoffs and map look-ups included; unknown for a look
+ * across nodes), and how the client names its timeout (ClientOptions.describeTimeout).
  */
 export interface Attempts {
   timeoutMs: number;
   waitMs: number;
-  attempts: number;
-  elapsedMs: number;
+  attempts?: number;
+  elapsedMs?: number;
+  describe: (timeout: TimeoutFacts) => string;
+}
+
+/**
+ * describeTimeout is ClientOptions.describeTimeout's default: it names the option, its value, the
+ * wait for `w` on top and the tries, "the client's timeout (timeoutMs 10000 ms, one attempt, 10.0 s
+ * in all)".
+ */
+export function describeTimeout(t: TimeoutFacts): string {
+  const wait = t.waitMs > 0 ? ` plus ${String(t.waitMs)} ms for w` : '';
+  return `the client's timeout (timeoutMs ${String(t.timeoutMs)} ms${wait}${t.tries === undefined ? '' : `, ${t.tries}`})`;
 }
 
 /**
@@ -186,9 +199,9 @@ export interface Attempts {
  * (`https://` to a plain HTTP node printed OpenSSL's own line, "...:error:0A00010B:SSL
  * routines:ssl3_get_record:wrong version number: ../deps/openssl/...", with its newline), and
  * a certificate an operator must renew or reissue (expired, naming another address: the kinds of
- * src/util/tls-failure.ts, the node's own checks of its peers use too). A
- * timeout names the timeout configured, the attempts and the time they took (`tries`): it said
- * "timeoutMs, 10 s by default" to a client made with 2 s whose call failed after 12 s.
+ * src/util/tls-failure.ts, the node's own checks of its peers use too). A timeout names the
+ * timeout, as the client words it (`tries.describe`), the attempts and the time they took: it
+ * said "timeoutMs, 10 s by default" to a client made with 2 s whose call failed after 12 s.
  */
 export function connectFailure(err: unknown, tries?: Attempts): string {
   const message = (err as Error).message.trim();
@@ -203,7 +216,7 @@ export function connectFailure(err: unknown, tries?: Attempts): string {
     return `${message} (the node closed the connection before it answered in full: it stopped meanwhile, or this is not a distkv node's HTTP address: a node that serves HTTPS (server.tls_cert) closes a plain HTTP connection so, give it as https://HOST:PORT; so does a Redis server)`;
   // undici's "Headers Timeout Error" alone did not say whose timeout ran out, nor what it means.
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
-    return `${message}: the node did not answer within the client's timeout (${timeoutText(tries)}); it is paused, frozen or overloaded, or its network drops the packets`;
+    return `${message}: the node did not answer within ${timeoutText(tries)}; it is paused, frozen or overloaded, or its network drops the packets`;
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
     return 'the node does not answer in TLS (an https:// address for a node that serves plain HTTP?): give it as http://HOST:PORT or HOST:PORT';
   switch (tlsFailureOf(err)?.kind) {
@@ -218,13 +231,19 @@ export function connectFailure(err: unknown, tries?: Attempts): string {
   }
 }
 
-/** timeoutText names the timeout that ran out and, when known, the attempts and their total time. */
+/** timeoutText names the timeout that ran out, as the client words it, with the attempts and their total time when known. */
 function timeoutText(tries: Attempts | undefined): string {
-  if (tries === undefined) return 'timeoutMs';
-  const wait = tries.waitMs > 0 ? ` plus ${String(tries.waitMs)} ms for w` : '';
+  if (tries === undefined) return "the client's timeout (timeoutMs)";
   const n = tries.attempts;
-  const over = `${n === 1 ? 'one attempt' : `each of ${String(n)} attempts`}, ${(tries.elapsedMs / 1000).toFixed(1)} s in all`;
-  return `timeoutMs ${String(tries.timeoutMs)} ms${wait}, ${over}`;
+  const over =
+    n === undefined || tries.elapsedMs === undefined
+      ? undefined
+      : `${n === 1 ? 'one attempt' : `each of ${String(n)} attempts`}, ${(tries.elapsedMs / 1000).toFixed(1)} s in all`;
+  return tries.describe({
+    timeoutMs: tries.timeoutMs,
+    waitMs: tries.waitMs,
+    ...(over === undefined ? {} : { tries: over }),
+  });
 }
 
 /** abortable resolves like `p`, or rejects with the signal's reason as soon as it aborts. */

@@ -25,6 +25,7 @@ export type {
   ScanOptions,
   ScanPage,
   ScanPageOptions,
+  TimeoutFacts,
   Versioned,
   WaitNotice,
   WriteConditions,

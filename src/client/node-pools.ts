@@ -11,7 +11,8 @@
 import type { Pool } from 'undici';
 import { DistkvError } from '../errors.js';
 import { undici, undiciLoaded } from '../util/lazy-undici.js';
-import { exchange, type Reply } from './exchange.js';
+import { describeTimeout, exchange, type Reply } from './exchange.js';
+import type { TimeoutFacts } from './types.js';
 
 /**
  * KEEP_ALIVE_MS is how long an idle connection is kept: under a node's idle limit (10 s,
@@ -26,6 +27,8 @@ export interface PoolOptions {
   timeoutMs: number;
   /** ca replaces the system's trusted CAs for https:// origins. */
   ca: string | Buffer | undefined;
+  /** describeTimeout names `timeoutMs` in the errors of exchanges it ended (ClientOptions.describeTimeout). */
+  describeTimeout?: ((timeout: TimeoutFacts) => string) | undefined;
 }
 
 /** NodePools holds one keep-alive pool per node origin. */
@@ -45,6 +48,11 @@ export class NodePools {
   /** timeoutMs is the client's timeout of each exchange (0: none), named in its errors. */
   get timeoutMs(): number {
     return this.options.timeoutMs;
+  }
+
+  /** describeTimeout says what an exchange the client's timeout ended did not answer within (ClientOptions.describeTimeout). */
+  get describeTimeout(): (timeout: TimeoutFacts) => string {
+    return this.options.describeTimeout ?? describeTimeout;
   }
 
   /**

@@ -239,6 +239,7 @@ export class Sender {
           shard === undefined ? `node ${origin}` : `shard ${shard.idx} (${shard.name}) at ${origin}`;
         const why = `${what} is unreachable: ${connectFailure(err, {
           timeoutMs: this.pools.timeoutMs,
+          describe: this.pools.describeTimeout,
           waitMs,
           attempts: exchanges,
           elapsedMs: performance.now() - began,

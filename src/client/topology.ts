@@ -268,7 +268,7 @@ export class ClusterTopology {
       }
       throw new DistkvError(
         'SHARD_UNREACHABLE',
-        `no node answered /cluster (${this.urls.join(', ')}${othersText(asking.length - this.origins.length)}): ${connectFailure(last)}`,
+        `no node answered /cluster (${this.urls.join(', ')}${othersText(asking.length - this.origins.length)}): ${connectFailure(last, { timeoutMs: this.pools.timeoutMs, waitMs: 0, describe: this.pools.describeTimeout })}`,
         { cause: last },
       );
     }

@@ -54,6 +54,23 @@ export interface ClientOptions {
    * it fails with STARTING (default 60000).
    */
   startingWaitMs?: number;
+  /**
+   * describeTimeout says what a node that sent no answer in time did not answer within, in the
+   * message of the call that failed so ("the node did not answer within …"). By default it names
+   * this option: "the client's timeout (timeoutMs 10000 ms, one attempt, 10.0 s in all)". An
+   * application whose users never see `timeoutMs` says it in its own terms (the distkv CLI: "10 s").
+   */
+  describeTimeout?: (timeout: TimeoutFacts) => string;
+}
+
+/** TimeoutFacts are what ClientOptions.describeTimeout is told of the timeout that ran out. */
+export interface TimeoutFacts {
+  /** timeoutMs is the client's timeout of each attempt. */
+  timeoutMs: number;
+  /** waitMs is the node's wait for `w` each attempt was given on top (0 without). */
+  waitMs: number;
+  /** tries says the attempts and their total time ("each of 4 attempts, 40.2 s in all"), when one call made them. */
+  tries?: string;
 }
 
 /** WaitNotice is what ClientOptions.onWait is told: why a request waits, at which node, for how long at most. */
@@ -233,6 +250,8 @@ export interface ClusterReplica {
   /** last_contact_ms_ago is set when the lag is unknown (the replica is not following its leader). */
   last_contact_ms_ago?: number;
   state?: string;
+  /** local_error is the code of the replica's own disk's failure (DISK_FULL, ..., STORE_DIR_LOST: its store here lost its directory) while its state is `disk-failed`. */
+  local_error?: string;
 }
 
 /** ClusterShard is one shard of /cluster. */
@@ -267,6 +286,12 @@ export interface ClusterShard {
     /** state is `failed` when the leader's store did not open (its node answers, the shard is refused), with its `error`. */
     state?: string;
     error?: string;
+    /**
+     * local_error: the leader's store is open but refuses every write, with this code: its
+     * directory was removed or replaced while it runs (STORE_DIR_LOST; reads still work, what it
+     * holds is gone at the next start). Only the leader's own node says it.
+     */
+    local_error?: string;
   };
   replicas: ClusterReplica[];
 }
@@ -284,8 +309,20 @@ export interface ClusterView {
   peers?: unknown;
   /** limits are the node's bounds on a key and a value in bytes (server.max_key_bytes, server.max_value_bytes), from nodes that report them. */
   limits?: { max_key_bytes: number; max_value_bytes: number };
-  /** coordination is present when the node runs `[coordination]` (etcd), with its lease TTL. */
-  coordination?: { lease_ttl_ms: number };
+  /**
+   * coordination is present when the node runs `[coordination]` (etcd): its lease TTL, its etcd
+   * endpoints, the etcd cluster it talks to, and the peers that name another one (docs/failover.md).
+   */
+  coordination?: {
+    lease_ttl_ms: number;
+    etcd?: string[];
+    etcd_cluster_id?: string;
+    different_etcd_clusters?: {
+      takes_part: boolean;
+      message: string;
+      nodes: { node: string; etcd_cluster_id: string; etcd: string[] }[];
+    };
+  };
   /** starting is present while the node opens its stores (it answers /cluster meanwhile): how far its replay of the commit logs is. */
   starting?: Record<string, number>;
 }

@@ -23,6 +23,28 @@
  * the failover by that grace; the map's leader does not (its going is what the campaign is for).
  * When a wait is what holds a campaign back, the gate calls `wake` once it is over, so the
  * campaign comes then rather than at the next periodic reconcile.
+ *
+ * A process that has not seen the shard's key held since it started (a cold restart of every
+ * member: the leases ran out while all were down, so etcd holds no leader key and no seq) knows
+ * nothing of who holds what: a member it never heard from may be the one holding acknowledged
+ * `w=1` writes, and the map's leader may only be restarting. So it does not campaign until every
+ * member but the map's leader has published its seq since this process started (`unheard`; the
+ * ranking then picks the most advanced of them, which holds every write a replica acknowledged),
+ * or the key is seen held (the map's leader took it back). That wait has no time bound: a member
+ * down for good is let go of by `distkv failover --force`, which names the new leader in the map.
+ * The replica started first with the leader and the up-to-date replica 5 s behind it otherwise
+ * led within ~2 s, and the writes it lacked went to the others' divergence files
+ * (test/e2e/etcd-cold-restart-order.test.ts). A process that has seen the key held keeps the
+ * rules above: it watched the members then, and one down all along is a second failure, beyond
+ * the one a `w=1` write survives.
+ * What this process sees in its first lease period (a TTL, rounded up to etcd's whole seconds,
+ * and a tick, from its first look at etcd) counts for neither: members killed and restarted
+ * within a TTL left their leader key and seqs under leases nobody renews, and an etcd that
+ * restarts renews every lease's deadline, so a dead leader's key and a dead member's seq look
+ * live until their lease runs out. Counted, the lagging replica started first took them for
+ * the leader's key held and the up-to-date member heard, and led alone once they expired
+ * (test/e2e/etcd-fast-restart-order.test.ts). A key or seq still there after that period was
+ * renewed by a live member since.
  */
 
 /** LAPSED_GRACE_TTLS is how many TTLs a member that stopped publishing still holds a campaign back. */
@@ -41,8 +63,18 @@ interface Watch {
 /** CampaignGate holds, per shard, what a replica has seen of its leader key; see the block above. */
 export class CampaignGate {
   private readonly shards = new Map<number, Watch>();
-  /** lastPublished holds, per shard, when each member was last seen publishing its seq. */
+  /** lastPublished holds, per shard, when each member was last seen publishing its seq (since this process started). */
   private readonly lastPublished = new Map<number, Map<string, number>>();
+  /** heldSinceStart names the shards whose leader key this process has seen held, by any node, since it started. */
+  private readonly heldSinceStart = new Set<number>();
+  /** heardSinceStart holds, per shard, the members seen publishing a seq since this process started (`unheard`). */
+  private readonly heardSinceStart = new Map<number, Set<string>>();
+  /** firstLook is when this process first read the shard's keys (`staleWindow`). */
+  private firstLook: number | undefined;
+  /** waiting holds, per shard, the members `unheard` last named (for `waitChanged`). */
+  private readonly waiting = new Map<number, string>();
+  /** refused holds, per shard, the code that last kept this node's store from campaigning (for `refusalChanged`). */
+  private readonly refused = new Map<number, string>();
   private readonly ttlMs: number;
   private readonly tickMs: number;
   private readonly wake: () => void;
@@ -72,13 +104,18 @@ export class CampaignGate {
     seen: { epoch: number; leader: string; holder: string | undefined },
     now: number,
   ): boolean {
+    const stale = this.staleWindow(now);
     let w = this.shards.get(idx);
     if (w?.epoch !== seen.epoch) {
       w = { epoch: seen.epoch, heldByLeader: false, absentSince: undefined };
       this.shards.set(idx, w);
     }
     if (seen.holder !== undefined) {
-      if (seen.holder === seen.leader) w.heldByLeader = true;
+      // A key seen in the first lease period may be a dead leader's: not taken as held by it
+      // (a tick, not a TTL, for the map's leader to take it back once it is gone) nor as held
+      // since the start.
+      if (!stale) this.heldSinceStart.add(idx);
+      if (seen.holder === seen.leader && !stale) w.heldByLeader = true;
       w.absentSince = undefined;
       return false;
     }
@@ -118,6 +155,11 @@ export class CampaignGate {
       this.lastPublished.set(idx, seen);
     }
     for (const address of published) seen.set(address, now);
+    if (!this.staleWindow(now)) {
+      let heard = this.heardSinceStart.get(idx);
+      if (heard === undefined) this.heardSinceStart.set(idx, (heard = new Set()));
+      for (const address of published) heard.add(address);
+    }
     let left = 0;
     for (const [address, at] of seen) {
       if (address === leader || address === me || published.includes(address)) continue;
@@ -125,6 +167,52 @@ export class CampaignGate {
     }
     if (left <= 0) return false;
     this.wakeIn(now, left);
+    return true;
+  }
+
+  /**
+   * unheard names the members of shard `idx` (`members`, the map's leader and replicas) a campaign
+   * waits for because this process has not seen the shard's key held since it started: each one
+   * but the map's `leader` and `me` not seen publishing its seq since then (`waitsForLapsed`
+   * records who publishes: call it first). Empty once the key was seen held. See the block above.
+   */
+  unheard(idx: number, members: readonly string[], leader: string, me: string): string[] {
+    if (this.heldSinceStart.has(idx)) return [];
+    const heard = this.heardSinceStart.get(idx);
+    return members.filter((m) => m !== leader && m !== me && heard?.has(m) !== true);
+  }
+
+  /**
+   * staleWindow tells whether `now` is within this process's first lease period: a key or seq
+   * seen then may be a dead member's, under a lease granted before this process looked (see the
+   * block above). The first call marks the first look.
+   */
+  private staleWindow(now: number): boolean {
+    this.firstLook ??= now;
+    const lease = Math.ceil(this.ttlMs / 1000) * 1000;
+    if (now >= this.firstLook + lease + this.tickMs) return false;
+    this.wakeIn(now, this.firstLook + lease + this.tickMs - now);
+    return true;
+  }
+
+  /** heldSince tells whether this process has seen shard `idx`'s leader key held, by any node, since it started. */
+  heldSince(idx: number): boolean {
+    return this.heldSinceStart.has(idx);
+  }
+
+  /** waitChanged records `members` as whom shard `idx`'s campaign waits for now and tells whether the last call named others. */
+  waitChanged(idx: number, members: readonly string[]): boolean {
+    const now = members.join(', ');
+    if ((this.waiting.get(idx) ?? '') === now) return false;
+    this.waiting.set(idx, now);
+    return true;
+  }
+
+  /** refusalChanged records `code` as what keeps shard `idx`'s store here from campaigning now (undefined: nothing) and tells whether the last call said otherwise. */
+  refusalChanged(idx: number, code: string | undefined): boolean {
+    if (this.refused.get(idx) === code) return false;
+    if (code === undefined) this.refused.delete(idx);
+    else this.refused.set(idx, code);
     return true;
   }
 

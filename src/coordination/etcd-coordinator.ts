@@ -31,6 +31,11 @@
  * owes its shards a new epoch (src/server/restart-epochs.ts): when it takes (or finds it holds) the
  * leader key of a shard it owes one, it publishes its own promotion the same way, its store held at
  * its recovered last seq, before it takes a write (self-promotion.ts).
+ *
+ * A node whose peers name another etcd cluster than its own takes no part unless its etcd cluster
+ * has a strict majority of the config's nodes (etcd-cluster-check.ts, etcd-cluster-guard.ts): no
+ * map written, no campaign, no leader key counted (so no writes). The first reconcile asks the peers
+ * once this node's etcd cluster id is known, before any campaign.
  */
 import { type Etcd3, EtcdLeaseInvalidError, type IKeyValue, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
@@ -39,18 +44,22 @@ import { DistkvError } from '../errors.js';
 import type { LiveMap } from '../routing/live-map.js';
 import type { MapKeeper } from '../server/map-keeper.js';
 import type { NodePlan } from '../server/node-plan.js';
-import type { PeerView } from '../server/peer-check.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import { OtherConfigPeers } from './config-peers.js';
 import { CampaignGate } from './campaign-gate.js';
 import { etcdClient } from './etcd-client.js';
+import type { EtcdIdentity, EtcdSplit } from './etcd-cluster-check.js';
+import { EtcdClusterGuard, type PeerOfCoordinator } from './etcd-cluster-guard.js';
 import { CALL_TIMEOUT_MS, EtcdKeyspace, type Snapshot } from './etcd-keyspace.js';
 import { FollowHolds } from './follow-holds.js';
 import { LeaderKeys } from './leader-keys.js';
 import { mapSync, misfitMessage } from './map-sync.js';
 import { ProcessLease } from './process-lease.js';
 import { SeqPublisher } from './seq-publisher.js';
-import { within } from '../util/within.js';
+import type { RepeatLog } from '../util/repeat-log.js';
+import { settledWithin, within } from '../util/within.js';
+import { etcdErrorText, heldBack } from './etcd-error-text.js';
+import { etcdFailureLog } from './etcd-failure-log.js';
 import { createdWatch, Phase, startTries } from './start-steps.js';
 import { ShardSteps } from './shard-step.js';
 import { WorkerFences } from './worker-fences.js';
@@ -63,6 +72,8 @@ export type CoordinatedKeeper = Pick<MapKeeper, 'current' | 'offer' | 'holds' | 
 const STEP_CALLS = 4;
 /** HOLD_TTLS bounds, in lease TTLs, how long a campaign holds its store's following (it resumes by itself after). */
 const HOLD_TTLS = 10;
+/** WATCH_CANCEL_MS bounds how long `stop` waits for etcd to answer the watch's cancel. */
+const WATCH_CANCEL_MS = 1000;
 
 /** EtcdCoordinator runs this process's side of leader election; see the design block above. */
 export class EtcdCoordinator {
@@ -96,6 +107,17 @@ export class EtcdCoordinator {
   private readonly otherConfigs: OtherConfigPeers;
   /** steps reconcile each shard's leader key, promotion and campaign (shard-step.ts). */
   private readonly steps: ShardSteps;
+  /** hosted are this process's node addresses. */
+  private readonly hosted: ReadonlySet<string>;
+  /** etcdClusters compares this node's etcd cluster with its peers' (etcd-cluster-guard.ts). */
+  private readonly etcdClusters: EtcdClusterGuard;
+  /**
+   * leaseFailures and reconcileFailures tell of the lease's renewals and of the reconciles, once
+   * started, failing tick after tick (etcd down): a line as they start failing, a reminder every
+   * 30 s, a line once they work again (etcd-failure-log.ts), not one per tick.
+   */
+  private readonly leaseFailures: RepeatLog;
+  private readonly reconcileFailures: RepeatLog;
 
   private readonly config: Config;
   private readonly keeper: CoordinatedKeeper;
@@ -108,9 +130,19 @@ export class EtcdCoordinator {
     pool: WorkerPool,
     log: Logger,
     clusterName: string,
-    peers: () => readonly Pick<PeerView, 'address' | 'state'>[] = () => [],
+    peers: () => readonly PeerOfCoordinator[] = () => [],
+    askPeers: () => Promise<void> = () => Promise.resolve(),
   ) {
     this.otherConfigs = new OtherConfigPeers(peers);
+    this.hosted = new Set(plan.listeners.map((l) => l.address));
+    this.etcdClusters = new EtcdClusterGuard(
+      config.coordination.etcd,
+      plan.listeners.map((l) => l.address),
+      peers,
+      askPeers,
+      log,
+      config.coordination.lease_ttl_ms,
+    );
     this.config = config;
     this.keeper = keeper;
     this.log = log;
@@ -125,6 +157,8 @@ export class EtcdCoordinator {
       retryMs: this.tickMs,
       watchMaxRetryMs: this.ttlMs,
     });
+    this.leaseFailures = etcdFailureLog(log, config.coordination.etcd, this.tickMs, 'lease');
+    this.reconcileFailures = etcdFailureLog(log, config.coordination.etcd, this.tickMs, 'reconcile');
     this.lease = new ProcessLease(
       this.etcd,
       config.coordination.lease_ttl_ms,
@@ -133,14 +167,18 @@ export class EtcdCoordinator {
         this.leaders.forgetAll();
         this.kick();
       },
-      (m) => {
+      (m, held) => {
         // While starting, a failed grant is the cause its try's warning names (start-steps.ts).
-        if (this.started) this.warnOnce(m);
+        // A call held back brings no cause of its own, once a run of failures has named one.
+        if (this.started) this.leaseFailures.failed(held && this.leaseFailures.failing ? undefined : m);
         else this.lastError = m;
       },
       () => {
         // A new lease reconciles at once (its seqs go out); the first one's start reconciles itself.
         if (this.started) this.kick();
+      },
+      () => {
+        this.leaseFailures.succeeded();
       },
     );
     this.keys = new EtcdKeyspace(this.etcd, clusterName, config.shards);
@@ -177,6 +215,11 @@ export class EtcdCoordinator {
   /** mayWrite tells whether this process may execute writes to shard `idx` as its leader now. */
   mayWrite(idx: number): boolean {
     return this.leaders.mayWrite(idx);
+  }
+
+  /** etcdCluster is the etcd cluster this process talks to (undefined until its first read) and how its peers' compare. */
+  etcdCluster(): { identity: EtcdIdentity | undefined; split: EtcdSplit } {
+    return this.etcdClusters.view();
   }
 
   /** handsOver tells whether shard `idx`'s leader here, held behind a replica, gave up its leader key (behind-resign.ts). */
@@ -246,7 +289,11 @@ export class EtcdCoordinator {
     for (const t of this.timers) clearInterval(t);
     this.gate.close();
     await this.ticking;
-    await this.watcher?.cancel().catch(() => undefined);
+    // A paused etcd never answers the watch's cancel (etcd3 gives it no deadline): go on without it.
+    if (!(await settledWithin(this.watcher?.cancel(), WATCH_CANCEL_MS)))
+      this.log.debug(
+        `etcd did not answer the watch's cancel within ${WATCH_CANCEL_MS} ms; stopping without it`,
+      );
     this.leaders.forgetAll();
     await this.lease.revoke();
     this.etcd.close();
@@ -262,6 +309,8 @@ export class EtcdCoordinator {
     const snap = await this.keys.read();
     const misfit = this.misfit(snap);
     if (misfit !== undefined) throw new DistkvError('CONFIG_MISMATCH', misfit);
+    const aside = this.etcdClusters.refusal();
+    if (aside !== undefined) throw new DistkvError('CONFIG_MISMATCH', aside);
     const theirs = snap.map?.live;
     if (theirs !== undefined && theirs.version >= map.version) return theirs;
     if (await this.keys.swapMap(map, snap.map?.modRevision)) return map;
@@ -278,10 +327,17 @@ export class EtcdCoordinator {
       return;
     }
     this.ticking = this.tick()
-      .catch((err: unknown) => {
-        if (err instanceof EtcdLeaseInvalidError) this.lease.drop();
-        this.warnOnce(`etcd coordination: ${(err as Error).message}`);
-      })
+      .then(
+        (reconciled) => {
+          // A tick without a lease read nothing: the run of failures, if any, goes on.
+          if (reconciled) this.reconcileFailures.succeeded();
+        },
+        (err: unknown) => {
+          if (err instanceof EtcdLeaseInvalidError) this.lease.drop();
+          const held = heldBack(err) && this.reconcileFailures.failing;
+          this.reconcileFailures.failed(held ? undefined : etcdErrorText(err));
+        },
+      )
       .finally(() => {
         this.ticking = undefined;
         if (this.again) {
@@ -297,14 +353,26 @@ export class EtcdCoordinator {
     this.log[level](message);
   }
 
-  private async tick(): Promise<void> {
+  /**
+   * tick reconciles this node with etcd, and resolves true when it did: false when it held no
+   * lease and so read nothing (such a tick tells nothing of whether reconciling works: `kick`).
+   */
+  private async tick(): Promise<boolean> {
     try {
       // The lease the whole reconcile acts under: a keepalive may drop it meanwhile, and a key put
       // under no lease (an undefined ID) would never expire, so no replica could ever take over.
       const lease = this.lease.id;
-      if (lease === undefined) return;
+      if (lease === undefined) return false;
       this.phase.now = `reading ${this.keys.prefix}`;
       const snap = await this.keys.read();
+      // Peers on another etcd cluster (asked at the first reconcile, before any campaign): a node
+      // without a majority on its etcd cluster takes no part and counts no leader key (shard-step.ts `reserve`).
+      this.phase.now = "comparing the peers' etcd clusters with this node's";
+      if (await this.etcdClusters.standsAside(snap.clusterId)) {
+        this.leaders.forgetAll();
+        for (const shard of this.keeper.current.shards) await this.steps.reserve(shard, snap, lease);
+        return true;
+      }
       const misfit = this.misfit(snap);
       if (misfit !== undefined) {
         // Another cluster's map under this prefix (a shared `[coordination] cluster`): writing over
@@ -312,23 +380,28 @@ export class EtcdCoordinator {
         // name other shards. Take no part: serve with this node's own map, take no leader key (so
         // this node's leaders take no writes until the map fits), and try again every tick.
         this.warnOnce(misfit, 'error');
-        return;
+        return true;
       }
       this.phase.now = `settling the live map with ${this.keys.mapKey}`;
       await this.syncMap(snap);
       // A shard whose leader the config removed (removed-leaders.ts): this node only learns etcd's
       // map, and its start refuses the config unless that map moved the shard on.
-      if (this.removing()) return;
+      if (this.removing()) return true;
       // Before the seqs go out: a replica ranked on its seq must not apply more from a leader whose key went.
       this.phase.now = 'holding the replicas of shards without a leader key';
       await this.holds.reconcile(this.keeper.current.shards, snap, (s) => this.otherConfigs.has(s.leader));
       this.phase.now = "publishing this node's seqs";
       await this.seqs.publish(lease, snap);
       const mine = this.keeper.current;
+      // A peer that runs [coordination] and has not named its etcd cluster yet may be on another
+      // one: the shards not led here wait for it (no campaign), those led here keep their keys.
+      const waiting = this.etcdClusters.waitsFor().length > 0;
       for (const shard of mine.shards) {
+        if (waiting && !this.hosted.has(shard.leader)) continue;
         this.phase.now = `${shard.name}: its leader key, promotion or campaign`;
         await this.steps.step(mine, shard, snap, lease);
       }
+      return true;
     } finally {
       // Also when etcd does not answer: a leader past its deadline is fenced at its worker too.
       this.phase.now = 'fencing the leader stores without their lease at their workers';

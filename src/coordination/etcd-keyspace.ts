@@ -54,6 +54,8 @@ export interface Snapshot {
   leaders: Map<string, IKeyValue>;
   /** seqs lists each shard's published member seqs, by shard name. */
   seqs: Map<string, Published[]>;
+  /** clusterId is the etcd cluster that answered the read (its header's `cluster_id`; etcd-cluster-check.ts). */
+  clusterId?: string;
 }
 
 /** EtcdKeyspace reads and writes one cluster's coordination keys. */
@@ -83,7 +85,12 @@ export class EtcdKeyspace {
   /** read returns every coordination key of the cluster in one range read. */
   async read(): Promise<Snapshot> {
     const res = await this.etcd.getAll().prefix(this.prefix).options(callOptions()).exec();
-    const snap: Snapshot = { map: undefined, leaders: new Map(), seqs: new Map() };
+    const snap: Snapshot = {
+      map: undefined,
+      leaders: new Map(),
+      seqs: new Map(),
+      clusterId: res.header.cluster_id,
+    };
     for (const kv of res.kvs) {
       const key = kv.key.toString().slice(this.prefix.length);
       if (key === 'map') snap.map = { ...this.parse(kv.value), modRevision: kv.mod_revision };
@@ -114,6 +121,11 @@ export class EtcdKeyspace {
       .lease(lease)
       .options(callOptions())
       .exec();
+  }
+
+  /** withdrawSeq deletes `node`'s published seq of `shard` (a store that cannot lead: seq-publisher.ts). */
+  async withdrawSeq(shard: string, node: string): Promise<void> {
+    await this.etcd.delete().key(this.seqKey(shard, node)).options(callOptions()).exec();
   }
 
   /**
@@ -167,7 +179,7 @@ export class EtcdKeyspace {
    * with it, or undefined when it stands down (the key is then let go): the shard's map changed
    * meanwhile, or etcd's map is behind `mine`, the node's own map `shard` comes from (`behind`).
    * `node` may be the shard's leader already: a leader restarting after an unclean stop
-   * (src/server/restart-epochs.ts).
+   * (src/server/restart-epochs.ts). `cause` says in the log why another node takes the shard.
    */
   async publishPromotion(
     shard: LiveShard,
@@ -176,6 +188,7 @@ export class EtcdKeyspace {
     seq: number,
     log: Logger,
     mine: LiveMap,
+    cause = `the leader ${shard.leader} lost its lease`,
   ): Promise<LiveMap | undefined> {
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const snap = await this.read();
@@ -200,7 +213,7 @@ export class EtcdKeyspace {
         { shard: shard.name, from: shard.leader, to: node, epoch, seq, map_version: next.version },
         node === shard.leader
           ? `restart after an unclean stop: ${node} leads ${shard.name} in a new epoch ${epoch} from seq ${seq + 1}, so replicas and watchers holding records the crash took see a fork`
-          : `automatic failover: ${node} leads ${shard.name} in epoch ${epoch} from seq ${seq + 1} (the leader ${shard.leader} lost its lease)`,
+          : `automatic failover: ${node} leads ${shard.name} in epoch ${epoch} from seq ${seq + 1} (${cause})`,
       );
       return next;
     }

@@ -15,10 +15,17 @@
 import { type Etcd3, EtcdLeaseInvalidError, type Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import { CALL_TIMEOUT_MS, callOptions } from './etcd-keyspace.js';
+import { etcdErrorText, heldBack } from './etcd-error-text.js';
 import { LeaseDeadline } from './lease-deadline.js';
 
 /** OWN_LEASES bounds how many of this process's lease IDs are remembered (`own`). */
 const OWN_LEASES = 16;
+
+/**
+ * LeaseWarn hears of a failed keepalive or grant: `message` names the call and its cause
+ * (etcd-error-text.ts); `heldBack`: the etcd client did not send it (no cause of its own).
+ */
+export type LeaseWarn = (message: string, heldBack: boolean) => void;
 
 /** ProcessLease holds this process's lease; see the design block above. */
 export class ProcessLease {
@@ -36,19 +43,24 @@ export class ProcessLease {
   private readonly ttlMs: number;
   private readonly log: Logger;
   private readonly onLost: () => void;
-  private readonly warn: (message: string) => void;
+  private readonly warn: LeaseWarn;
   private readonly onGranted: () => void;
+  private readonly onAnswered: () => void;
   /** closed: revoked; no lease is granted any more. */
   private closed = false;
 
-  /** `onLost` runs when etcd no longer has the lease, `onGranted` once a new one is granted. */
+  /**
+   * `onLost` runs when etcd no longer has the lease, `onGranted` once a new one is granted,
+   * `warn` for each failed keepalive or grant, `onAnswered` for each one that succeeded.
+   */
   constructor(
     etcd: Etcd3,
     ttlMs: number,
     log: Logger,
     onLost: () => void,
-    warn: (message: string) => void,
+    warn: LeaseWarn,
     onGranted: () => void = () => undefined,
+    onAnswered: () => void = () => undefined,
   ) {
     this.etcd = etcd;
     this.ttlMs = ttlMs;
@@ -56,6 +68,7 @@ export class ProcessLease {
     this.onLost = onLost;
     this.warn = warn;
     this.onGranted = onGranted;
+    this.onAnswered = onAnswered;
   }
 
   /**
@@ -86,11 +99,13 @@ export class ProcessLease {
     const sentAt = performance.now();
     try {
       const r = await lease.keepaliveOnce(callOptions());
-      if (this.lease === lease) this.deadline.renewed(sentAt, Number(r.TTL) * 1000);
+      if (this.lease !== lease) return;
+      this.deadline.renewed(sentAt, Number(r.TTL) * 1000);
+      this.onAnswered();
     } catch (err) {
       if (this.lease !== lease) return;
       if (err instanceof EtcdLeaseInvalidError) this.drop();
-      else this.warn(`etcd keepalive: ${(err as Error).message}`);
+      else this.warn(`etcd keepalive: ${etcdErrorText(err)}`, heldBack(err));
     }
   }
 
@@ -127,10 +142,12 @@ export class ProcessLease {
       // text ("Deadline exceeded after 0.000s, waiting for name resolution"): say what happened.
       const why = (err as Error).message;
       this.warn(
-        `etcd lease grant: ${Date.now() >= deadline && /DEADLINE_EXCEEDED/.test(why) ? `no answer within ${boundMs} ms` : why}`,
+        `etcd lease grant: ${Date.now() >= deadline && /DEADLINE_EXCEEDED/.test(why) ? `no answer within ${boundMs} ms` : etcdErrorText(err)}`,
+        heldBack(err),
       );
       return;
     }
+    this.onAnswered();
     this.onGranted();
   }
 

@@ -47,6 +47,8 @@ export interface Promotion {
   store: number;
   worker: number;
   won: string;
+  /** cause says, in the promotion's log line, why the shard's leader changes (a campaign's; absent for a leader's own new epoch). */
+  cause?: string;
 }
 
 /** promoteThroughEtcd holds the store and stores its promotion in etcd (see above); resolves with the map, or undefined when it did not happen. */
@@ -56,7 +58,7 @@ export async function promoteThroughEtcd(d: PromotionDeps, p: Promotion): Promis
   try {
     const held = await hold(true);
     if (held.type !== 'fence-result') return undefined;
-    next = await d.keys.publishPromotion(p.shard, p.node, p.won, held.lastSeq, d.log, p.mine);
+    next = await d.keys.publishPromotion(p.shard, p.node, p.won, held.lastSeq, d.log, p.mine, p.cause);
   } finally {
     // Released unless another holds it too: the coordinator's own hold while the shard's key is
     // missing, or a `distkv failover`'s claim (its release would be taken from it).

@@ -7,6 +7,11 @@
  * reach. A seq is written again whenever it changed, the lease changed (keys under an earlier
  * lease went with it), or etcd does not show it (a snapshot restored with an older seq under a
  * lease still alive).
+ *
+ * A store that refuses every write (its directory lost: STORE_DIR_LOST, positions.ts
+ * SLOT_STORE_ERROR) publishes nothing, and its seq is withdrawn: what it holds is gone at its next
+ * start, it does not campaign (campaign.ts), and a seq left published would outrank the replicas
+ * that may lead, leaving the shard without a leader until the node restarted.
  */
 import type { NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
@@ -42,8 +47,13 @@ export class SeqPublisher {
     for (const st of this.plan.stores) {
       if (this.pool.storeFailure(st.index) !== undefined) continue;
       const key = this.keys.seqKey(st.shard.name, st.node);
-      const seq = this.seqOf(st.index);
       const shown = snap.seqs.get(st.shard.name)?.find((p) => p.address === st.node);
+      if (this.pool.storeError(st.index) !== undefined) {
+        if (shown !== undefined) await this.keys.withdrawSeq(st.shard.name, st.node);
+        this.published.delete(key);
+        continue;
+      }
+      const seq = this.seqOf(st.index);
       if (this.published.get(key) === seq && shown?.seq === seq) continue;
       await this.keys.publishSeq(st.shard.name, st.node, seq, lease);
       this.published.set(key, seq);

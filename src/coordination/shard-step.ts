@@ -25,7 +25,7 @@ import type { NodePlan } from '../server/node-plan.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import { RESTART_SOURCE } from '../server/restart-epochs.js';
 import { resignFor } from './behind-resign.js';
-import { campaignFor } from './campaign.js';
+import { campaignFor, promotionRefusal } from './campaign.js';
 import type { CampaignGate } from './campaign-gate.js';
 import type { EtcdKeyspace, Snapshot } from './etcd-keyspace.js';
 import type { FollowHolds } from './follow-holds.js';
@@ -117,9 +117,24 @@ export class ShardSteps {
         ttlMs: this.d.ttlMs,
         promote: (p: Promotion, source: string) => this.promoteSelf(p, source, lease),
         otherConfig: (s: LiveShard) => this.leaderOnOtherConfig(s),
+        refusal: (index: number) => promotionRefusal(pool, index),
+        log: this.d.log,
       };
       await campaignFor(deps, st, shard, snap, lease, mine);
     }
+  }
+
+  /**
+   * reserve keeps or takes `shard`'s leader key for its leader here (store open) without counting
+   * it, so that leader takes no writes: a node standing aside for peers on another etcd cluster
+   * (etcd-cluster-guard.ts) still holds its keys in its etcd, so a member there that does not know
+   * of the other cluster yet (at a start) does not campaign for them, and writes again once it takes part.
+   */
+  async reserve(shard: LiveShard, snap: Snapshot, lease: string): Promise<void> {
+    const { plan, pool, leaders } = this.d;
+    const st = plan.stores.find((x) => x.shard.idx === shard.idx && x.node === shard.leader);
+    if (st === undefined || pool.storeFailure(st.index) !== undefined) return;
+    await leaders.keep(shard, st.node, snap.leaders.get(shard.name), lease, this.d.started());
   }
 
   /**

@@ -19,6 +19,7 @@
 import type { Etcd3, Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import { within } from '../util/within.js';
+import { etcdErrorText } from './etcd-error-text.js';
 
 /** START_ATTEMPTS bounds the tries to reach etcd and reconcile once before the node serves. */
 export const START_ATTEMPTS = 10;
@@ -38,7 +39,7 @@ export async function createdWatch(etcd: Etcd3, prefix: string, ms: number): Pro
   const watcher = etcd.watch().prefix(prefix).watcher();
   let cause = '';
   const onDisconnected = (err: Error): void => {
-    cause = err.message;
+    cause = etcdErrorText(err);
   };
   watcher.on('disconnected', onDisconnected);
   let onConnected = (): void => undefined;
@@ -92,7 +93,8 @@ export async function startTries(o: StartTries, attempt: () => Promise<void>): P
       return;
     } catch (err) {
       o.failed(err);
-      const why = (err as Error).message;
+      // grpc-js's text ended with an empty "Resolution note:" (etcd-error-text.ts).
+      const why = etcdErrorText(err);
       first ??= why;
       if (o.stopped())
         throw new Error(

@@ -4,6 +4,7 @@
  */
 import type { BehindReplica } from '../server/map-keeper.js';
 import { PEER_HEADER } from '../server/cluster-doc-fetch.js';
+import { coordinationDoc } from '../coordination/etcd-cluster-check.js';
 import { DistkvError } from '../errors.js';
 import { respAddressOf } from '../resp/resp-address.js';
 import { replicaLag } from '../replication/lag.js';
@@ -19,7 +20,12 @@ import type { Router } from './router.js';
 
 /**
  * replicaView reports a hosted replica's position: acked seq, lag in seqs and ms, and follower state;
- * when its leader is out of reach, no lag (it is unknown) but the time since the last contact.
+ * when its leader is out of reach, no lag (it is unknown) but the time since the last contact; when
+ * its own disk stopped it, state `disk-failed` and `local_error`, the failure's code (lag.ts). A
+ * replica whose store here lost its directory (storeError) is `disk-failed` with that code too,
+ * whatever its follower says: it takes no record its leader sends (each is refused) and what it
+ * holds is gone at the next start, while a leader without writes answered its pulls and it showed
+ * `streaming`.
  */
 export function replicaView(
   ctx: HttpContext,
@@ -27,6 +33,14 @@ export function replicaView(
   localLeaderSeq: number | undefined,
 ): Record<string, number | string> {
   const lag = replicaLag(ctx.pool.positions, index, localLeaderSeq, ctx.config.replication.pull_wait_ms);
+  const storeError = ctx.pool.storeError(index);
+  if (storeError !== undefined)
+    return {
+      acked_seq: lag.ackedSeq,
+      ...(lag.lastContactMsAgo === undefined ? {} : { last_contact_ms_ago: lag.lastContactMsAgo }),
+      state: 'disk-failed',
+      local_error: storeError,
+    };
   return {
     acked_seq: lag.ackedSeq,
     ...(lag.known
@@ -34,6 +48,7 @@ export function replicaView(
       : {}),
     ...(lag.lastContactMsAgo === undefined ? {} : { last_contact_ms_ago: lag.lastContactMsAgo }),
     state: lag.state,
+    ...(!lag.known && lag.localError !== undefined ? { local_error: lag.localError } : {}),
   };
 }
 
@@ -75,6 +90,15 @@ export function clusterView(ctx: HttpContext): unknown {
     const f = index === undefined ? undefined : ctx.pool.storeFailure(index);
     return f === undefined ? {} : { state: 'failed', error: f.message };
   };
+  // A leader's open store that refuses every write (its directory lost: STORE_DIR_LOST), read from
+  // the positions its worker publishes (no round trip): it showed as any other leader.
+  const refusing = (index: number | undefined): { local_error?: string } => {
+    const code =
+      index === undefined || ctx.pool.storeFailure(index) !== undefined
+        ? undefined
+        : ctx.pool.storeError(index);
+    return code === undefined ? {} : { local_error: code };
+  };
   return {
     version: ctx.shardMap.hash,
     map_version: live.version,
@@ -109,10 +133,14 @@ export function clusterView(ctx: HttpContext): unknown {
           ...(leader === undefined
             ? {}
             : { last_seq: leaderSeq, last_write_seq: ctx.pool.lastWriteSeq(leader.index) }),
-          ...(ctx.liveMap.writesFenced(s.idx) ? { writes_held: true } : {}),
+          // Only the leader's own node knows whether it holds the shard's writes: elsewhere
+          // writesFenced also counts "this node holds no etcd leader key", true at every
+          // member that does not lead.
+          ...(hosted.has(s.address) && ctx.liveMap.writesFenced(s.idx) ? { writes_held: true } : {}),
           ...behindView(ctx.liveMap.behindOf(s.idx), ctx.liveMap.handsOver(s.idx)),
           ...(hosted.has(s.address) && ctx.liveMap.leaseless(s.idx) ? { no_lease: true } : {}),
           ...failed(leader?.index),
+          ...refusing(leader?.index),
         },
         replicas: s.replicas.map((address) => {
           const st = ctx.plan.stores.find(
@@ -143,7 +171,13 @@ export function clusterView(ctx: HttpContext): unknown {
     ...(ctx.state.phase === 'starting' ? { starting: replayView(ctx.pool.replayProgress()) } : {}),
     /** coordination is present when the nodes run [coordination] (etcd): a replica takes a shard whose leader is gone over by itself. */
     ...(ctx.config.coordination.etcd.length > 0
-      ? { coordination: { lease_ttl_ms: ctx.config.coordination.lease_ttl_ms } }
+      ? {
+          coordination: coordinationDoc(
+            ctx.config.coordination.lease_ttl_ms,
+            ctx.config.coordination.etcd,
+            ctx.etcdCluster?.(),
+          ),
+        }
       : {}),
   };
 }

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
+import type { EtcdIdentity, EtcdSplit } from '../coordination/etcd-cluster-check.js';
 import type { ShardMap } from '../routing/shard-map.js';
 import type { ConnectionLimit } from '../server/connection-limit.js';
 import type { BehindLeaders } from '../server/behind-leaders.js';
@@ -48,6 +49,8 @@ export interface SharedContext {
   peers: PeerCheck;
   /** slotGate holds the slots refused because a peer's config gives them another leader (peers.gate). */
   slotGate: SlotGate;
+  /** etcdCluster is the etcd cluster the coordinator talks to and how its peers' compare (undefined: no coordinator). */
+  etcdCluster?: () => { identity: EtcdIdentity | undefined; split: EtcdSplit } | undefined;
   /** proxy forwards single-key requests for other nodes' keys instead of redirecting (`--proxy`). */
   proxy: boolean;
   /** scheme is "https" when TLS is configured, else "http" (used in redirects). */

@@ -10,8 +10,8 @@
  *       of the replica's records at seqs SEQ, SEQ-1, SEQ-2, SEQ-4, ... down to 1, those it holds,
  *       as decimal seq ":" hex crc: one that differs from the leader's record there (a leader put
  *       back from an older copy of itself) is 409 DIVERGED at the highest matching seq below it
- *       (src/replication/record-ladder.ts); more than 64 entries, seqs not descending from at
- *       most SEQ, or not decimal:hex: 400 INVALID_ARGUMENT naming `ladder`
+ *       (src/replication/record-ladder.ts); not decimal:hex, or seqs not some of SEQ, SEQ-1,
+ *       SEQ-2, SEQ-4, ..., 1 in that order: 400 INVALID_ARGUMENT naming `ladder`
  *       200 records in WAL framing | 204 nothing new within wait_ms | 410 LOG_GONE (resync)
  *       | 409 REPLICA_AHEAD (`after` beyond the leader's last seq: resync)
  *       | 409 DIVERGED (E, the epoch of the replica's record at SEQ, is not the leader's epoch
@@ -24,6 +24,8 @@
  *         alone is refused, the shard is served)
  *       | 503 SWITCHING_LEADER (with etcd: this leader is past its lease deadline, a replica may lead
  *         now; also a batch read before the deadline and answered after it: docs/failover.md)
+ *       | 503 REPLICATION_BUSY with Retry-After (the pulls its worker answers hold the node's bound:
+ *         repl-admission.ts; a pull granted less than B is answered with less)
  *       X-Distkv-Leader-Seq: the leader's last seq; X-Distkv-Epoch: the leader's epoch;
  *       X-Distkv-Records-Epoch: the epoch of the records sent (src/replication/epochs.ts);
  *       X-Distkv-History: the leader's history id (on 200, 204 and 409 DIVERGED; absent: it has none)
@@ -40,6 +42,8 @@
  *       X-Distkv-History: the leader's history id, which the replica takes
  *       | 503 LEADER_BEHIND (as a pull: the leader's store is not the shard; `distkv backup` reads
  *         this stream, and a stream held behind while it ran is cut before its end)
+ *       | 503 REPLICATION_BUSY with Retry-After (the store has as many streams open as a node
+ *         serves at once: repl-admission.ts)
  *   /next-replication-key, /delete-replication-key?key&value
  *       the seed's protocol, as a compatibility cursor on the log of the leaders at this address:
  *       seed-routes.ts.
@@ -50,6 +54,7 @@ import { MAX_PULL_BYTES } from '../replication/http-source.js';
 import { parseLadder } from '../replication/record-ladder.js';
 import { isHistoryId } from '../storage/history-format.js';
 import { authError } from './auth.js';
+import { ReplAdmission, RETRY_AFTER } from './repl-admission.js';
 import type { HttpContext } from './context.js';
 import type { HttpResponse } from './http1-exchange.js';
 import { intParam } from './request-parse.js';
@@ -80,6 +85,7 @@ const MAX_WAIT_MS = 60000;
 export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
   registerSeedReplication(app, ctx);
   const refusals = refusalLog(ctx);
+  const admission = new ReplAdmission();
   const pullNote = (params: ReadonlyMap<string, string>): PullNote | undefined =>
     ctx.replicaPulls.noteOf(ctx.liveMap.current, params);
   const snapshotNote = (params: ReadonlyMap<string, string>): SnapshotNote | undefined =>
@@ -110,13 +116,24 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
         const t = leaderTarget(ctx, shard);
         checkLease(ctx, shard);
         checkBehind(ctx, shard);
+        // Bounded per worker (repl-admission.ts): refused before any work, or granted what is
+        // left of the bound, held until the worker's answer comes. A pull at or past the leader's
+        // last seq parks (a caught-up replica's long poll): it builds nothing now, and what it is
+        // answered is what is written while it waits, so it is not charged. Charged, two such
+        // pulls of 64 MiB held the worker's whole bound for their wait (up to 60 s), and the real
+        // replicas' pulls were refused meanwhile, until a write woke them.
+        const parks = waitMs > 0 && after >= ctx.pool.lastSeq(t.store);
+        const grant = admit(res, heard, () =>
+          parks ? admission.parked(maxBytes) : admission.pull(t.worker, maxBytes, shard),
+        );
+        if (grant === undefined) return;
         const pull = (): ReturnType<typeof ctx.pool.call> => {
           heard?.sent();
           return ctx.pool.call(t.worker, {
             type: 'repl-pull',
             store: t.store,
             after,
-            maxBytes,
+            maxBytes: grant.bytes,
             waitMs,
             replica,
             epoch,
@@ -127,15 +144,19 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
         // A leader that started behind hears here that this replica holds more: a claim, held on its
         // node's word only (behind-leaders.ts); this pull is refused while it is checked and after.
         const check = ctx.behindLeaders?.pulled(shard, replica, after, res.peer);
-        answerLater(
-          res,
+        const work =
           check === undefined
             ? pull()
             : check.then((refusal) => {
                 checkBehind(ctx, shard);
                 if (refusal !== undefined) throw refusal;
                 return pull();
-              }),
+              });
+        answerLater(
+          res,
+          work.finally(() => {
+            grant.release();
+          }),
           (r, reply) => {
             if (reply.type !== 'repl-pull-result') throw new Error(`unexpected ${reply.type} for a pull`);
             // The process stops: its parked pulls were answered at once (src/util/stop-wakes.ts).
@@ -206,14 +227,36 @@ export function registerReplRoutes(app: Router, ctx: HttpContext): () => void {
         // A leader that started behind its replica holds an empty or older shard: its snapshot is
         // not the shard (a backup took it, exit 0, and a restore of that file lost every key).
         checkBehind(ctx, shard);
+        // A few streams per store at once (repl-admission.ts): each holds its slot until it ends.
+        const done = admit(res, heard, () => admission.snapshot(t.store, shard));
+        if (done === undefined) return;
         heard?.started();
-        serveSnapshot(ctx, res, shard, t, heard);
+        serveSnapshot(ctx, res, shard, t, heard, done);
       }),
     ),
   );
   return () => {
     refusals.close();
   };
+}
+
+/**
+ * admit returns what `take` grants, or answers its REPLICATION_BUSY refusal with Retry-After (not
+ * executed: ask again) and returns undefined; any other error is thrown on.
+ */
+function admit<T>(
+  res: HttpResponse,
+  heard: { refused(err: unknown): void } | undefined,
+  take: () => T,
+): T | undefined {
+  try {
+    return take();
+  } catch (err) {
+    if (!(err instanceof DistkvError) || err.code !== 'REPLICATION_BUSY') throw err;
+    heard?.refused(err);
+    sendError(res, err, RETRY_AFTER);
+    return undefined;
+  }
 }
 
 /** sendDiverged answers 409 DIVERGED with the fork seq in a header and in the JSON body. */

@@ -37,7 +37,7 @@ import { toDistkvError } from '../errors.js';
 import type { LiveMap } from '../routing/live-map.js';
 import { CONTACT_GRACE_MS } from '../replication/lag.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
-import { parseQuery } from './request-parse.js';
+import { parseQuery, uintOf } from './request-parse.js';
 import type { Handler } from './router.js';
 
 /** MAX_PULL_WAIT_MS bounds a pull's `wait_ms` as the pull route does (repl-routes.ts). */
@@ -118,9 +118,10 @@ export interface SnapshotNote extends RefusedNote {
 /** namedReplica is the record key (`shard replica`) of the configured replica of a shard that `params` names, if any. */
 function namedReplica(live: LiveMap, params: ReadonlyMap<string, string>): string | undefined {
   const replica = params.get('replica');
-  const shardText = params.get('shard') ?? '';
-  if (replica === undefined || !/^\d{1,9}$/.test(shardText)) return undefined;
-  const shard = Number(shardText);
+  // Read as the route reads it (intParam: digits, leading zeros allowed), so a pull it serves,
+  // whose `after` counts for w=N, is recorded under the same shard.
+  const shard = uintOf(params.get('shard') ?? '');
+  if (replica === undefined || !Number.isSafeInteger(shard)) return undefined;
   if (live.shards.find((s) => s.idx === shard)?.replicas.includes(replica) !== true) return undefined;
   return `${shard} ${replica}`;
 }

@@ -12,8 +12,11 @@
  *   marker), from the header on, and hands it back with each page to be carried into the next;
  *   here it is continued over exactSeq (at least the leader's seq when the last page was read),
  *   and the two close the stream (encodeSnapshotEnd). The main thread does not pass over entries.
- * - The connection: a page is read only once the socket can take more (`onWritable`); a client
- *   that leaves (`onAborted`) ends the loop at its next turn. A leader held behind a replica while
+ * - The connection: a page is read only once the one before went out (the socket took it after the
+ *   turn's flush, else `onWritable`): a client that reads nothing holds one page unsent, and the
+ *   worker builds nothing ahead for it. A client that leaves (`onAborted`) ends the loop at its
+ *   next turn. The stream's slot (repl-admission.ts: a few streams per store) is given back when
+ *   the stream ends, however it ends. A leader held behind a replica while
  *   the pages were read cuts the stream before its end, so that no reader takes it for the shard.
  *   A failure is logged and closes the connection (the stream is then short: its reader refuses it).
  * - The stream of a replica (`replica=`) reports each page and its end to the leader's record of
@@ -32,25 +35,30 @@ import type { SnapshotNote } from './replica-pulls.js';
  * SNAPSHOT_PAGE and SCAN_PAGE_BYTES bound a snapshot page: 10000 entries, or the entry that
  * brings their keys and values to 4 MiB, whichever comes first (so a page is at most 4 MiB plus
  * one value of at most `server.max_value_bytes`, and the entries' heads). A page is read from the
- * worker only once `write` said the socket can take more; since a connection's writes go out at
- * the end of the turn (http1-outflow.ts), a write reports back-pressure only from the page after,
- * so the stream holds at most two pages unsent (about 10 MiB with 1 MiB values), however large the
- * shard. It counts in `server.max_unsent_bytes` like any connection and, holding no more than a
- * client's answers may, is not exempt from it (src/server/unsent-budget.ts).
+ * worker only once the page before went out: a connection's writes go out at the end of the turn
+ * (http1-outflow.ts), so `write` reports back-pressure only from the write after; the stream waits
+ * for that flush (`sent`) and asks again with an empty write. It holds at most one page unsent
+ * (about 5 MiB with 1 MiB values), however large the shard; before, it asked for the next page at
+ * once and held two, which 100 unread streams had the leader's worker build ahead of its writes
+ * (test/e2e/unread-replication-streams.test.ts). It counts in `server.max_unsent_bytes` like any
+ * connection and, holding no more than a client's answers may, is not exempt from it
+ * (src/server/unsent-budget.ts).
  */
 const SNAPSHOT_PAGE = 10000;
 
 /**
  * serveSnapshot streams the snapshot of `shard`, led here by `t`, on `res` (see above), telling
- * `heard` of each page and of its end. It registers the response's abort and writable callbacks
- * before its first await, and answers or closes the connection itself.
+ * `heard` of each page and of its end, and calls `done` once the stream ended (its slot: repl-admission.ts).
+ * It registers the response's abort and writable callbacks before its first await, and answers or
+ * closes the connection itself.
  */
 export function serveSnapshot(
   ctx: HttpContext,
   res: HttpResponse,
   shard: number,
   t: Target & { local: true },
-  heard?: SnapshotNote,
+  heard: SnapshotNote | undefined,
+  done: () => void,
 ): void {
   const state = { writable: undefined as (() => void) | undefined };
   res.onAborted(() => {
@@ -61,8 +69,12 @@ export function serveSnapshot(
     return true;
   });
   streamSnapshot(ctx, res, shard, t, state, heard).then(
-    (complete) => heard?.ended(complete),
+    (complete) => {
+      done();
+      heard?.ended(complete);
+    },
     (err: unknown) => {
+      done();
       heard?.ended(false);
       ctx.log.error({ shard, err: toDistkvError(err).message }, 'snapshot stream failed');
       if (!res.aborted) res.close();
@@ -128,12 +140,14 @@ async function streamSnapshot(
       res.end(encodeSnapshotEnd(Math.max(r.seq, ctx.pool.lastSeq(t.store)), r.crc));
       return true;
     }
-    const ok = res.write(body);
+    res.write(body);
     heard?.page(r.length);
     seq = r.seq;
     after = r.lastKey;
     crc = r.crc;
-    if (!ok) {
+    await sent();
+    if (isAborted(res)) return false;
+    if (!res.write(EMPTY)) {
       await new Promise<void>((resolve) => {
         state.writable = resolve;
       });
@@ -141,6 +155,14 @@ async function streamSnapshot(
       if (isAborted(res)) return false;
     }
   }
+}
+
+/** EMPTY is the write that writes nothing and tells whether the socket took what came before. */
+const EMPTY = new Uint8Array(0);
+
+/** sent resolves after this turn's writes went to the socket (the flush runs on process.nextTick). */
+function sent(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** isAborted reads the flag through a call, so TypeScript does not narrow it across awaits. */

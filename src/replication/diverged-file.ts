@@ -34,13 +34,13 @@ import {
   renameSync,
   rmSync,
   statSync,
-  writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { RealVfs } from '../storage/real-vfs.js';
 import type { Logger } from 'pino';
 import type { StoreReplication } from '../storage/store-replication.js';
 import type { StoreSpec } from '../worker/messages.js';
+import { writeAllSync } from '../util/write-all.js';
 import { writeKeysAbove } from './diverged-scan.js';
 
 const READ_BYTES = 4 * 1024 * 1024;
@@ -129,7 +129,7 @@ function writeLogAbove(
   for (let after = fork; after < last;) {
     const r = store.readLog(after, READ_BYTES);
     if (r === 'gone' || r.lastSeq <= after) return after;
-    writeSync(fd, r.records);
+    writeAllSync(fd, r.records);
     after = r.lastSeq;
   }
   return undefined;
@@ -169,13 +169,20 @@ function place(
     fsyncSync(fd);
   });
   closeSync(fd);
-  const saved = savedAs(file, partial);
-  if (saved !== undefined) {
+  let free: string;
+  try {
+    const saved = savedAs(file, partial);
+    if (saved !== undefined) {
+      rmSync(partial, { force: true });
+      return { file: saved, records: 0, existing: true };
+    }
+    free = freeName(file);
+    renameSync(partial, free);
+  } catch (err) {
+    // A directory with no block left for the longer name, say: no file, as for a failed write.
     rmSync(partial, { force: true });
-    return { file: saved, records: 0, existing: true };
+    throw err;
   }
-  const free = freeName(file);
-  renameSync(partial, free);
   new RealVfs().syncDir(dirname(free));
   return { file: free, records, existing: false };
 }
@@ -267,6 +274,35 @@ export async function trySaveFork(
     );
     return false;
   }
+}
+
+/**
+ * removeUnfinishedSaves removes the `.partial` divergence files beside the store in `dir` (called
+ * at start, before any save can run): one is left by a process that stopped (a crash, a kill, a
+ * power cut) in the middle of a save, and is never whole. Its records are still in the store, which
+ * is rebuilt only after a save completed, so the next save writes them again. Returns their names.
+ */
+export function removeUnfinishedSaves(dir: string, log: Logger | undefined): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(dir));
+  } catch {
+    return [];
+  }
+  const base = basename(dir);
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.endsWith('.partial')) continue;
+    if (parseDivergedName(base, name.slice(0, -'.partial'.length)) === undefined) continue;
+    const file = join(dirname(dir), name);
+    rmSync(file, { force: true });
+    removed.push(file);
+    log?.warn(
+      { file },
+      `removed ${file}: a save of a divergence file that did not finish (the process stopped during it); the store still holds its records and saves them again if it must`,
+    );
+  }
+  return removed;
 }
 
 /** countDiverged counts the records and files the forks of the store in `dir` left beside it (from the file names: a keys file's `.keys-<count>`). */

@@ -16,12 +16,13 @@
  * writes to the store while it is read: the caller is its follower (stopped or saving before it
  * resyncs).
  */
-import { fsync, writeSync } from 'node:fs';
+import { fsync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { SCAN_PAGE_BYTES, scanPageFull, type StoreEntry } from '../storage/store.js';
 import { encodeRecord, recordSize, TYPE_PUT, TYPE_PUT_TTL } from '../storage/wal-format.js';
 import type { StoreReplication } from '../storage/store-replication.js';
+import { writeAllSync } from '../util/write-all.js';
 
 /** KEYS_PAGE_LIMIT bounds the keys read in one page (one turn of the worker's event loop). */
 export const KEYS_PAGE_LIMIT = 2000;
@@ -43,7 +44,7 @@ export async function writeKeysAbove(
   for (;;) {
     const page = store.scan(EMPTY, after, KEYS_PAGE_LIMIT, SCAN_PAGE_BYTES);
     const above = page.filter((e) => e.seq > fork || fork === 0);
-    if (above.length > 0) writeSync(fd, encodePuts(above));
+    if (above.length > 0) writeAllSync(fd, encodePuts(above));
     written += above.length;
     if (!scanPageFull(page, KEYS_PAGE_LIMIT, SCAN_PAGE_BYTES)) {
       await promisify(fsync)(fd);

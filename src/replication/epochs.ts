@@ -84,6 +84,19 @@ export function withEpochStart(epochs: ShardEpochs, firstSeq: number): ShardEpoc
 }
 
 /**
+ * followsFork tells whether a store whose last record, at `lastSeq`, is of epoch `epoch` already
+ * follows the leader of `forkEpoch`, whose history (`epochs`, the new map's) forked from an older
+ * epoch: its record there is of that epoch or a later one, and the new history's line has that
+ * epoch write `lastSeq`. Only a leader of that epoch gave it such a record, after checking that its
+ * history was a prefix of the leader's (checkPullEpoch), so its records above the fork are the
+ * leader's, not lost ones. A store that holds records of a line the new history dropped (a restart
+ * epoch a leader change beat: map-merge.ts), or of an older epoch above the fork, does not.
+ */
+export function followsFork(epochs: ShardEpochs, forkEpoch: number, epoch: number, lastSeq: number): boolean {
+  return epoch >= forkEpoch && epochOfSeq(epochs.history, lastSeq) === epoch;
+}
+
+/**
  * ownMapFork is the fork a replica's own map shows below its last record `lastSeq` of epoch
  * `epoch` (a newer epoch started at or below it), undefined when it shows none or the replica's
  * epoch is newer than its map's. Its leader may say otherwise (its epoch may start later than the

@@ -21,10 +21,19 @@
  * come up" at info, the certificate's problem only in the `error` field
  * (test/e2e/replica-tls-refused-log.test.ts); it is a warn naming the leader, the failure and what
  * to check, logged as an answer's refusal is (once per kind, its kind being Node's error code).
+ *
+ * A failure of this replica's own disk (local-failure.ts: applying records, loading a snapshot,
+ * saving a fork on a full, failing or read-only disk) is not the leader's either: it was "the
+ * leader is unreachable" and the operator went to the wrong machine
+ * (test/robustness/replica-disk-full.test.ts). It is a warn saying the disk is this replica's,
+ * with the error's errno, directory and what to do, logged once per kind until the follower
+ * streams or catches up again: a resync that fails on a full disk tries again with backoff, each
+ * try going `resyncing` then `disconnected`, and the next tries are debug.
  */
 import type { Logger } from 'pino';
 import { type TlsFailure, tlsFailureOf, tlsFailureText, tlsRemedy } from '../util/tls-failure.js';
 import { LeaderAnswerError } from './http-answer.js';
+import { LocalDiskError } from './local-failure.js';
 import type { FollowerState } from './positions.js';
 
 /** AnswerRefusal is what a leader answered a refused pull or snapshot with. */
@@ -81,12 +90,28 @@ function refusedMessage(r: Refusal, source: string): string {
   return `replication: the leader is up and refuses the pulls (${answered}): ${remedyFor(r)}; retrying with backoff`;
 }
 
+/** localSummary is the start of the line for a local failure: whose disk, what is wrong with it, what to do. */
+function localSummary(err: LocalDiskError): string {
+  switch (err.code) {
+    case 'DISK_FULL':
+      return "this replica's disk is full: free space on it (it resumes by itself)";
+    case 'DISK_IO_ERROR':
+      return "this replica's disk reports I/O errors: check the kernel log (dmesg) and the disk";
+    case 'READ_ONLY_FS':
+      return "this replica's file system is read-only: remount it read-write (it resumes by itself)";
+    default:
+      return 'this replica cannot write to its own disk';
+  }
+}
+
 /** FollowerStateLog logs one follower's changes of state (see the design block). */
 export class FollowerStateLog {
   private readonly log: Logger | undefined;
   private readonly source: string;
   /** loggedRefusal is the last refusal logged since the follower went `disconnected` ('status code'). */
   private loggedRefusal: string | undefined;
+  /** loggedLocal is the kind of the last local failure logged since the follower last streamed or caught up ('local CODE'). */
+  private loggedLocal: string | undefined;
 
   constructor(log: Logger | undefined, source: string) {
     this.log = log;
@@ -102,8 +127,10 @@ export class FollowerStateLog {
       ...(cause === undefined ? {} : { error: messageOf(cause) }),
     };
     this.loggedRefusal = undefined;
+    if (to === 'streaming' || to === 'catching-up') this.loggedLocal = undefined;
     const refusal = to === 'disconnected' ? refusalOf(cause) : undefined;
-    if (refusal !== undefined) this.refused(fields, refusal);
+    if (to === 'disconnected' && cause instanceof LocalDiskError) this.localFailure(fields, cause);
+    else if (refusal !== undefined) this.refused(fields, refusal);
     else if (to === 'disconnected' && from === 'starting')
       this.log?.info(fields, 'replication: waiting for the leader to come up (it does not answer yet)');
     else if (to === 'disconnected')
@@ -115,10 +142,28 @@ export class FollowerStateLog {
 
   /** failedAgain logs a failure while the follower is already `disconnected`: only a refusal not logged since it went so. */
   failedAgain(cause: unknown): void {
+    const from: FollowerState = 'disconnected';
+    if (cause instanceof LocalDiskError) {
+      this.localFailure({ source: this.source, from, to: from, error: messageOf(cause) }, cause);
+      return;
+    }
     const refusal = refusalOf(cause);
     if (refusal === undefined) return;
-    const from: FollowerState = 'disconnected';
     this.refused({ source: this.source, from, to: from, error: messageOf(cause) }, refusal);
+  }
+
+  /** localFailure logs a failure of this replica's own disk: a warn once per kind (see the design block), debug after. */
+  private localFailure(fields: object, err: LocalDiskError): void {
+    const key = `local ${err.code}`;
+    const again = key === this.loggedLocal;
+    this.loggedLocal = key;
+    const line = `replication: ${localSummary(err)}, not the leader; retrying with backoff (see error)`;
+    if (again) this.log?.debug(fields, line);
+    else
+      this.log?.warn(
+        { ...fields, code: err.code, ...(err.errno === undefined ? {} : { errno: err.errno }) },
+        line,
+      );
   }
 
   private refused(fields: object, r: Refusal): void {

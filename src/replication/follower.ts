@@ -41,6 +41,7 @@ import { Freshness } from './freshness.js';
 import { adoptHistory } from './history-check.js';
 import { checkBatchSeqs } from './batch-check.js';
 import { FollowerStateLog } from './follower-state-log.js';
+import { LocalDiskError, localFailureOf } from './local-failure.js';
 import { PullBackoff, UNMET_BACKOFF_MAX_MS } from './pull-backoff.js';
 import { ResyncExactness } from './resync-exactness.js';
 import { loadSnapshot } from './snapshot-load.js';
@@ -82,6 +83,8 @@ export interface FollowerOptions {
   untilContact?: number;
   /** resyncMarker is the file that keeps a resync's exactSeq until the replica reaches it (in the replica's directory). */
   resyncMarker?: string;
+  /** dir is the replica store's directory: a failure of its disk names it (local-failure.ts). */
+  dir?: string;
   log?: Logger;
 }
 
@@ -96,6 +99,8 @@ export interface FollowerPosition {
   contactAt: number;
   /** caughtUpAt is the latest time at which the replica provably held all the leader had. */
   caughtUpAt: number;
+  /** localError is the code of this replica's own disk's failure that stopped it following (local-failure.ts), until a resync or a pull succeeds. */
+  localError: string | undefined;
 }
 
 /** Follower runs the replication loop of one replica store. */
@@ -108,6 +113,8 @@ export class Follower {
   private readonly backoff = new PullBackoff();
   private leaderSeq = 0;
   private lastError = '';
+  /** localError: the code of the own-disk failure that last stopped it following (undefined once a resync or a pull succeeds; kept while a resync is tried again). */
+  private localError: string | undefined;
   private contactAt = 0;
   /** freshness proves how recent the replica is (caughtUpAt). */
   private readonly freshness = new Freshness();
@@ -257,12 +264,16 @@ export class Follower {
           this.freshness.reached(applied);
           this.setState(applied < this.leaderSeq ? 'catching-up' : 'streaming');
         }
+        this.localError = undefined;
         this.publish(applied);
         this.answered = true;
         this.backoff.reset();
-      } catch (err) {
+      } catch (thrown) {
         if (this.isStopped()) return;
         this.counters.errors++;
+        // This replica's own disk (applying, loading, saving), not its leader: said so (local-failure.ts).
+        const err = (await localFailureOf(thrown, this.o.dir)) ?? thrown;
+        if (this.isStopped()) return;
         this.lastError = (err as Error).message;
         // A failed resync (mustResync still set) waits out the backoff like any other failure.
         if (!mustResync && this.mustRebuild()) {
@@ -274,6 +285,8 @@ export class Follower {
           continue;
         }
         this.answered = false;
+        // /cluster says it as the replica's own disk's failure, not a lost leader (lag.ts).
+        this.localError = err instanceof LocalDiskError ? err.code : undefined;
         this.setState('disconnected', err);
         this.publish(this.safeAck());
         await this.backoff.wait(this.contactAt === 0 ? UNMET_BACKOFF_MAX_MS : undefined);
@@ -303,9 +316,10 @@ export class Follower {
       },
     });
     if (feed === undefined) return 'not-fed';
-    const failure = await feed.ended;
-    if (failure === undefined || this.isStopped()) return 'ended';
+    const ended = await feed.ended;
+    if (ended === undefined || this.isStopped()) return 'ended';
     this.counters.errors++;
+    const failure = (await localFailureOf(ended, this.o.dir)) ?? ended;
     this.lastError = failure.message;
     this.o.log?.error(
       { source: this.o.source.describe, ack: store.lastSeq(), err: failure.message },
@@ -325,6 +339,7 @@ export class Follower {
     this.leaderSeq = Math.max(leaderSeq, applied);
     this.freshness.answered(this.contactAt, this.leaderSeq, applied);
     this.setState(applied < this.leaderSeq ? 'catching-up' : 'streaming');
+    this.localError = undefined;
     this.publish(applied);
   }
 
@@ -367,6 +382,7 @@ export class Follower {
       state: this.state,
       contactAt: this.contactAt,
       caughtUpAt: this.freshness.caughtUpAt,
+      localError: this.localError,
     });
   }
 
@@ -397,6 +413,11 @@ export class Follower {
       },
       'replica rebuilt from a leader snapshot; pulling the log from its seq (exact from exactSeq on)',
     );
+    // Its disk took the whole snapshot: no longer `disk-failed` (lag.ts), its ack still the 0 of the load.
+    if (this.localError !== undefined) {
+      this.localError = undefined;
+      this.publish(this.published);
+    }
   }
 
   /**

@@ -7,7 +7,11 @@
  * leader answered within `pull_wait_ms + CONTACT_GRACE_MS` (a long poll answers within
  * `pull_wait_ms`; a pull that hangs longer is a lost leader even before its timeout fires).
  * Otherwise the replica is `disconnected` (or `starting` / `resyncing`, or `held`: a promotion
- * stopped it following), with the time since its last contact.
+ * stopped it following), with the time since its last contact; or `disk-failed`, with the code of
+ * the failure (`localError`: DISK_FULL, DISK_IO_ERROR, READ_ONLY_FS, ...), when what stopped it
+ * was its own disk (local-failure.ts), not its leader, from that failure until a resync or a pull
+ * succeeds, resync attempts included. Such a replica showed `disconnected`, and an operator went
+ * to the leader's machine while the replica's own disk was full.
  *
  * Proof of freshness: the follower publishes `caughtUpAt`, the latest time at which one of its
  * pulls was answered with a leader seq it has applied (the leader reads its seq as it answers, so
@@ -18,11 +22,14 @@
 import {
   FOLLOWER_STATES,
   type FollowerState,
+  type LocalErrorCode,
+  localErrorOf,
   type Positions,
   SLOT_CAUGHT_UP_AT,
   SLOT_CONTACT_AT,
   SLOT_LAST_SEQ,
   SLOT_LEADER_SEQ,
+  SLOT_LOCAL_ERROR,
   SLOT_STATE,
 } from './positions.js';
 
@@ -42,10 +49,12 @@ export type ReplicaLag =
     }
   | {
       known: false;
-      state: Exclude<FollowerState, 'streaming' | 'catching-up'>;
+      state: Exclude<FollowerState, 'streaming' | 'catching-up'> | 'disk-failed';
       ackedSeq: number;
       /** lastContactMsAgo is undefined when the leader never answered since this replica started. */
       lastContactMsAgo: number | undefined;
+      /** localError is the code of the replica's own disk's failure; set exactly when state is `disk-failed`. */
+      localError?: LocalErrorCode;
     };
 
 /**
@@ -64,8 +73,20 @@ export function replicaLag(
   const lastContactMsAgo = contactAt === 0 ? undefined : Math.max(0, now - contactAt);
   const state = FOLLOWER_STATES[p.get(index, SLOT_STATE)] ?? 'starting';
   const following = state === 'streaming' || state === 'catching-up';
-  if (!following || lastContactMsAgo === undefined || lastContactMsAgo > pullWaitMs + CONTACT_GRACE_MS)
+  if (!following || lastContactMsAgo === undefined || lastContactMsAgo > pullWaitMs + CONTACT_GRACE_MS) {
+    // Its own disk stopped it (the follower went `disconnected` with it): said as such, and still
+    // while it tries a resync again (`resyncing`; the follower keeps the code until a resync or a
+    // pull succeeds): a replica whose every resync fails on its full disk showed a bare
+    // `resyncing` for the whole of each attempt, `disk-failed` only in the backoff between two
+    // (test/unit/resync-disk-full-shown.test.ts). Its leader's view tells an attempt's progress.
+    const localError =
+      state === 'disconnected' || state === 'resyncing'
+        ? localErrorOf(p.get(index, SLOT_LOCAL_ERROR))
+        : undefined;
+    if (localError !== undefined)
+      return { known: false, state: 'disk-failed', ackedSeq, lastContactMsAgo, localError };
     return { known: false, state: following ? 'disconnected' : state, ackedSeq, lastContactMsAgo };
+  }
   const leaderSeq = liveLeaderSeq ?? p.get(index, SLOT_LEADER_SEQ);
   const caughtUpAt = p.get(index, SLOT_CAUGHT_UP_AT);
   const lagMs =
@@ -87,6 +108,10 @@ export function replicaLag(
 /** lagHeader formats X-Distkv-Lag: seqs behind when known, else the state and the time since the last contact. */
 export function lagHeader(lag: ReplicaLag): string {
   if (lag.known) return String(lag.lagSeqs);
+  if (lag.localError !== undefined)
+    return lag.lastContactMsAgo === undefined
+      ? `${lag.state}; local-error=${lag.localError}; no-contact`
+      : `${lag.state}; local-error=${lag.localError}; last-contact-ms=${lag.lastContactMsAgo}`;
   return lag.lastContactMsAgo === undefined
     ? `${lag.state}; no-contact`
     : `${lag.state}; last-contact-ms=${lag.lastContactMsAgo}`;
@@ -99,6 +124,8 @@ export function provablyWithin(lag: ReplicaLag, maxLagMs: number): boolean {
 
 /** describeLag explains, for a REPLICA_STALE message, why a replica cannot prove it is fresh enough. */
 export function describeLag(lag: ReplicaLag): string {
+  if (!lag.known && lag.localError !== undefined)
+    return `its own disk failed (${lag.localError}): it cannot apply what its leader sends (its log and /stats lastError say why)`;
   if (!lag.known)
     return lag.lastContactMsAgo === undefined
       ? `it is ${lag.state} and has not reached its leader since it started`

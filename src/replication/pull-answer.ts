@@ -5,7 +5,8 @@
  *
  * A replica of another history (its `history` id is not the leader's: history-check.ts) at a
  * position above 0 answers the fork 0, before anything its (epoch, after) says. A replica's record
- * ladder (record-ladder.ts, its first pull after a (re)connect) with a crc other than the leader's
+ * ladder (record-ladder.ts, its first pull after a (re)connect; INVALID_ARGUMENT when it is not of
+ * the shape a replica sends) with a crc other than the leader's
  * record's at its seq answers the ladder's fork: within the fork its epoch gives, if it gives one
  * (a STALE_LEADER refusal comes first). An (epoch, after)
  * off the leader's history answers its `fork` (epochs.ts), and so does a
@@ -20,7 +21,7 @@ import { DistkvError } from '../errors.js';
 import type { StoreReplication } from '../storage/store-replication.js';
 import { checkPullEpoch, cutAtEpoch, type ShardEpochs } from './epochs.js';
 import { historyFork } from './history-check.js';
-import { leaderLadderFork, type LadderEntry } from './record-ladder.js';
+import { ladderFault, ladderShapeFault, leaderLadderFork, type LadderEntry } from './record-ladder.js';
 import type { StopWakes } from '../util/stop-wakes.js';
 
 /** PullAnswer is what a pull gets: records after the ack (WAL framing), or `gone` (resync), or a `fork`. */
@@ -68,6 +69,11 @@ export interface PullLeader {
 
 /** answerPull answers pull `p` from `leader` (see above). */
 export async function answerPull(leader: PullLeader, p: PullRequest): Promise<PullAnswer> {
+  // Each entry of a ladder may be a read of an older segment of the leader's log, and pulls need no
+  // token: only the shape a replica sends is read (at most 2 + log2(after) entries), as the route
+  // checks it first (parseLadder); a ladder that reached here another way is refused the same.
+  const shapeFault = p.ladder === undefined ? undefined : ladderShapeFault(p.ladder, p.after);
+  if (shapeFault !== undefined) throw ladderFault(p.after, shapeFault);
   const first = leader.store();
   const stopping = (): boolean => leader.end?.ended === true;
   const history = first.history === undefined ? {} : { history: first.history };

@@ -11,23 +11,25 @@
  * acknowledged ones. So on its first pull after each start or failed pull, the replica sends the
  * crcs of some of its own records, and the leader compares them with its own:
  *
- *   ladder := entry ("," entry)*        at most MAX_LADDER_ENTRIES entries, seqs strictly descending
+ *   ladder := entry ("," entry)*        seqs: some of ladderSeqs(after), in its (descending) order
  *   entry  := seq ":" crc               seq: decimal, 1 ≤ seq ≤ the pull's `after`; crc: 1-8 hex digits
  *
- * The seqs are `after`, `after-1`, `after-2`, `after-4`, ... down to 1 (`ladderSeqs`); the crc of
+ * The seqs are `after`, `after-1`, `after-2`, `after-4`, ... down to 1 (`ladderSeqs`: at most
+ * 2 + log2(after) of them; a ladder of any other shape is refused, `ladderShapeFault`); the crc of
  * each is the record's stored crc32c, the first u32 of its WAL framing (wal-format.ts: it covers
  * len, type, seq, key and value, so two records with the same crc at a seq are taken for the same).
  * A seq whose record the replica's log no longer holds (compacted, or a replica rebuilt from a
  * snapshot, which holds none at its seq) is left out; a replica holding none sends no ladder.
  *
  * The leader (`ladderFork`) compares each entry whose seq its own log holds (at most its last seq,
- * not compacted). If one differs, the fork is the highest matching entry below the lowest differing
- * one (0 if none): every record above it may be foreign, and the replica saves them to a divergence
- * file and resyncs. The fork is exact to within the ladder's step there (a fork at most twice as far
- * below the replica's position as the true one): the divergence file may hold records the leader
- * also has, never lacks one it does not. Entries the leader lacks decide nothing: a ladder whose
- * known entries all match is not a fork, even above the leader's last seq (a leader that started
- * behind its replica keeps that replica's records: src/server/behind-leaders.ts).
+ * not compacted), from the lowest up, and stops at the first that differs. If one differs, the fork
+ * is the highest matching entry below the lowest differing one (0 if none): every record above it
+ * may be foreign, and the replica saves them to a divergence file and resyncs. The fork is exact to
+ * within the ladder's step there (a fork at most twice as far below the replica's position as the
+ * true one): the divergence file may hold records the leader also has, never lacks one it does not.
+ * Entries the leader lacks decide nothing: a ladder whose known entries all match is not a fork,
+ * even above the leader's last seq (a leader that started behind its replica keeps that replica's
+ * records: src/server/behind-leaders.ts).
  *
  * Later pulls send none: while connected the replica follows the leader's log exactly, and a
  * leader's restart, which is where two logs part, breaks the connection.
@@ -91,26 +93,54 @@ export function encodeLadder(ladder: readonly LadderEntry[]): string {
 
 const ENTRY = /^([1-9][0-9]{0,15}):([0-9a-f]{1,8})$/;
 
-/** parseLadder reads a pull's `ladder` parameter for a pull at `after`; throws INVALID_ARGUMENT naming it when it is not one. */
+/**
+ * ladderShapeFault says why `ladder` is not one a replica at `after` sends (buildLadder: a subset of
+ * `ladderSeqs(after)`, in its order), undefined when it is one. So a ladder holds at most
+ * 2 + log2(after) entries, strictly descending, at most `after`, at the seqs a replica's ladder has:
+ * whoever sends one (pulls need no token) makes the leader read at most those records of its log
+ * (docs/failover.md, "What a ladder costs the leader").
+ */
+export function ladderShapeFault(ladder: readonly LadderEntry[], after: number): string | undefined {
+  const rungs = ladderSeqs(after);
+  if (ladder.length > rungs.length)
+    return `${String(ladder.length)} entries, more than the ${String(rungs.length)} of a replica at ${String(after)}`;
+  let above = after + 1;
+  let r = 0;
+  for (const e of ladder) {
+    if (e.seq > after) return `seq ${String(e.seq)} above after`;
+    if (e.seq >= above) return `seq ${String(e.seq)} not below the one before it (${String(above)})`;
+    while (r < rungs.length && rungs[r]! > e.seq) r++;
+    if (rungs[r] !== e.seq)
+      return `seq ${String(e.seq)} is not one of after, after-1, after-2, after-4, ..., 1`;
+    above = e.seq;
+  }
+  return undefined;
+}
+
+/** ladderFault is the INVALID_ARGUMENT (400) a pull's ladder that is not one is refused with, saying `why`. */
+export function ladderFault(after: number, why: string, text?: string): DistkvError {
+  return new DistkvError(
+    'INVALID_ARGUMENT',
+    `ladder must be SEQ:CRCHEX entries at seqs after, after-1, after-2, after-4, ..., 1, descending, after = ${String(after)}: ${why}${text === undefined ? '' : `, got ${JSON.stringify(text.slice(0, 64))}`}`,
+  );
+}
+
+/** parseLadder reads a pull's `ladder` parameter for a pull at `after`; throws INVALID_ARGUMENT naming it when it is not one a replica sends (ladderShapeFault). */
 export function parseLadder(text: string, after: number): LadderEntry[] {
-  const bad = (why: string): DistkvError =>
-    new DistkvError(
-      'INVALID_ARGUMENT',
-      `ladder must be up to ${String(MAX_LADDER_ENTRIES)} SEQ:CRCHEX entries, seqs descending from at most after (${String(after)}): ${why}, got ${JSON.stringify(text.slice(0, 64))}`,
-    );
+  const bad = (why: string): DistkvError => ladderFault(after, why, text);
   if (text.length > MAX_LADDER_CHARS) throw bad(`${String(text.length)} characters`);
   const parts = text.split(',');
   if (parts.length > MAX_LADDER_ENTRIES) throw bad(`${String(parts.length)} entries`);
   const ladder: LadderEntry[] = [];
-  let above = after + 1;
   for (const part of parts) {
     const m = ENTRY.exec(part);
     if (m === null) throw bad(`entry ${JSON.stringify(part.slice(0, 32))}`);
     const seq = Number(m[1]);
-    if (!Number.isSafeInteger(seq) || seq >= above) throw bad(`seq ${m[1]!} out of order`);
+    if (!Number.isSafeInteger(seq)) throw bad(`seq ${m[1]!} out of range`);
     ladder.push({ seq, crc: Number.parseInt(m[2]!, 16) });
-    above = seq;
   }
+  const fault = ladderShapeFault(ladder, after);
+  if (fault !== undefined) throw bad(fault);
   return ladder;
 }
 
@@ -118,26 +148,28 @@ export function parseLadder(text: string, after: number): LadderEntry[] {
  * ladderFork is the fork a leader answers a replica's `ladder` with (see above): `leaderCrc(seq)` is
  * the crc of the leader's record at seq, undefined when its log does not hold it. Only entries at
  * or below `bound` count (the fork the replica's epoch gives, when it gives one: the records above
- * it are known to differ already). Undefined: no entry the leader holds differs.
+ * it are known to differ already). Undefined: no entry the leader holds differs. `ladder` is in a
+ * replica's order (seqs descending: ladderShapeFault).
+ *
+ * The entries are compared from the lowest up: the first that differs is the lowest differing
+ * one, and the last match before it the highest matching one below it, so the entries above it
+ * are not read (each may be a read of an older segment of the leader's log).
  */
 export function ladderFork(
   ladder: readonly LadderEntry[],
   leaderCrc: (seq: number) => number | undefined,
   bound = Number.POSITIVE_INFINITY,
 ): number | undefined {
-  let lowestDiffering: number | undefined;
-  const matched: number[] = [];
-  for (const e of ladder) {
-    if (e.seq > bound) continue;
+  let fork = 0;
+  for (let i = ladder.length - 1; i >= 0; i--) {
+    const e = ladder[i]!;
+    if (e.seq > bound) break;
     const crc = leaderCrc(e.seq);
     if (crc === undefined) continue;
-    if (crc === e.crc) matched.push(e.seq);
-    else if (lowestDiffering === undefined || e.seq < lowestDiffering) lowestDiffering = e.seq;
+    if (crc !== e.crc) return fork;
+    fork = e.seq;
   }
-  if (lowestDiffering === undefined) return undefined;
-  let fork = 0;
-  for (const seq of matched) if (seq < lowestDiffering && seq > fork) fork = seq;
-  return fork;
+  return undefined;
 }
 
 /** leaderLadderFork is ladderFork against leader log `log`, whose last seq is `lastSeq`. */

@@ -14,8 +14,8 @@ import type { Logger } from 'pino';
 import { DistkvError } from '../errors.js';
 import type { Store, StoreEntry as ScanEntry } from '../storage/store.js';
 import type { Fork, StoreSpec } from '../worker/messages.js';
-import { countDiverged, saveFork, trySaveFork } from './diverged-file.js';
-import { epochsOf, ownMapFork } from './epochs.js';
+import { countDiverged, removeUnfinishedSaves, saveFork, trySaveFork } from './diverged-file.js';
+import { epochsOf, followsFork, ownMapFork } from './epochs.js';
 import {
   FOLLOWER_STATES,
   type FollowerState,
@@ -24,6 +24,7 @@ import {
   SLOT_CONTACT_AT,
   SLOT_LAST_SEQ,
   SLOT_LEADER_SEQ,
+  SLOT_LOCAL_ERROR,
   SLOT_STATE,
 } from './positions.js';
 import { Follower } from './follower.js';
@@ -84,8 +85,9 @@ export class ReplicationHost {
     this.leaders = new WorkerLeaders(stores, positions, log);
   }
 
-  /** start wires every leader and starts every replica's follower. */
+  /** start removes the divergence saves a stopped process left unfinished, wires every leader and starts every replica's follower. */
   start(): void {
+    for (const h of this.stores.values()) removeUnfinishedSaves(h.spec.dir, this.log);
     for (const [index, h] of this.stores) if (h.spec.role === 'leader') this.leaders.open(index, h);
     for (const [index, h] of this.stores)
       if (h.spec.role === 'replica') {
@@ -131,7 +133,15 @@ export class ReplicationHost {
       return;
     }
     const r = h.store.replication;
-    if (fork === undefined || r === undefined || r.lastSeq() <= fork.seq) {
+    // A replica whose pull was told of this fork first (409 DIVERGED) saved its records, resynced
+    // and follows the new leader by now: above the fork it holds that leader's records, which the
+    // map's fork, arriving after, must neither save nor rebuild (followsFork).
+    if (
+      fork === undefined ||
+      r === undefined ||
+      r.lastSeq() <= fork.seq ||
+      followsFork(epochsOf(spec), fork.epoch, r.epoch, r.lastSeq())
+    ) {
       this.startFollower(index, h);
       return;
     }
@@ -214,6 +224,7 @@ export class ReplicationHost {
     this.positions.set(index, SLOT_CONTACT_AT, 0);
     this.positions.set(index, SLOT_CAUGHT_UP_AT, 0);
     this.positions.set(index, SLOT_LEADER_SEQ, 0);
+    this.positions.set(index, SLOT_LOCAL_ERROR, 0);
   }
 
   /** setFollowerState publishes replica `index`'s state while no follower of its own does. */
@@ -284,11 +295,7 @@ export class ReplicationHost {
           await saveFork(h.spec, replica, fork, epoch ?? h.spec.epoch ?? 0, this.log);
       },
       publish: (p) => {
-        this.positions.set(index, SLOT_LAST_SEQ, p.ack);
-        this.positions.set(index, SLOT_LEADER_SEQ, p.leaderSeq);
-        this.positions.set(index, SLOT_CAUGHT_UP_AT, p.caughtUpAt);
-        this.positions.set(index, SLOT_CONTACT_AT, p.contactAt);
-        this.setFollowerState(index, p.state);
+        this.positions.publishFollower(index, p);
         if (p.contactAt > 0) this.heard.add(index);
         localLeader()?.ack(h.spec.node, p.ack);
       },
@@ -296,6 +303,7 @@ export class ReplicationHost {
       pullWaitMs: r.pullWaitMs,
       ...(untilContact === undefined ? {} : { untilContact }),
       resyncMarker: marker,
+      dir: h.spec.dir,
       resyncFirst: forked !== undefined || aside,
       ...(heldThrough === undefined ? {} : { heldThrough }),
       ...(log === undefined ? {} : { log }),

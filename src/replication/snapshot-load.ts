@@ -74,25 +74,38 @@ export async function loadSnapshot(snapshot: SnapshotStream, to: SnapshotTarget)
   let outside = 0;
   let example: Uint8Array | undefined;
   const slots = snapshot.slots;
-  // One chunk is written while the next one is read.
-  let writing: Promise<void> = Promise.resolve();
-  for await (const chunk of snapshot.chunks) {
-    const ours =
-      slots === undefined
-        ? chunk
-        : chunk.filter((e) => {
-            const slot = slotOfBytes(e.key);
-            if (slot >= slots.first && slot <= slots.last) return true;
-            outside++;
-            example ??= e.key;
-            return false;
-          });
+  // One chunk is written while the next one is read. Its write's failure is caught at once and
+  // thrown at the next await of it (`written`): left unhandled until the next chunk came, a
+  // failed write (ENOSPC) was an unhandled rejection, which ends a shard worker's thread
+  // (workers/shard-worker.ts lets only lmdb-js's "Commit failed" through).
+  //
+  // No way out of the load leaves that write running: a stream that fails while it is in flight
+  // (the leader's body cut) throws only once it has settled, its outcome dropped (the stream's
+  // error is the news). Thrown at once, the follower's next attempt rebuilt the same store (it
+  // clears and refills it) under the write still going into it.
+  let writing: Promise<WriteOutcome> = Promise.resolve(undefined);
+  try {
+    for await (const chunk of snapshot.chunks) {
+      const ours =
+        slots === undefined
+          ? chunk
+          : chunk.filter((e) => {
+              const slot = slotOfBytes(e.key);
+              if (slot >= slots.first && slot <= slots.last) return true;
+              outside++;
+              example ??= e.key;
+              return false;
+            });
+      written(await writing);
+      checkRunning(to);
+      if (ours.length > 0) writing = caught(fresh.loadSnapshotChunk(ours, snapshot.seq));
+      keys += ours.length;
+    }
+  } catch (err) {
     await writing;
-    checkRunning(to);
-    if (ours.length > 0) writing = fresh.loadSnapshotChunk(ours, snapshot.seq);
-    keys += ours.length;
+    throw err;
   }
-  await writing;
+  written(await writing);
   if (outside > 0 && slots !== undefined)
     to.log?.warn(
       { source: to.source?.describe, outside, first: slots.first, last: slots.last },
@@ -111,6 +124,22 @@ export async function loadSnapshot(snapshot: SnapshotStream, to: SnapshotTarget)
   const store = await to.reopen();
   if (snapshot.epoch !== undefined) store.epoch = snapshot.epoch;
   return { store, exactSeq, loaded, keys, outside };
+}
+
+/** WriteOutcome is how a chunk's write ended: undefined, written; else the error it failed with. */
+type WriteOutcome = { failed: unknown } | undefined;
+
+/** caught handles `write`'s rejection at once: it resolves to the write's outcome, never rejects. */
+function caught(write: Promise<void>): Promise<WriteOutcome> {
+  return write.then(
+    () => undefined,
+    (err: unknown) => ({ failed: err }),
+  );
+}
+
+/** written throws the error of a chunk's write that failed. */
+function written(outcome: WriteOutcome): void {
+  if (outcome !== undefined) throw outcome.failed;
 }
 
 /** checkRunning throws when the follower of `to` stopped. */

@@ -1,10 +1,12 @@
 /**
  * The commands that applications and Redis libraries send beyond distkv's first set (session
  * stores, caches, rate limiters, job locks; docs/resp.md): older forms of SET, in-place string
- * edits, absolute expiries, KEYS, RANDOMKEY, TIME, MEMORY USAGE, and the flush commands it refuses. Arity, flags and key positions
+ * edits, absolute expiries, KEYS, RANDOMKEY, TIME, MEMORY USAGE, RESET (client pools send it before they
+ * hand a connection on), and the flush commands it refuses. Arity, flags and key positions
  * are redis-server 7's, so COMMAND describes them as cluster clients expect.
  */
 import { ALL_KEYS, type CommandSpec, NO_KEYS, ONE_KEY, spec } from './command-spec.js';
+import { reset } from './commands-connection.js';
 import * as edits from './commands-edits.js';
 import * as expiry from './commands-expiry.js';
 import * as keys from './commands-keys.js';
@@ -92,6 +94,19 @@ export const COMPAT_COMMANDS: readonly CommandSpec[] = [
     'Adds a float to a value.',
     edits.incrbyfloat,
   ),
+  {
+    ...spec(
+      'reset',
+      1,
+      'noscript loading stale fast no_auth allow_busy',
+      NO_KEYS,
+      'connection',
+      "Resets the connection's state (as a new connection's).",
+      reset,
+      true,
+    ),
+    categories: ['@fast', '@connection'],
+  },
   spec('time', 1, 'loading stale fast', NO_KEYS, 'server', "Returns the server's time.", time),
   spec('randomkey', 1, 'readonly', NO_KEYS, 'generic', 'Returns a random key this node serves.', randomkey),
   spec('unlink', -2, 'write fast', ALL_KEYS, 'generic', 'Deletes one or more keys (as DEL).', strings.del),

@@ -1,5 +1,6 @@
 /**
- * Cluster commands: CLUSTER SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT, HELP.
+ * Cluster commands: CLUSTER SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT, HELP. Their config epochs
+ * and replication offsets: cluster-figures.ts.
  *
  * distkv's topology in Redis Cluster's terms: every node of the config is a cluster node at its
  * RESP address, with id nodeIdOf(address); a node that leads shards is a master owning their slot
@@ -47,6 +48,9 @@ import { nodeIdOf, redisEndpoint, type RespEndpoint, respEndpointOf } from './re
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
 import { unknownSubcommand } from './unknown-command.js';
+import { configEpochOf, currentEpoch, offsetOf } from './cluster-figures.js';
+import { answeredStats } from './store-stats.js';
+import type { StoreStatsReport } from '../worker/messages.js';
 
 /** ClusterNode is one node of the topology as cluster commands describe it. */
 interface ClusterNode {
@@ -209,11 +213,31 @@ function servedEntries(
   });
 }
 
-function shardsReply(c: RespConnection, w: RespWriter): void {
+/**
+ * shardsLater answers CLUSTER SHARDS once this process's stores have given their stats: a leader
+ * store's word on its replicas' acks is what the offsets of replicas elsewhere are
+ * (cluster-figures.ts). A worker that does not give them (restarting, or silent for
+ * STATS_WAIT_MS: store-stats.ts `answeredStats`) leaves its own stores' replicas at the offsets
+ * known without them; the other workers' figures stay.
+ */
+function shardsLater(c: RespConnection): void {
+  const p = c.queue.later(c.proto, () => undefined);
+  answeredStats(c)
+    .catch((): StoreStatsReport[] => [])
+    .then((stats) => {
+      c.queue.completeWith(p, (w) => {
+        shardsReply(c, w, stats);
+      });
+    }, NO_OP);
+}
+
+const NO_OP = (): void => undefined;
+
+function shardsReply(c: RespConnection, w: RespWriter, stats: readonly StoreStatsReport[]): void {
   const refused = refusedOf(c);
   const entries = servedEntries(shardEntries(clusterNodes(c)), refused);
   w.array(entries.length);
-  for (const { master: m, replicas, ranges } of entries) {
+  for (const { master: m, replicas, ranges, shards } of entries) {
     w.stringMap([
       [
         'slots',
@@ -236,7 +260,7 @@ function shardsReply(c: RespConnection, w: RespWriter): void {
               ['ip', n.endpoint.host],
               ['endpoint', n.endpoint.host],
               ['role', n === m ? 'master' : 'replica'],
-              ['replication-offset', 0],
+              ['replication-offset', offsetOf(c, n.address, shards, stats)],
               ['health', n.down ? 'failed' : 'online'],
             ]);
         },
@@ -248,6 +272,7 @@ function shardsReply(c: RespConnection, w: RespWriter): void {
 function nodesText(c: RespConnection): string {
   const me = c.ctx.listener.address;
   const refused = refusedOf(c);
+  const shards = c.ctx.liveShards();
   return clusterNodes(c)
     .map((n) => {
       const flags = `${n.address === me ? 'myself,' : ''}${n.led.length > 0 || n.master === undefined ? 'master' : 'slave'}${n.down ? ',fail' : ''}`;
@@ -257,7 +282,8 @@ function nodesText(c: RespConnection): string {
       );
       const ep = `${redisEndpoint(n.endpoint)}@${n.endpoint.port + 10000}`;
       const link = n.down ? 'disconnected' : 'connected';
-      return [n.id, ep, flags, master, '0', '0', '1', link, ...ranges].join(' ');
+      const epoch = configEpochOf(c, n.led, n.master, shards);
+      return [n.id, ep, flags, master, '0', '0', String(epoch), link, ...ranges].join(' ');
     })
     .join('\n')
     .concat('\n');
@@ -265,12 +291,14 @@ function nodesText(c: RespConnection): string {
 
 function infoText(c: RespConnection): string {
   const nodes = clusterNodes(c);
+  const shards = c.ctx.liveShards();
+  const me = nodes.find((n) => n.address === c.ctx.listener.address);
   const down = downOf(c);
   const refused = refusedOf(c);
   const assigned = 16384 - slotCount(refused);
   const failed = slotCount(
     rangesOf(
-      c.ctx.liveShards().filter((s) => down.has(s.address)),
+      shards.filter((s) => down.has(s.address)),
       refused,
     ),
   );
@@ -283,8 +311,9 @@ function infoText(c: RespConnection): string {
     `cluster_slots_fail:${failed}`,
     `cluster_known_nodes:${nodes.length}`,
     `cluster_size:${nodes.filter((n) => n.led.length > 0).length}`,
-    'cluster_current_epoch:1',
-    'cluster_my_epoch:1',
+    `cluster_current_epoch:${currentEpoch(c, shards)}`,
+    // A replica's is its master's, as Redis reports it.
+    `cluster_my_epoch:${me === undefined ? 0 : configEpochOf(c, me.led, me.master, shards)}`,
     '',
   ].join('\r\n');
 }
@@ -307,9 +336,13 @@ const ARITY: Record<string, number> = {
 
 /** cluster: the CLUSTER command family. */
 export function cluster(c: RespConnection, args: Buffer[]): void {
-  const w = c.queue.now(c.proto);
   const sub = args[1]!.toString('latin1').toLowerCase();
   const arity = ARITY[sub];
+  if (sub === 'shards' && args.length === arity) {
+    shardsLater(c);
+    return;
+  }
+  const w = c.queue.now(c.proto);
   if (arity === undefined) {
     w.errorBytes(unknownSubcommand(args[1]!, 'CLUSTER'));
     return;
@@ -321,9 +354,6 @@ export function cluster(c: RespConnection, args: Buffer[]): void {
   switch (sub) {
     case 'slots':
       slots(c, w);
-      return;
-    case 'shards':
-      shardsReply(c, w);
       return;
     case 'nodes':
       w.verbatim(nodesText(c));

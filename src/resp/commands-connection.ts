@@ -1,6 +1,6 @@
 /**
  * Connection and handshake commands: what clients send when they connect (PING, ECHO, HELLO,
- * AUTH, SELECT, CONFIG GET, QUIT; CLIENT is commands-client.ts) and the cluster session flags (READONLY, READWRITE,
+ * AUTH, SELECT, CONFIG GET, QUIT, RESET; CLIENT is commands-client.ts) and the cluster session flags (READONLY, READWRITE,
  * ASKING). AUTH checks the node token (`server.token`): while one is set, a connection must
  * authenticate (AUTH or HELLO ... AUTH) before any other command.
  */
@@ -61,6 +61,24 @@ export function echo(c: RespConnection, args: Buffer[]): void {
 export function quit(c: RespConnection): void {
   c.queue.now(c.proto).ok();
   c.quit();
+}
+
+/**
+ * reset: RESET, as Redis 6.2+ (`+RESET`): the connection's state back to a new connection's, for
+ * the state a distkv connection has (resp-session.ts): a MULTI discarded, READWRITE, CLIENT REPLY
+ * ON (before the reply, so `+RESET` is written after OFF; after SKIP it is the muted reply, as
+ * redis-server 7.0 mutes it), RESP2, no name, and not authenticated while a
+ * token is set (AUTH again, as Redis deauthenticates). SELECT, ASKING, TRACKING and subscriptions
+ * keep no state here. The seqs WAIT waits for are kept, as Redis keeps the client's write offset.
+ */
+export function reset(c: RespConnection): void {
+  c.inMulti = undefined;
+  c.readonly = false;
+  c.queue.replyModeAtReset();
+  c.proto = 2;
+  c.name = '';
+  c.authenticated = c.ctx.config.server.token === '';
+  c.queue.now(c.proto).simple('RESET');
 }
 
 /** auth: AUTH password | AUTH username password (the user is `default`). */

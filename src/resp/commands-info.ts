@@ -14,17 +14,29 @@
  * stores are opening: RespContext.loading) INFO answers without asking the stores, with `loading:1`
  * in the persistence section and no keyspace lines, as Redis while it loads its dataset. The
  * replication section's link to the master is down while the peer check finds it down or while a
- * replica store here does not follow it, and a master's `connected_slaves` counts the replicas that
- * follow it (replica-links.ts).
+ * replica store here does not follow it, and a master lists each replica connected to it on a
+ * `slaveN:` line with its state (`online`, or `wait_bgsave` / `send_bulk` while it resyncs from a
+ * snapshot), offset and lag, `connected_slaves` counting the lines; a replica whose link is down
+ * (disconnected, held, its own disk failed) is not listed, as in Redis (replica-links.ts).
+ *
+ * Bounds: the stats round and each page of the expiry census wait at most STATS_WAIT_MS for a
+ * worker (store-stats.ts, keyspace-expiries.ts); when a worker does not answer within it, INFO
+ * answers -TRYAGAIN, as DBSIZE does. Not without the expiry figures: Redis always writes
+ * `expires` and `avg_ttl` on a `db0` line, and the clients that parse INFO (redis-py's
+ * `parse_info`, monitoring exporters) read them as numbers; leaving them out is a line Redis never
+ * writes, and writing 0 says no key expires. Not without the keyspace section either: a section
+ * without `db0` says the node holds no keys. A TRYAGAIN is a reply a client retries, and the
+ * connection's later replies go out at once.
  */
 import { arch, platform } from 'node:os';
 import { masterOf } from './commands-cluster.js';
 import { SERVER_VERSION } from './commands-connection.js';
-import { countKeys, storeStats } from './commands-keyspace.js';
+import { countKeys } from './commands-keyspace.js';
+import { statsWithin } from './store-stats.js';
 import { disputedServed, readableServed } from './served-stores.js';
 import type { ExpiryCount } from './keyspace-expiries.js';
 import { replicaLag } from '../replication/lag.js';
-import { followingReplicas, type LedShard, masterLink } from './replica-links.js';
+import { knownReplicas, type LedShard, masterLink, type ReplicaLink } from './replica-links.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
 import type { ReplayProgressOfNode } from '../server/start-progress.js';
@@ -52,12 +64,12 @@ function infoFor(c: RespConnection, p: Pending, all: boolean, wanted: Set<string
   // (the persistence section says `loading:1`).
   const loading = c.ctx.loading?.() === true;
   const census = !loading && (all || wanted.has('keyspace'));
+  // Only the sections of STATS_SECTIONS ask the workers: `INFO server` answered TRYAGAIN for a
+  // worker silent for STATS_WAIT_MS though it reads nothing of theirs.
+  const asks = !loading && (all || STATS_SECTIONS.some((name) => wanted.has(name)));
   const { readable, heldSlots } = loading ? NOT_OPEN : readableServed(c);
   // One stats round gives the keys and the leaders' word on their replicas' pulls.
-  Promise.all([
-    loading ? [] : c.ctx.pool.callAll({ type: 'stats' }).then(storeStats),
-    census ? c.ctx.expiries.count(readable) : NO_EXPIRIES,
-  ]).then(
+  Promise.all([asks ? statsWithin(c) : [], census ? c.ctx.expiries.count(readable) : NO_EXPIRIES]).then(
     ([stats, expiries]) => {
       const keys = countKeys(stats, readable);
       const sections = infoSections(c, { keys, expiries, heldSlots }, stats).filter(
@@ -75,6 +87,12 @@ function infoFor(c: RespConnection, p: Pending, all: boolean, wanted: Set<string
     },
   );
 }
+
+/**
+ * STATS_SECTIONS are the sections that read the stores' stats: used_memory (their memory),
+ * the replicas' offsets and lags (a leader store's word on pulls from other processes) and the keys.
+ */
+const STATS_SECTIONS = ['memory', 'replication', 'keyspace'];
 
 const NO_EXPIRIES: ExpiryCount = { expires: 0, avgTtlMs: 0 };
 const NOT_OPEN: ReturnType<typeof readableServed> = { readable: [], heldSlots: 0 };
@@ -100,11 +118,12 @@ function infoSections(
   const master = led.length > 0 ? undefined : masterOf(listener.address, shards);
   const down = c.ctx.downNodes?.() ?? new Set<string>();
   const pullWaitMs = config.replication.pull_wait_ms;
-  const replicas = followingReplicas(ledShards(c, led), down, c.ctx.pool.positions, stats, pullWaitMs);
+  const ledHere = ledShards(c, led);
+  const replicas = knownReplicas(ledHere, down, c.ctx.pool.positions, stats, pullWaitMs, c.ctx.leaderView);
   const mem = process.memoryUsage();
   const replication =
     master === undefined
-      ? ['role:master', `connected_slaves:${replicas.length}`]
+      ? masterLines(c, ledHere, replicas)
       : (() => {
           const [host, port] = splitHostPort(master);
           const mine = plan.stores.filter(
@@ -113,8 +132,8 @@ function infoSections(
               x.role === 'replica' &&
               shards.some((s) => s.idx === x.shard.idx && s.address === master),
           );
-          const st = mine[0];
-          const ack = st === undefined ? 0 : c.ctx.pool.lastSeq(st.index);
+          // Its acks summed over that master's shards it replicates: the offset the master lists it at.
+          const ack = mine.reduce((n, x) => n + c.ctx.pool.lastSeq(x.index), 0);
           const link = masterLink(
             down.has(master),
             mine.map((x) => replicaLag(c.ctx.pool.positions, x.index, undefined, pullWaitMs)),
@@ -237,12 +256,41 @@ function storesMemory(stats: readonly StoreStatsReport[]): number {
   return stats.reduce((n, s) => n + (typeof s.stats.memBytes === 'number' ? s.stats.memBytes : 0), 0);
 }
 
+/**
+ * masterLines are a master's replication section: `connected_slaves`, a `slaveN:` line per replica
+ * connected to it (ip and RESP port, its state, offset and lag: replica-links.ts), and
+ * `master_repl_offset`, the seqs of the leader stores it has here summed (a master leading several
+ * shards has one log per shard; the sum moves with every write and a replica of all of them is
+ * at this offset once it holds them all).
+ */
+function masterLines(
+  c: RespConnection,
+  led: readonly LedShard[],
+  replicas: readonly ReplicaLink[],
+): string[] {
+  const offset = c.ctx.config.server.resp_port_offset;
+  const seqs = led.reduce(
+    (n, s) => n + (s.leaderStore === undefined ? 0 : c.ctx.pool.lastSeq(s.leaderStore)),
+    0,
+  );
+  return [
+    'role:master',
+    `connected_slaves:${replicas.length}`,
+    ...replicas.map((r, i) => {
+      const [host, port] = splitHostPort(r.address);
+      return `slave${i}:ip=${host},port=${port + offset},state=${r.state},offset=${r.offset},lag=${r.lagSeconds}`;
+    }),
+    `master_repl_offset:${seqs}`,
+  ];
+}
+
 /** ledShards are the shards `led` (led by this listener's node) with their leader stores here. */
 function ledShards(c: RespConnection, led: readonly ShardInfo[]): LedShard[] {
   const { plan, listener } = c.ctx;
   const storeOf = (node: string, idx: number): number | undefined =>
     plan.stores.find((x) => x.node === node && x.shard.idx === idx)?.index;
   return led.map((s) => ({
+    idx: s.idx,
     leaderStore: storeOf(listener.address, s.idx),
     replicas: s.replicas,
     localReplicaStore: (r: string) => storeOf(r, s.idx),

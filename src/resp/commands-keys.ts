@@ -11,6 +11,7 @@
  * once, and deleting key by key could stop half-way (a shard restarting, a full disk) with no way
  * for the client to tell, so they answer an error rather than delete part of the data.
  */
+import { HARD_MAX_KEY_BYTES } from '../config/schema.js';
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
 import { globMatch, literalPrefix } from './glob.js';
 import { servedStores, unreadableAt } from './served-stores.js';
@@ -58,9 +59,15 @@ async function matchingKeys(
 /** keys: KEYS pattern (the matching keys this node serves; an error past KEYS_LIMIT). */
 export function keys(c: RespConnection, args: Buffer[]): void {
   const pattern = args[1]!.toString('latin1');
+  const prefix = Buffer.from(literalPrefix(pattern), 'latin1');
+  // A prefix longer than any key matches none (as SCAN's, commands-keyspace.ts).
+  if (prefix.length > HARD_MAX_KEY_BYTES) {
+    c.queue.now(c.proto).array(0);
+    return;
+  }
   const p = c.queue.later(c.proto, () => undefined);
   c.readAtHead(p, () => {
-    if (!unreadableAt(c, p, 'KEYS', Buffer.from(literalPrefix(pattern), 'latin1'))) scanFor(c, p, pattern);
+    if (!unreadableAt(c, p, 'KEYS', prefix)) scanFor(c, p, pattern);
   });
 }
 

@@ -6,6 +6,7 @@
  * batches, so they start once the connection's earlier replies are complete (readAtHead): a
  * write pipelined before them is durable, hence in the store, when they read.
  */
+import { HARD_MAX_KEY_BYTES } from '../config/schema.js';
 import { globMatch, literalPrefix } from './glob.js';
 import type { LocalTarget } from './key-route.js';
 import type { Pending } from './reply-queue.js';
@@ -13,7 +14,8 @@ import { END_CURSOR, parseCursor, type ScanPosition } from './scan-cursors.js';
 import type { RespConnection } from './resp-connection.js';
 import type { RespWriter } from './resp-format.js';
 import { type ServedStore, servedShards, servedStores, unreadableAt } from './served-stores.js';
-import type { FromWorker, StoreStatsReport } from '../worker/messages.js';
+import type { StoreStatsReport } from '../worker/messages.js';
+import { statsWithin } from './store-stats.js';
 import { entryBytes, SCAN_PAGE_BYTES } from '../storage/store.js';
 import { parseInt64 } from '../worker/read-modify-write.js';
 
@@ -67,6 +69,14 @@ export function scan(c: RespConnection, args: Buffer[]): void {
     writePage(c.queue.now(c.proto), '0', []);
     return;
   }
+  const prefix = Buffer.from(pattern === undefined ? '' : literalPrefix(pattern), 'latin1');
+  // No key is longer than HARD_MAX_KEY_BYTES (whatever max_key_bytes is now: lowered, it keeps
+  // longer keys written before), so neither is a prefix of one: the scan is complete at once (the
+  // stores cannot seek to a key past LMDB's own limit, and answered TRYAGAIN with it).
+  if (prefix.length > HARD_MAX_KEY_BYTES) {
+    writePage(c.queue.now(c.proto), '0', []);
+    return;
+  }
   // A position names a shard, not a place in this list: the list changes when a failover moves a
   // leader here or away (or with READONLY), and a place in it then named another store, whose
   // keys the scan skipped or repeated. The scan resumes at the first shard served from there on.
@@ -80,7 +90,6 @@ export function scan(c: RespConnection, args: Buffer[]): void {
     return;
   }
   const from = served[at]!.shard === pos.shard ? pos.after : undefined;
-  const prefix = Buffer.from(pattern === undefined ? '' : literalPrefix(pattern), 'latin1');
   const page: ScanPage = { served, prefix, count, pattern, read: 0, bytes: 0, keys: [] };
   // Once the replies before it are complete, so a page sees the writes sent before the SCAN.
   c.readAtHead(p, () => {
@@ -165,12 +174,7 @@ export async function keyCount(
   c: RespConnection,
   stores: readonly LocalTarget[] = servedStores(c),
 ): Promise<number> {
-  return countKeys(storeStats(await c.ctx.pool.callAll({ type: 'stats' })), stores);
-}
-
-/** storeStats are the stores' entries of a stats round's results. */
-export function storeStats(results: readonly FromWorker[]): StoreStatsReport[] {
-  return results.flatMap((r) => (r.type === 'stats-result' ? r.stores : []));
+  return countKeys(await statsWithin(c), stores);
 }
 
 /** countKeys sums the `keys` of `stores` in `stats`. */

@@ -9,7 +9,7 @@
  * command sent inside it is refused as Redis refuses a command when queuing it (not executed,
  * naming the command), and EXEC then discards the transaction with Redis's EXECABORT; an EXEC
  * with nothing sent since MULTI answers an empty array, as Redis does. DISCARD leaves it (`+OK`),
- * QUIT still closes the connection, and a MULTI inside one gets Redis's nesting error. A client
+ * QUIT still closes the connection, RESET leaves the transaction (commands-connection.ts), and a MULTI inside one gets Redis's nesting error. A client
  * that got `+OK` for MULTI always ends with EXEC or DISCARD, so its connection leaves the state.
  * WATCH and UNWATCH stay unknown commands: a client that watches fails at WATCH, before MULTI.
  */
@@ -33,12 +33,12 @@ export function transactionCommand(c: RespConnection, args: Buffer[]): boolean {
 }
 
 /**
- * inTransaction answers a command sent after MULTI (`c.inMulti` set); false for QUIT, which runs as
- * usual.
+ * inTransaction answers a command sent after MULTI (`c.inMulti` set); false for QUIT and RESET,
+ * which run as usual (RESET leaves the transaction, as in Redis).
  */
 export function inTransaction(c: RespConnection, args: Buffer[]): boolean {
   const lower = args[0]!.toString('latin1').toLowerCase();
-  if (lower === 'quit') return false;
+  if (lower === 'quit' || lower === 'reset') return false;
   const w = c.queue.now(c.proto);
   if (lower === 'exec' && args.length === 1) {
     if (c.inMulti === 'empty') w.array(0);

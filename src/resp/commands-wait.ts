@@ -5,7 +5,14 @@
  * its own it waits for the current seq of each leader store this node serves (served-stores.ts).
  * Its waits reach the workers in slices (`waitAcks`), so the WAIT of a client that hung up ends
  * within a slice.
+ *
+ * A node that leads no shard and replicates some (a replica in CLUSTER NODES and INFO: masterOf)
+ * answers Redis's error for WAIT on a replica, before reading the arguments as Redis does: no write
+ * can be made there, so it has nothing to wait for (it answered 0, which reads as "no replica holds
+ * your writes"). A node that leads shards waits for those; one that leads none and replicates none
+ * (a master without slots) answers 0, as a Redis master without replicas.
  */
+import { masterOf } from './commands-cluster.js';
 import { servedStores } from './served-stores.js';
 import type { Pending } from './reply-queue.js';
 import type { RespConnection } from './resp-connection.js';
@@ -15,6 +22,9 @@ import { parseInt64 } from '../worker/read-modify-write.js';
 const NOT_INTEGER = 'ERR value is not an integer or out of range';
 /** UNBLOCKED is a WAIT's answer when CLIENT UNBLOCK id ERROR ended it (redis-server 7.0's words). */
 const UNBLOCKED = 'UNBLOCKED client unblocked via CLIENT UNBLOCK';
+/** ON_REPLICA is redis-server 7.0's answer to WAIT on a replica, word for word. */
+export const ON_REPLICA =
+  'ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.';
 /** MAX_WAIT_MS caps WAIT's timeout (0 = "forever" in Redis) to what a timer can hold. */
 const MAX_WAIT_MS = 2 ** 31 - 1;
 /** WAIT_SLICE_MS is the longest wait WAIT leaves with a worker at once (waitAcks). */
@@ -27,6 +37,12 @@ const WAIT_SLICE_MS = 1000;
  * It starts once the connection's earlier replies are complete, so the writes before it count.
  */
 export function wait(c: RespConnection, args: Buffer[]): void {
+  const address = c.ctx.listener.address;
+  const shards = c.ctx.liveShards();
+  if (!shards.some((s) => s.address === address) && masterOf(address, shards) !== undefined) {
+    c.queue.now(c.proto).error(ON_REPLICA);
+    return;
+  }
   const wanted = parseInt64(args[1]!.toString('latin1'));
   const given = parseInt64(args[2]!.toString('latin1'));
   if (wanted === undefined || given === undefined || given < 0n) {

@@ -16,9 +16,21 @@
  * during a walk share it. A walk of a page per store costs a message per store whatever the clock
  * says (on a loaded machine it can take 100 ms of waiting for a core), so a small node counts
  * every write sent before the INFO. One per RESP listener; owned by the main thread.
+ *
+ * Each page waits for its worker at most `pageWaitMs` (STATS_WAIT_MS, the stats round's bound,
+ * store-stats.ts): a worker alive but silent (its thread in a long synchronous step) held the
+ * census, hence INFO and every reply pipelined behind it on its connection, for as long as it
+ * stayed silent. The bound is per page, not per walk: a walk's time grows with the keys, and a
+ * bound on the whole walk would fail every INFO of a node of many keys whose workers all answer.
+ * A page not answered in time fails the census (its late answer is dropped; the next INFO walks
+ * again), and INFO answers -TRYAGAIN, as when the stats round times out (commands-info.ts says
+ * why it does not answer without the figures).
  */
+import type { CallResult } from '../server/worker-link.js';
 import type { WorkerPool } from '../server/worker-pool.js';
+import { within } from '../util/within.js';
 import type { LocalTarget } from './key-route.js';
+import { STATS_WAIT_MS } from './store-stats.js';
 
 /** CENSUS_PAGE_KEYS is how many keys one page of a census visits on a worker. */
 export const CENSUS_PAGE_KEYS = 1000;
@@ -56,12 +68,19 @@ interface Walked {
 export class KeyspaceExpiries {
   private readonly pool: Pick<WorkerPool, 'call' | 'lastSeq'>;
   private readonly clock: () => number;
+  /** pageWaitMs bounds the wait for one page's answer (see the design block). */
+  private readonly pageWaitMs: number;
   /** last is the newest census: reused while running, and for REUSE_FACTOR times its duration once done. */
   private last: Census | undefined;
 
-  constructor(pool: Pick<WorkerPool, 'call' | 'lastSeq'>, clock: () => number = Date.now) {
+  constructor(
+    pool: Pick<WorkerPool, 'call' | 'lastSeq'>,
+    clock: () => number = Date.now,
+    pageWaitMs = STATS_WAIT_MS,
+  ) {
     this.pool = pool;
     this.clock = clock;
+    this.pageWaitMs = pageWaitMs;
   }
 
   /** count resolves with the keys with an expiry in `stores` (a census reused, shared or walked now). */
@@ -115,12 +134,11 @@ export class KeyspaceExpiries {
       let after: Uint8Array | null = null;
       do {
         if (after !== null) paged = true;
-        const r = await this.pool.call(t.worker, {
-          type: 'expiry-census',
-          store: t.store,
-          after,
-          limit: CENSUS_PAGE_KEYS,
-        });
+        const r: CallResult = await within(
+          `the expiry census of store ${t.store}`,
+          this.pageWaitMs,
+          this.pool.call(t.worker, { type: 'expiry-census', store: t.store, after, limit: CENSUS_PAGE_KEYS }),
+        );
         if (r.type !== 'expiry-census-result')
           throw new Error(`expiry census of store ${t.store}: ${r.type}`);
         expires += r.count;

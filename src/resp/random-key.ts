@@ -23,6 +23,7 @@
  * -TRYAGAIN outright, as SCAN and KEYS (served-stores.ts, `heldAt`): the key drawn there could
  * be one a new leader has deleted.
  */
+import { HARD_MAX_KEY_BYTES } from '../config/schema.js';
 import { SCAN_PAGE_BYTES } from '../storage/store.js';
 import { disputedAt, heldAt, servedShards } from './served-stores.js';
 import type { LocalTarget } from './key-route.js';
@@ -104,8 +105,10 @@ interface Page {
 /** drawFrom draws a key of store `t` by descending its byte tree (see the design block). */
 async function drawFrom(c: RespConnection, t: LocalTarget, rand: () => number): Promise<Buffer | undefined> {
   let prefix: Buffer = Buffer.alloc(0);
-  // The prefix grows by a byte per step, and no key is longer than max_key_bytes.
-  for (let depth = 0; depth <= c.ctx.config.server.max_key_bytes; depth++) {
+  // The prefix grows by a byte per step, and no key is longer than HARD_MAX_KEY_BYTES, whatever
+  // max_key_bytes is now: lowered, it keeps the longer keys written before, and a draw bounded by
+  // it stopped halfway down such keys and answered nil from a store holding keys.
+  for (let depth = 0; depth <= HARD_MAX_KEY_BYTES; depth++) {
     const page = await read(c, t, prefix, undefined, RANDOM_PAGE_KEYS);
     if (!page.more || page.keys.length === 0) return page.keys[Math.floor(rand() * page.keys.length)];
     const after = Buffer.concat([prefix, Buffer.of(Math.floor(rand() * 256))]);

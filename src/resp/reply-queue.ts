@@ -124,6 +124,16 @@ export class ReplyQueue {
     else this.skipNext = !this.muted;
   }
 
+  /**
+   * replyModeAtReset applies RESET's CLIENT REPLY ON, as redis-server 7.0 does: OFF ends before
+   * RESET's reply (`+RESET` is written), but a SKIP given just before still mutes it, being RESET's
+   * own (unlike CLIENT REPLY ON, which is answered `+OK` after a SKIP). Call it before reserving
+   * RESET's reply.
+   */
+  replyModeAtReset(): void {
+    this.muted = false;
+  }
+
   /** takeMute reports whether the reply being reserved is muted (and uses up a SKIP). */
   private takeMute(): boolean {
     if (!this.skipNext) return this.muted;

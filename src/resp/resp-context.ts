@@ -12,6 +12,7 @@ import type { ListenerPlan, NodePlan } from '../server/node-plan.js';
 import type { SlotGate } from '../server/slot-gate.js';
 import type { WorkerPool } from '../server/worker-pool.js';
 import type { ClientPause } from './client-pause.js';
+import type { LeaderView } from '../http/replica-pulls.js';
 import type { KeyspaceExpiries } from './keyspace-expiries.js';
 import type { RespConnection } from './resp-connection.js';
 import type { ErrorCounts } from './resp-metrics.js';
@@ -30,6 +31,11 @@ export interface RespContext {
    */
   liveShards: () => readonly ShardInfo[];
   /**
+   * liveEpochs are the shards' epochs in the live map, by shard idx: the cluster commands' config
+   * epochs (cluster-figures.ts). Absent, every shard is at epoch 0 (the first map's).
+   */
+  liveEpochs?: () => ReadonlyMap<number, number>;
+  /**
    * downNodes lists the other nodes of the config that did not answer this node's last peer check
    * (src/server/peer-check.ts, `unreachable`): the cluster commands report them failed. Absent,
    * no node is reported down.
@@ -42,6 +48,12 @@ export interface RespContext {
    * clients ask for its keys. Absent, nothing is asked.
    */
   checkPeerSoon?: (address: string) => void;
+  /**
+   * leaderView is what this process's leaders heard of replica `replica` of shard `shard`: its pulls
+   * and snapshot streams (src/http/replica-pulls.ts), for INFO replication's replica states
+   * (replica-links.ts). Absent, no replica elsewhere is known to resync.
+   */
+  leaderView?: (shard: number, replica: string) => LeaderView;
   plan: NodePlan;
   pool: WorkerPool;
   log: Logger;

@@ -80,6 +80,15 @@ export function forkSeq(shard: LiveShard, known: number): number | undefined {
   return next === undefined ? undefined : next.firstSeq - 1;
 }
 
+/**
+ * MAX_MAP_VERSION is the highest version a map may carry (2^52). Every later map, a failover's or a
+ * restart's, takes the next version, so a map posted at 2^53 - 1 (the largest safe integer) left no
+ * successor: every failover was refused and a leader restarting after an unclean stop could not
+ * make its new epoch and did not start (test/e2e/hostile-internal-clients.test.ts). Below 2^52
+ * there are 2^52 successors left, more than any cluster makes.
+ */
+export const MAX_MAP_VERSION = 2 ** 52;
+
 /** LiveMap is the versioned map of shard leaders. */
 export interface LiveMap {
   version: number;
@@ -196,6 +205,10 @@ export function parseLiveMap(doc: unknown, config: readonly ShardInfo[]): LiveMa
   const d = (typeof doc === 'object' && doc !== null ? doc : {}) as { version?: unknown; shards?: unknown };
   if (typeof d.version !== 'number' || !Number.isSafeInteger(d.version) || d.version < 1)
     problems.push(`version must be an integer >= 1, got ${JSON.stringify(d.version)}`);
+  else if (d.version > MAX_MAP_VERSION)
+    problems.push(
+      `version must be at most ${MAX_MAP_VERSION} (2^52: every later map, a failover's or a restart's, takes the next one), got ${d.version}`,
+    );
   const shards: LiveShard[] = [];
   if (!Array.isArray(d.shards) || d.shards.length !== config.length) {
     problems.push(`shards must list the ${config.length} shards of the config`);

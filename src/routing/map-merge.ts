@@ -15,7 +15,7 @@ import { highestEpoch } from './epoch-numbers.js';
 import { checkSuccessor, type EpochStart, type LiveMap, type LiveShard, sameStart } from './live-map.js';
 
 /** sameShard tells whether two entries of one shard are equal. */
-function sameShard(a: LiveShard, b: LiveShard): boolean {
+export function sameShard(a: LiveShard, b: LiveShard): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 

@@ -78,7 +78,7 @@ function makeDataDir(dir: string): void {
     if (!isFile(dir)) return;
   } catch (err) {
     const code = errnoOf(err);
-    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw unwritable(dir, err);
+    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw dataDirUnwritable(dir, err);
   }
   // `dir` is a file, or lies under one.
   let file = dir;
@@ -121,15 +121,19 @@ const UNWRITABLE: Record<string, string> = {
 };
 
 /**
- * unwritable turns an error that means `dir` cannot be written (read-only file system, no
- * permission) into a ConfigError naming it and the reason; any other error is returned as it is.
+ * dataDirUnwritable turns an error that means data directory `dir` cannot be written (read-only
+ * file system, no permission, no space) into a ConfigError naming it, the reason and the fix; any
+ * other error is returned as it is. `file` names the file of it that could not be written, when it
+ * is not the directory itself (the RUNNING marker, src/server/run-marker.ts: with one block free,
+ * the LOCK took it and the marker's write failed with a bare ENOSPC naming nothing).
  */
-function unwritable(dir: string, err: unknown): unknown {
+export function dataDirUnwritable(dir: string, err: unknown, file?: string): unknown {
   const code = errnoOf(err);
   const reason = code === undefined ? undefined : UNWRITABLE[code];
   if (reason === undefined) return err;
+  const writing = file === undefined ? '' : ` (writing ${file})`;
   return new ConfigError('--data-dir (server.data_dir)', [
-    `the data directory ${dir} cannot be written: ${reason} (${code}): ` +
+    `the data directory ${dir} cannot be written${writing}: ${reason} (${code}): ` +
       (code === 'ENOSPC'
         ? 'free space on its disk, or give --data-dir a directory on another'
         : 'give --data-dir a directory distkv may write'),
@@ -330,7 +334,7 @@ export class DataDirLock {
       } catch {
         // never created
       }
-      throw unwritable(dir, err);
+      throw dataDirUnwritable(dir, err);
     }
     try {
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {

@@ -354,12 +354,20 @@ export class MapKeeper {
    * propose is `offer` for a map an operator publishes (`POST /_admin/map`): with a coordinator, the
    * map is stored there first (compare-and-swap), so every node adopts it from one place. A map
    * that moves a shard another failover claims here (`claimOf`; `by` names the proposer's) is
-   * refused with MAP_CHANGED: that failover decides, this one changed nothing.
+   * refused with MAP_CHANGED: that failover decides, this one changed nothing. What is checked is
+   * what the map would change here: without a coordinator the map this node would adopt (a merge
+   * keeps this node's newer entry for a shard the proposer's failover of another shard did not
+   * see change, but lets a change of leader beat restart epochs whatever their numbers:
+   * test/unit/failover-other-shard-map); with one, the map itself, where an entry older than this
+   * node's (a lower epoch) moves nothing (checkSuccessor refuses it). So another shard's failover
+   * that published first refuses it no more (docs/failover.md, "Who holds a shard").
    */
   async propose(doc: unknown, from: string, by?: string): Promise<boolean> {
     const map = parseLiveMap(doc, this.config.shards);
-    for (const s of map.shards) {
-      if (this.map.shards.find((p) => p.idx === s.idx)?.leader === s.leader) continue;
+    const merged = this.coordination === undefined;
+    for (const s of (merged ? this.adopted(map) : map).shards) {
+      const mine = this.map.shards.find((p) => p.idx === s.idx);
+      if (mine?.leader === s.leader || (!merged && mine !== undefined && s.epoch < mine.epoch)) continue;
       const claim = this.claimOf(s.idx);
       if (claim !== undefined && claim !== by)
         throw new DistkvError(
@@ -371,6 +379,18 @@ export class MapKeeper {
     if (map.version <= this.map.version) return false;
     checkSuccessor(this.map, map);
     return this.offer(await this.coordination.publish(map), from);
+  }
+
+  /**
+   * adopted is the map this node would hold after offering it `map` (no coordinator): this node's
+   * own when it would take nothing, `map` itself when it would refuse it (the offer says why).
+   */
+  private adopted(map: LiveMap): LiveMap {
+    try {
+      return adoption(this.map, map)?.map ?? this.map;
+    } catch {
+      return map;
+    }
   }
 
   /** settled resolves once the adoptions queued so far have ended (saved and applied, or failed). */

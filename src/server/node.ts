@@ -179,6 +179,8 @@ export class DistkvNode {
         log,
         config.coordination.cluster === '' ? shardMap.hash : config.coordination.cluster,
         () => this.peers.view(),
+        // Its first reconcile asks the peers for their etcd cluster before any campaign.
+        () => this.peers.checkAll(),
       );
       this.liveMap.coordinate(this.coordinator);
     }
@@ -215,6 +217,7 @@ export class DistkvNode {
       })),
       peers: this.peers,
       slotGate: this.peers.gate,
+      etcdCluster: () => this.coordinator?.etcdCluster(),
       proxy: options.proxy === true,
       startedAt: Date.now(),
       replicaPulls: new ReplicaPulls(),

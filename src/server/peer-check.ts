@@ -47,6 +47,10 @@
  * address: src/util/tls-failure.ts) is unreachable too, but up: it is logged as a refused map is,
  * naming what to check, and `untrusted` lists it for the start's warning (start-warnings.ts),
  * which said "no peer answered".
+ *
+ * An answer also names the etcd cluster the peer talks to (`coordination.etcd_cluster_id`), kept
+ * while it is silent and shown in `peers`: the coordinator compares it with its own
+ * (src/coordination/etcd-cluster-check.ts).
  */
 import type { Logger } from 'pino';
 import type { Agent } from 'undici';
@@ -64,6 +68,7 @@ import { fetchClusterDoc } from './cluster-doc-fetch.js';
 import { type TlsFailure, tlsFailureText } from '../util/tls-failure.js';
 import { refusalDue, refusedMapMessage, untrustedPeerMessage } from './peer-refusal.js';
 import { type PeerDispute, SlotGate } from './slot-gate.js';
+import { type EtcdIdentity, etcdOfDoc, etcdPendingOfDoc } from '../coordination/etcd-cluster-check.js';
 
 /**
  * PEER_CHECK_MS is how often peers are asked for their config hash and live map. It also bounds how
@@ -93,6 +98,11 @@ export interface PeerView {
   checked_ms_ago?: number;
   /** disputed_slots are the slots refused because of this peer (`first-last,...`), when any. */
   disputed_slots?: string;
+  /** etcd_cluster_id is the etcd cluster the peer last named (`[coordination]`), with its endpoints `etcd`. */
+  etcd_cluster_id?: string;
+  etcd?: readonly string[];
+  /** etcd_pending: the peer runs `[coordination]` and answers, but has not named its etcd cluster yet (it is starting). */
+  etcd_pending?: true;
 }
 
 /** Disagreement is the last answer of a peer that disagreed: its hash and its leader ranges. */
@@ -125,6 +135,10 @@ interface Peer {
   unread: { text: string; at: number } | undefined;
   /** tls is the TLS failure of this peer's last check, if it failed so. */
   tls: TlsFailure | undefined;
+  /** etcd is the etcd cluster the peer last named (kept while it is silent or names none). */
+  etcd: EtcdIdentity | undefined;
+  /** etcdPending: its last answer ran `[coordination]` without naming its etcd cluster, and none is known. */
+  etcdPending: boolean;
 }
 
 /** PeerCheck polls the other nodes of the config for their topology hash. */
@@ -184,6 +198,8 @@ export class PeerCheck {
       late: 0,
       unread: undefined,
       tls: undefined,
+      etcd: undefined,
+      etcdPending: false,
     }));
   }
 
@@ -271,6 +287,8 @@ export class PeerCheck {
         ...(p.version === undefined ? {} : { version: p.version }),
         ...(p.checkedAt === 0 ? {} : { checked_ms_ago: now - p.checkedAt }),
         ...(d === undefined || d.ranges.length === 0 ? {} : { disputed_slots: formatRanges(d.ranges) }),
+        ...(p.etcd === undefined ? {} : { etcd_cluster_id: p.etcd.id, etcd: p.etcd.etcd }),
+        ...(p.etcdPending && p.state !== 'unreachable' ? { etcd_pending: true as const } : {}),
       };
     });
   }
@@ -374,6 +392,8 @@ export class PeerCheck {
       if (answer.kind === 'silent' || answer.kind === 'unread') state = 'unreachable';
       else {
         const doc = answer.doc;
+        p.etcd = etcdOfDoc(doc) ?? p.etcd;
+        p.etcdPending = p.etcd === undefined && etcdPendingOfDoc(doc);
         version = answer.kind === 'agrees' ? this.mine : answer.version;
         state = answer.kind === 'agrees' ? 'agrees' : 'disagrees';
         theirs = state === 'agrees' ? undefined : { version, layout: layoutOfCluster(doc) };

@@ -25,6 +25,7 @@ export type RespSources = Pick<
   | 'log'
   | 'startedAt'
   | 'connections'
+  | 'replicaPulls'
 >;
 
 /** respListeners makes the RESP listeners of the node `n` hosts (not listening yet: RespListener.listen). */
@@ -34,6 +35,7 @@ export function respListeners(n: RespSources): RespListener[] {
     config: n.config,
     shardMap: n.shardMap,
     liveShards: () => n.liveMap.shards(),
+    liveEpochs: () => new Map(n.liveMap.current.shards.map((s) => [s.idx, s.epoch])),
     // The cluster commands report the peers that did not answer the last check as failed.
     downNodes: () =>
       new Set(
@@ -46,6 +48,9 @@ export function respListeners(n: RespSources): RespListener[] {
     checkPeerSoon: (address: string) => {
       n.peers.checkSoon(address);
     },
+    // INFO replication: a replica elsewhere that loads a snapshot is listed as resyncing.
+    leaderView: (shard: number, replica: string) =>
+      n.replicaPulls.view(shard, replica, undefined, n.config.replication.pull_wait_ms),
     leaderWithoutLease: (role: 'leader' | 'replica', idx: number) => n.liveMap.leaderWithoutLease(role, idx),
     readsHeld: (role: 'leader' | 'replica', idx: number) => readsHeld(n.liveMap, role, idx),
     behindError: (idx: number) => n.liveMap.behindError(idx),

@@ -4,7 +4,8 @@
  *
  * On disk: `<data_dir>/RUNNING`, one line of JSON naming the run: `{"pid":…,"durability":"interval"}`.
  * It is written durably (src/util/durable-file.ts) once the data directory's lock is held and
- * before any store opens, and removed durably once every store has closed (its final flush and
+ * before any store opens (a start that cannot write it fails naming the file and the fix: free
+ * space, or another data directory; its temporary file removed), and removed durably once every store has closed (its final flush and
  * sync). Found at start, it says the run it names ended without that close: a kill, a crash or a
  * power cut. A data directory without it was closed by its last run, or is new.
  *
@@ -24,6 +25,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Durability } from '../config/schema.js';
 import { removeFileDurably, replaceFileDurably } from '../util/durable-file.js';
+import { dataDirUnwritable } from './data-dir-lock.js';
 
 /** RUNNING_FILE is the marker's file name inside the data directory. */
 export const RUNNING_FILE = 'RUNNING';
@@ -51,7 +53,12 @@ export class RunMarker {
     const lastRun = existsSync(file) ? readRun(file) : undefined;
     const m = new RunMarker(file, lastRun);
     const named = m.lossy && lastRun !== undefined ? lastRun.durability : durability;
-    replaceFileDurably(file, `${JSON.stringify({ pid: process.pid, durability: named })}\n`);
+    try {
+      replaceFileDurably(file, `${JSON.stringify({ pid: process.pid, durability: named })}\n`);
+    } catch (err) {
+      // A full disk (the LOCK took its last block), a read-only one: name the file and the fix.
+      throw dataDirUnwritable(dataDir, err, file);
+    }
     return m;
   }
 

@@ -16,7 +16,14 @@
 import type { Logger } from 'pino';
 import type { WireError } from '../errors.js';
 import type { StoreSpec } from '../worker/messages.js';
-import { Positions, SLOT_LAST_SEQ, SLOT_LAST_WRITE_SEQ } from '../replication/positions.js';
+import {
+  type LocalErrorCode,
+  localErrorOf,
+  Positions,
+  SLOT_LAST_SEQ,
+  SLOT_LAST_WRITE_SEQ,
+  SLOT_STORE_ERROR,
+} from '../replication/positions.js';
 import type { OnPullRefused } from '../replication/source.js';
 import type { OpCode } from '../worker/op-format.js';
 import { type ReplayProgressOfNode, replayProgressOf } from './start-progress.js';
@@ -62,6 +69,14 @@ export class WorkerPool {
   /** storeFailure returns why a store could not open, or undefined when it is open (or not started). */
   storeFailure(store: number): WireError | undefined {
     return this.failures.get(store);
+  }
+
+  /**
+   * storeError returns the code of what refuses every write to open store `store` (its directory
+   * lost: STORE_DIR_LOST), as its worker published it (positions.ts SLOT_STORE_ERROR), or undefined.
+   */
+  storeError(store: number): LocalErrorCode | undefined {
+    return localErrorOf(this.positions.get(store, SLOT_STORE_ERROR));
   }
 
   /** start spawns every worker and waits until all stores are open. */

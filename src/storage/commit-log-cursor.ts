@@ -9,12 +9,12 @@
  */
 import { CorruptionError } from '../errors.js';
 import { decodeFrameHeader, FRAME_HEADER_BYTES, FRAME_RECORDS } from './commit-log-format.js';
-import { type LogSegment, pointBefore } from './commit-log-index.js';
+import { INDEX_EVERY_BYTES, type LogSegment, pointBefore } from './commit-log-index.js';
 import type { Vfs } from './vfs.js';
-import { decodeRecord } from './wal-format.js';
+import { newRecordView, viewRecord } from './wal-format.js';
 import type { TailResult } from './wal-tail.js';
 
-/** WINDOW_BYTES is the least a segment read reads at once. */
+/** WINDOW_BYTES is the most a segment read reads at once unless a frame is larger. */
 export const WINDOW_BYTES = 1024 * 1024;
 
 /** StoreCursor reads one store's records from the log's segments. Used only on the log's worker thread. */
@@ -45,6 +45,10 @@ export class StoreCursor {
     let start = pointBefore(range, want);
     const p = this.position;
     if (p?.no === seg.no && p.seq <= want && p.offset > start.offset) start = p;
+    // What the answer needs: up to an index point's distance to the wanted frame, then about
+    // `maxBytes`. A small read (a record ladder's: record-ladder.ts, one record) read a whole
+    // window of 1 MiB, and most of its time went there (docs/performance.md, "Session 68").
+    const windowBytes = Math.min(WINDOW_BYTES, INDEX_EVERY_BYTES + maxBytes);
     const file = this.vfs.openRead(seg.path);
     try {
       let window: Buffer = Buffer.alloc(0);
@@ -52,7 +56,7 @@ export class StoreCursor {
       /** at returns the window holding bytes [offset, offset + n), reading a new one if need be. */
       const at = (offset: number, n: number): Buffer => {
         if (offset < windowAt || offset + n > windowAt + window.length) {
-          window = file.readAt(offset, Math.max(n, WINDOW_BYTES));
+          window = file.readAt(offset, Math.max(n, windowBytes));
           windowAt = offset;
           if (window.length < n)
             throw new CorruptionError(seg.path, offset, 'the segment ends inside a frame');
@@ -60,6 +64,7 @@ export class StoreCursor {
         return window;
       };
       const parts: Buffer[] = [];
+      const view = newRecordView();
       let size = 0;
       let offset = start.offset;
       let seq = start.seq;
@@ -77,11 +82,16 @@ export class StoreCursor {
           frameAt = offset;
           let from = -1;
           for (let r = offset + FRAME_HEADER_BYTES; r < end;) {
-            const rec = decodeRecord(b, r - windowAt);
-            if (typeof rec === 'string') throw new CorruptionError(seg.path, r, rec);
-            if (rec.seq > after && from < 0) from = r;
-            seq = rec.seq + 1;
-            r += rec.size;
+            // Every record's checksum is checked, the stepped-over ones too: it is what guards
+            // its length, and a damaged length stepped over unchecked jumped past the rest of the
+            // frame, answering later records as the next ones (test/unit/commit-log-cursor-review).
+            const damage = viewRecord(b, r - windowAt, view);
+            if (damage !== undefined) throw new CorruptionError(seg.path, r, damage);
+            if (view.end + windowAt > end)
+              throw new CorruptionError(seg.path, r, 'a record runs past the end of its frame');
+            if (from < 0 && view.seq > after) from = r;
+            seq = view.seq + 1;
+            r = view.end + windowAt;
           }
           if (from >= 0) {
             parts.push(b.subarray(from - windowAt, end - windowAt));

@@ -10,9 +10,13 @@
  *    charged per store rather than per file since a compaction takes every run);
  *  - idle: no write for `idleMs`: the store first flushes its active memtable (`flushIdle`), then
  *    its runs are compacted, so after a bulk of writes the data reaches LMDB (and the memtable's
- *    memory is freed) within about idleMs + one flush + one compaction.
- * A failed compaction is retried after a capped exponential delay (backoff.ts) and logged once
- * per state change (first failure, then recovery), never once per attempt.
+ *    memory is freed) within about idleMs + one flush + one compaction. The check is armed when
+ *    a write lands in the memtable (`landed`) or the runs change, never for a store that holds
+ *    nothing outside LMDB (an idle node runs no timers for its empty stores).
+ * A failed compaction is retried after a capped exponential delay (backoff.ts) and logged as
+ * it starts failing (its cause, an LMDB commit's said by its errno, without a stack), then at most
+ * every 30 s with the count while it keeps failing, and once when it succeeds again
+ * (src/util/repeat-log.ts), never once per attempt.
  *
  * It also holds flushes back (`holdFlushes`, the flush queue's backpressure): while a compaction
  * drains runs over `max_runs`, and, while compactions keep failing, once runs reach
@@ -23,7 +27,9 @@
  * Owned by one store on its worker thread; `compact` does the work and is never run twice at once.
  */
 import type { Logger } from 'pino';
-import { Backoff } from './backoff.js';
+import { REMINDER_MS, type RepeatEvent, RepeatLog, runSummary } from '../util/repeat-log.js';
+import { Backoff, BACKOFF_MAX_MS } from './backoff.js';
+import { commitFailureText } from './lmdb-env.js';
 
 /** IDLE_COMPACT_MS: runs are compacted into LMDB once no write has arrived for this long. */
 export const IDLE_COMPACT_MS = 5000;
@@ -77,6 +83,8 @@ export interface SchedulerOptions {
   idleMs: number;
   retryMinMs?: number | undefined;
   retryMaxMs?: number | undefined;
+  /** reminderMs is the interval between two lines of a lasting failure (REMINDER_MS; tests shorten it). */
+  reminderMs?: number | undefined;
   dir: string;
   log?: Logger | undefined;
   /** runs reports the current number of runs and the entries they hold. */
@@ -93,6 +101,8 @@ export interface SchedulerOptions {
 export class CompactionScheduler {
   private readonly o: SchedulerOptions;
   private readonly backoff: Backoff;
+  /** failureLog tells of a run of failed compactions: its start, reminders, its end. */
+  private readonly failureLog: RepeatLog;
   /** running is the compaction in progress or waiting for this thread's gate, if any. */
   running: Promise<void> | undefined;
   /** timer is a pending check: the backoff retry, or the idle check. */
@@ -109,6 +119,12 @@ export class CompactionScheduler {
   constructor(o: SchedulerOptions) {
     this.o = o;
     this.backoff = new Backoff(o.retryMinMs, o.retryMaxMs);
+    this.failureLog = new RepeatLog(
+      (e) => {
+        this.say(e);
+      },
+      o.reminderMs === undefined ? {} : { reminderMs: o.reminderMs },
+    );
     this.runsChanged();
   }
 
@@ -118,14 +134,23 @@ export class CompactionScheduler {
   }
 
   /**
-   * wrote records a write (it postpones the idle trigger, and arms it after a quiet spell). It is
-   * called before the write reaches the memtable, so the timer is armed whatever the store holds
-   * now: armIdle arms nothing for an empty store, and a lone write into one (fresh, or just
-   * emptied by an idle compaction) stayed in the memtable until another write came.
+   * wrote records a write as it is accepted (it postpones the idle trigger). The write reaches the
+   * memtable only once durable, so this arms nothing: `landed` does.
    */
   wrote(): void {
     this.lastWriteAt = performance.now();
-    if (this.timer === undefined && !this.closed) this.setTimer(this.o.idleMs + 1);
+  }
+
+  /**
+   * landed records that a write reached the active memtable, and arms the idle check if none is
+   * pending. Every other change to what the store holds (a flush, a compaction) arms it through
+   * runsChanged; a write into an empty store is the one that must arm it here. Armed in `wrote`
+   * instead, the check ran on a store still empty when the write took longer than idleMs to land
+   * (a loaded disk or event loop), found nothing to do and armed nothing more: the write stayed in
+   * the memtable and the log until another write came (test/unit/idle-flush-lone-write).
+   */
+  landed(): void {
+    this.armIdle();
   }
 
   /** readPassed records that a read probed `runs` runs that did not answer it. */
@@ -186,12 +211,20 @@ export class CompactionScheduler {
     return undefined;
   }
 
-  /** armIdle schedules a check for when the store will have been idle for idleMs. */
+  /**
+   * armIdle schedules a check for when the store will have been idle for idleMs, unless one is
+   * pending or the store holds nothing outside LMDB (an idle, empty store keeps no timer).
+   */
   private armIdle(): void {
     if (this.timer !== undefined || this.closed) return;
     if (this.o.runs().count === 0 && this.o.memtableEmpty()) return;
-    const wait = Math.max(0, this.lastWriteAt + this.o.idleMs - performance.now());
-    this.setTimer(wait + 1);
+    // Once the idle moment has passed, the check ran and could not act (its flush refused while
+    // an earlier one is unflushed, its compaction running or gated): the next try is a whole
+    // window later, not at once, which re-armed every 1 ms for as long as that lasted
+    // (test/unit/compaction-scheduler-rearm). A flush or compaction that ends calls runsChanged,
+    // which checks at once.
+    const wait = this.lastWriteAt + this.o.idleMs - performance.now();
+    this.setTimer(wait > 0 ? wait + 1 : this.o.idleMs);
   }
 
   private setTimer(ms: number): void {
@@ -220,14 +253,12 @@ export class CompactionScheduler {
       .then((ran) => {
         if (!ran) return;
         this.counts[reason]++;
-        if (this.backoff.succeeded()) this.o.log?.info({ dir: this.o.dir }, 'compaction succeeded again');
+        this.backoff.succeeded();
+        this.failureLog.succeeded();
       })
-      .catch((err: unknown) => {
-        if (this.backoff.failed(err as Error))
-          this.o.log?.error(
-            { err: (err as Error).message, dir: this.o.dir },
-            'compaction failed; retrying with backoff (logged again only when it succeeds)',
-          );
+      .catch(async (err: unknown) => {
+        this.backoff.failed(err as Error);
+        this.failureLog.failed(await commitFailureText(err));
       })
       .finally(() => {
         this.running = undefined;
@@ -236,5 +267,31 @@ export class CompactionScheduler {
         if (this.backoff.failing) this.setTimer(this.backoff.delayMs());
         else this.runsChanged();
       });
+  }
+
+  /** say writes a line of failureLog: what failed and why, what happens meanwhile, when it recovered. */
+  private say(e: RepeatEvent): void {
+    const log = this.o.log;
+    if (log === undefined) return;
+    const dir = this.o.dir;
+    if (e.kind === 'started') {
+      log.error(
+        { err: e.cause, dir },
+        `compaction failed (${e.cause}); retrying with backoff, up to ${Math.round((this.o.retryMaxMs ?? BACKOFF_MAX_MS) / 1000)} s apart. The runs and the commit log keep the data meanwhile; writes are refused once the runs reach ${FAILING_RUNS_FACTOR} × max_runs. A reminder every ${(this.o.reminderMs ?? REMINDER_MS) / 1000} s, a line when it succeeds again`,
+      );
+      return;
+    }
+    const fields = { dir, failures: e.failures, since_ms: Math.round(e.sinceMs) };
+    if (e.kind === 'changed')
+      log.error(
+        { err: e.cause, ...fields },
+        `compaction now fails with ${e.cause} (before: ${e.before}; ${runSummary(e.failures, e.sinceMs)} so far)`,
+      );
+    else if (e.kind === 'reminder')
+      log.error(
+        { err: e.cause, ...fields },
+        `compaction still failing (${runSummary(e.failures, e.sinceMs)}; the last: ${e.cause})`,
+      );
+    else log.info(fields, `compaction succeeded again, after ${runSummary(e.failures, e.sinceMs)}`);
   }
 }

@@ -10,12 +10,43 @@
  * most one a minute per cause (then with `more`, the count since: src/util/log-throttle.ts);
  * anything else written to `console.error` goes on as before. It is installed once per thread (the
  * shard worker's, as its stores are created: src/worker/worker-stores.ts).
+ *
+ * LMDB's C code prints a line of its own to stderr when a page write fails (mdb.c, before it
+ * returns the errno: `fprintf(stderr, "Write error: %s position %u, size %u", ...)`) with no
+ * newline, so the next line written to the same terminal or file (the log, when stdout and stderr
+ * go to one place) was glued to it. lmdb-js has no option to silence it (the call is unconditional
+ * in its copy of mdb.c). That write leaves its details in the error lmdb-js then reports ("No space
+ * left on device: Attempting to write page at position ..."), and only that path does (a short
+ * write is an EIO without them): for such an error a newline goes to stderr at once
+ * (`endNativeLine`), so LMDB's line ends there and the next starts on its own line.
  */
+import { writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { LogThrottle } from '../util/log-throttle.js';
 
 /** ROUTED marks a thread's console whose errors are routed already. */
 const ROUTED = Symbol.for('distkv.lmdb-console-routed');
+
+/** NATIVE_LINE matches the detail LMDB adds to an error it printed a "Write error" line for (see above). */
+const NATIVE_LINE = /: Attempting to write page at position /;
+
+/**
+ * causeOf is an lmdb-js error's message without the native detail (its page's position and sizes,
+ * different for every failed write): the cause its lines are throttled by and name.
+ */
+function causeOf(err: Error): string {
+  const at = err.message.search(NATIVE_LINE);
+  return at < 0 ? err.message : err.message.slice(0, at);
+}
+
+/** endNativeLine ends LMDB's unterminated stderr line: one newline, written at once on fd 2. */
+function endNativeLine(): void {
+  try {
+    writeSync(2, '\n');
+  } catch {
+    // stderr closed: nothing was shown either.
+  }
+}
 
 /** fromLmdb tells whether `err` was made by lmdb-js (its stack runs through its package). */
 function fromLmdb(err: Error): boolean {
@@ -31,13 +62,14 @@ export function routeLmdbConsoleErrors(log: Logger): void {
   // Compaction retries a failed commit with backoff: one line a minute per cause, as its own log.
   const lines = new LogThrottle<Error>((err, more) => {
     const code = (err as Error & { code?: unknown }).code;
+    const cause = causeOf(err);
     log.error(
       {
         err: err.message,
         ...(typeof code === 'number' ? { errno: code } : {}),
         ...(more > 0 ? { more } : {}),
       },
-      `LMDB could not write a commit (${err.message}): the disk is full or failing. Compaction retries it (writes may get 507 DISK_FULL meanwhile); free space on the file system, or check dmesg for I/O errors. Nothing acknowledged is lost: the runs and the commit log keep what LMDB did not take`,
+      `LMDB could not write a commit (${cause}): the disk is full or failing. Compaction retries it (writes may get 507 DISK_FULL meanwhile); free space on the file system, or check dmesg for I/O errors. Nothing acknowledged is lost: the runs and the commit log keep what LMDB did not take`,
     );
   });
   console.error = (...args: unknown[]): void => {
@@ -46,6 +78,7 @@ export function routeLmdbConsoleErrors(log: Logger): void {
       original(...args);
       return;
     }
-    lines.note(err.message, err);
+    if (NATIVE_LINE.test(err.message)) endNativeLine();
+    lines.note(causeOf(err), err);
   };
 }

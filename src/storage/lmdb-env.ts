@@ -3,6 +3,7 @@
  * `data.mdb` with a `data` database (binary keys and values) and a `meta` database (small numbers).
  */
 import { mkdirSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import { dirError } from './dir-errors.js';
@@ -59,17 +60,72 @@ export function dbStats(db: Database<Buffer, Uint8Array>): { keys: number; bytes
   return { keys: s.entryCount ?? 0, bytes: pages * (s.pageSize ?? 4096) };
 }
 
+/** LMDB_COMMIT_FAILED is the message of the error lmdb-js rejects a failed commit's writes with (lmdb/write.js). */
+const LMDB_COMMIT_FAILED = 'Commit failed (see commitError for details)';
+
 /**
- * When a commit fails (a full disk), lmdb-js rejects the promise of every write in it, with an error
- * whose `commitError` is one more promise it rejects with the cause, and one of those write
- * promises is its own (the start of an event-turn batch), held by nobody. Every write distkv issues
- * awaits its own promise and reports the failure; these two carry no news, but unhandled they would
- * end the worker thread. `quietCommitFailure` marks the cause handled and tells whether `reason`
- * is such a commit failure.
+ * When a commit fails (a full disk), lmdb-js (lmdb/write.js, `rejectCommit`) rejects the promise of
+ * every write in it, each with a new `Error(LMDB_COMMIT_FAILED)` whose own `commitError` is one more
+ * promise, shared by the commit's writes, carrying its own `reject` and rejected with the cause (an
+ * Error whose `code` is the errno). One of those write promises is its own (the start of an
+ * event-turn batch), held by nobody. Every write distkv issues awaits its own promise and reports
+ * the failure; these two carry no news, but unhandled they would end the worker thread.
+ * `quietCommitFailure` marks the cause handled and tells whether `reason` is such a commit failure:
+ * exactly that shape (message and `commitError`), so an error of distkv's own whose message merely
+ * says "Commit failed" still ends the thread, as any other unhandled rejection does.
  */
 export function quietCommitFailure(reason: unknown): boolean {
-  if (!(reason instanceof Error) || !reason.message.startsWith('Commit failed')) return false;
-  const cause = (reason as Error & { commitError?: unknown }).commitError;
-  if (cause instanceof Promise) cause.catch(() => undefined);
+  if (!isLmdbCommitFailure(reason)) return false;
+  reason.commitError.catch(() => undefined);
   return true;
+}
+
+/** isLmdbCommitFailure tells whether `reason` is shaped as lmdb-js's failed-commit error (above). */
+function isLmdbCommitFailure(reason: unknown): reason is Error & { commitError: Promise<unknown> } {
+  if (!(reason instanceof Error) || reason.message !== LMDB_COMMIT_FAILED) return false;
+  if (!Object.hasOwn(reason, 'commitError')) return false;
+  const cause = (reason as Error & { commitError?: unknown }).commitError;
+  return cause instanceof Promise && typeof (cause as { reject?: unknown }).reject === 'function';
+}
+
+/** LMDB_CAUSE_WAIT_MS bounds the wait for an lmdb-js commit failure's cause (`commitError`). */
+const LMDB_CAUSE_WAIT_MS = 1000;
+
+/**
+ * lmdbCause waits (at most LMDB_CAUSE_WAIT_MS) for what an lmdb-js `commitError` rejects with: an
+ * Error whose `code` is the errno as a number (5: "Input/output error"). It settles in the same
+ * turn as the commit's writes (lmdb/write.js); undefined when it did not in time.
+ */
+export async function lmdbCause(commitError: Promise<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => {
+      resolve(undefined);
+    }, LMDB_CAUSE_WAIT_MS);
+  });
+  try {
+    return await Promise.race([
+      commitError.then(
+        () => undefined,
+        (cause: unknown) => cause,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * commitFailureText says a failed LMDB commit, or any other error, in one line without its stack:
+ * an lmdb-js commit failure by its cause ("Input/output error (EIO, errno 5)"), awaited.
+ */
+export async function commitFailureText(err: unknown): Promise<string> {
+  const commitError = (err as { commitError?: unknown } | null)?.commitError;
+  const cause = commitError instanceof Promise ? ((await lmdbCause(commitError)) ?? err) : err;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (typeof code !== 'number' || code <= 0) return message;
+  const name = Object.entries(constants.errno).find(([, v]) => v === code)?.[0];
+  return `${message} (${name === undefined ? '' : `${name}, `}errno ${code})`;
 }

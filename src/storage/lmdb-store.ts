@@ -65,6 +65,12 @@ export class LmdbStore implements Store {
   private readonly data: Database<Buffer, Uint8Array>;
   private readonly meta: Database<number, string>;
   private readonly syncTimer: NodeJS.Timeout | undefined;
+  /**
+   * intervalSync is the timer's sync in flight. lmdb-js runs it on a libuv thread against the
+   * environment without holding it open, so close waits for it: an environment closed under a
+   * running mdb_env_sync is freed memory in use. A tick while one runs starts no second one.
+   */
+  private intervalSync: Promise<void> | undefined;
   private readonly clock: () => number;
   /** path is the data file, named by corruption errors. */
   private readonly path: string;
@@ -82,7 +88,12 @@ export class LmdbStore implements Store {
     } = openKvEnv(options.dir, { noSync: options.durability !== 'fsync', overlappingSync: false }));
     if (options.durability === 'interval') {
       this.syncTimer = setInterval(() => {
-        syncEnv(this.root).catch(() => undefined);
+        if (this.intervalSync !== undefined) return;
+        this.intervalSync = syncEnv(this.root)
+          .catch(() => undefined)
+          .finally(() => {
+            this.intervalSync = undefined;
+          });
       }, options.fsyncIntervalMs);
       this.syncTimer.unref();
     }
@@ -95,6 +106,7 @@ export class LmdbStore implements Store {
       dir: options.dir,
       log: options.log,
       checkMs: options.dirCheckMs,
+      onLost: options.onDirLost,
     });
   }
 
@@ -188,6 +200,7 @@ export class LmdbStore implements Store {
     this.closed = true;
     this.dirWatch.stop();
     clearInterval(this.syncTimer);
+    await this.intervalSync;
     await this.root.flushed;
     await syncEnv(this.root);
     await this.root.close();

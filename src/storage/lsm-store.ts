@@ -108,6 +108,7 @@ export class LsmStore implements Store {
       dir: opts.dir,
       log: opts.log,
       checkMs: opts.dirCheckMs,
+      onLost: opts.onDirLost,
     });
     this.wal.applier = (key, seq, value, expiresAtMs, keyHash) => {
       this.applyDurable(key, seq, value, expiresAtMs, keyHash);
@@ -398,6 +399,7 @@ export class LsmStore implements Store {
     const valueLen = value === null ? 0 : value.length;
     this.levels.active.applyHashed(keyHash, key, 0, key.length, seq, value, 0, valueLen, expiresAtMs);
     this.appliedLastSeq = seq;
+    this.compaction.landed();
     if (this.levels.active.bytes >= this.opts.memtableBytes) this.freezeActive();
   }
 
@@ -416,6 +418,7 @@ export class LsmStore implements Store {
       v.expiresAtMs,
     );
     this.appliedLastSeq = v.seq;
+    this.compaction.landed();
     if (this.levels.active.bytes >= this.opts.memtableBytes) this.freezeActive();
   }
 

@@ -29,6 +29,7 @@ export function lsmOptionsOf(options: OpenStoreOptions, vfs: Vfs = new RealVfs()
     blockCacheBytes: options.lsm.blockCacheBytes ?? DEFAULTS.storage.block_cache_bytes,
     repair: options.repair,
     ...(options.log === undefined ? {} : { log: options.log }),
+    ...(options.onDirLost === undefined ? {} : { onDirLost: options.onDirLost }),
   };
 }
 

@@ -28,12 +28,12 @@ import {
   unlinkSync,
   fstatSync,
   write,
-  writeSync,
 } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { dirError } from './dir-errors.js';
 import type { ReadableFile, Vfs, WritableFile } from './vfs.js';
 import { syncPath } from '../util/durable-file.js';
+import { writeAll, writeAllSync } from '../util/write-all.js';
 
 class RealWritableFile implements WritableFile {
   readonly path: string;
@@ -55,9 +55,7 @@ class RealWritableFile implements WritableFile {
 
   writeAt(data: Uint8Array, position: number): Promise<void> {
     try {
-      let done = 0;
-      while (done < data.length)
-        done += writeSync(this.handle.fd, data, done, data.length - done, position + done);
+      writeAllSync(this.handle.fd, data, position);
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -68,16 +66,14 @@ class RealWritableFile implements WritableFile {
   /** appendZeros: one call at a time (the size moves when the write completes). */
   async appendZeros(length: number): Promise<void> {
     const zeros = Buffer.alloc(length);
-    let done = 0;
-    while (done < length) {
-      const at = this.size + done;
-      done += await new Promise<number>((resolve, reject) => {
-        write(this.handle.fd, zeros, done, length - done, at, (err, n) => {
-          if (err === null) resolve(n);
+    const writeZeros = (offset: number, n: number, at: number): Promise<number> =>
+      new Promise<number>((resolve, reject) => {
+        write(this.handle.fd, zeros, offset, n, at, (err, took) => {
+          if (err === null) resolve(took);
           else reject(err);
         });
       });
-    }
+    await writeAll(writeZeros, length, this.size);
     this.size += length;
   }
 

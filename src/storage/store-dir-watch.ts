@@ -12,7 +12,8 @@
  * at every flush and compaction (before either writes into it) and on a timer (`checkMs`, 1 s by
  * default, unref'd), never per write: a write only reads `lost`. Once it differs the store is
  * `lost` for good (putting a directory back does not bring back what the store wrote into the old
- * one since), logged once as an error naming the directory and what to do.
+ * one since), logged once as an error naming the directory and what to do, and told once to
+ * `onLost` (the worker publishes it in the positions, so /cluster names the store without asking it).
  * Used only on the store's worker thread.
  */
 import type { Logger } from 'pino';
@@ -29,6 +30,8 @@ export interface StoreDirWatchOptions {
   log?: Logger | undefined;
   /** checkMs overrides DIR_CHECK_MS (0: no timer, only the checks before flushes and compactions). */
   checkMs?: number | undefined;
+  /** onLost hears the refusal once, when the directory is found gone (the worker publishes it for /cluster). */
+  onLost?: ((lost: DistkvError) => void) | undefined;
 }
 
 /** StoreDirWatch watches one store directory; `lost` is the refusal once it is gone. */
@@ -73,6 +76,7 @@ export class StoreDirWatch {
     );
     this.opts.log?.error({ dir, code: 'STORE_DIR_LOST' }, this.lost.message);
     this.stop();
+    this.opts.onLost?.(this.lost);
     return this.lost;
   }
 

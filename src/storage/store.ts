@@ -17,6 +17,7 @@
  *  - a read sees every write whose promise has resolved and may see writes still in flight.
  */
 import type { Durability } from '../config/schema.js';
+import type { DistkvError } from '../errors.js';
 import type { HistogramSnapshot } from '../util/latency-histogram.js';
 import type { StoreReplication } from './store-replication.js';
 
@@ -180,6 +181,8 @@ export interface StoreOptions {
   fsyncIntervalMs: number;
   /** clock returns the time in Unix ms that expiries are compared with (default Date.now; tests inject one). */
   clock?: () => number;
+  /** onDirLost hears, once, that the store's directory was removed or replaced while it runs (store-dir-watch.ts). */
+  onDirLost?: ((lost: DistkvError) => void) | undefined;
 }
 
 /** LsmTuning are the LSM engine's settings (the [storage] table). */

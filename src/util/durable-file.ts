@@ -6,19 +6,29 @@
  * never an empty or torn one and never none at all once this returned. `removeFileDurably` is the
  * reverse: once it returned, the file stays gone.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeAllSync } from './write-all.js';
 
-/** replaceFileDurably replaces `file` with `text` (see above); `tmp` is the temporary file's path. */
+/**
+ * replaceFileDurably replaces `file` with `text` (see above); `tmp` is the temporary file's path.
+ * When the temporary file cannot be written whole (a full disk: src/util/write-all.ts) or renamed,
+ * it throws with `file` untouched and the temporary file removed.
+ */
 export function replaceFileDurably(file: string, text: string, tmp = `${file}.tmp`): void {
-  const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w');
+    try {
+      writeAllSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   }
-  renameSync(tmp, file);
   syncPath(dirname(file));
 }
 

@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import type { HostedStore } from '../replication/replication-host.js';
-import { type Positions, SLOT_LAST_SEQ } from '../replication/positions.js';
+import { localErrorSlot, type Positions, SLOT_LAST_SEQ, SLOT_STORE_ERROR } from '../replication/positions.js';
 import { RESYNC_MARKER, readResyncMarker } from '../replication/resync-marker.js';
 import type { CommitLog } from '../storage/commit-log.js';
 import { routeLmdbConsoleErrors } from '../storage/lmdb-console.js';
@@ -86,8 +86,13 @@ async function warnOfMovedSlots(spec: StoreSpec, log: Logger | undefined): Promi
   );
 }
 
-/** storeOptionsOf is what a store of `spec` is opened with. */
-function storeOptionsOf(spec: StoreSpec, log: Logger | undefined): OpenStoreOptions {
+/**
+ * storeOptionsOf is what a store of `spec` is opened with; `positions` hears its directory lost
+ * (SLOT_STORE_ERROR, read by /cluster on the main thread without asking this worker). The slot is
+ * cleared here, as the store opens: a replica rebuilt after a resync has a directory again.
+ */
+function storeOptionsOf(spec: StoreSpec, log: Logger | undefined, positions: Positions): OpenStoreOptions {
+  positions.set(spec.index, SLOT_STORE_ERROR, 0);
   return {
     dir: spec.dir,
     durability: spec.durability,
@@ -95,6 +100,9 @@ function storeOptionsOf(spec: StoreSpec, log: Logger | undefined): OpenStoreOpti
     lsm: spec.lsm,
     repair: spec.repair,
     ...(log === undefined ? {} : { log }),
+    onDirLost: (lost) => {
+      positions.set(spec.index, SLOT_STORE_ERROR, localErrorSlot(lost.code));
+    },
   };
 }
 
@@ -158,7 +166,7 @@ export class WorkerStores {
             dir: workerLogDir(lsm[0]!.dir, worker),
             ...(log === undefined ? {} : { log }),
           },
-          lsm.map((spec) => lsmOptionsOf(storeOptionsOf(spec, logOf(spec)), vfs)),
+          lsm.map((spec) => lsmOptionsOf(storeOptionsOf(spec, logOf(spec), this.positions), vfs)),
           report,
         );
         this.commitLog = opened.log;
@@ -172,7 +180,8 @@ export class WorkerStores {
       try {
         const opened = outcomes.get(spec.index);
         if (opened instanceof Error) throw opened;
-        const store = opened ?? (await openStore(spec.engine, storeOptionsOf(spec, storeLog)));
+        const store =
+          opened ?? (await openStore(spec.engine, storeOptionsOf(spec, storeLog, this.positions)));
         await refuseHalfLoadedLeader(spec, store);
         this.hosted.set(spec.index, { spec, store });
         this.positions.set(spec.index, SLOT_LAST_SEQ, store.lastSeq());
@@ -193,7 +202,7 @@ export class WorkerStores {
 
   /** reopen opens a store of `spec` afresh (a replica after a resync), into the commit log when there is one. */
   reopen(spec: StoreSpec): Promise<Store> {
-    const options = storeOptionsOf(spec, this.log);
+    const options = storeOptionsOf(spec, this.log, this.positions);
     return this.commitLog === undefined
       ? openStore(spec.engine, options)
       : attachLsmStore(this.commitLog, lsmOptionsOf(options, this.vfs));

@@ -102,8 +102,10 @@ describe('a replica whose leader was put back from an older copy of itself', { t
     }
     assert.match(shown, new RegExp(`${R.replaceAll('.', '\\.')} \\(streaming`), shown);
 
-    // A ladder that is not one is the puller's mistake: 400 naming it, before any record is read.
-    for (const bad of ['9:zz', '200:1', '3:1,5:1']) {
+    // A ladder that is not one is the puller's mistake: 400 naming it, before any record is read;
+    // so is one of another shape than a replica's (each entry may be a read of an older segment).
+    const spread = Array.from({ length: 10 }, (_, i) => `${String(100 - i * 11)}:1`).join(',');
+    for (const bad of ['9:zz', '200:1', '3:1,5:1', '100:1,97:1', spread]) {
       const r = await fetch(
         `http://${L}/_repl/pull?shard=0&after=100&epoch=0&wait_ms=0&replica=${encodeURIComponent(R)}&ladder=${bad}`,
         { signal: AbortSignal.timeout(10000) },

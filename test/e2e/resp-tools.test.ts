@@ -374,6 +374,27 @@ describe('RESP data commands with redis-cli', () => {
     assert.equal(r.stdout, 'OK\n1\n');
   });
 
+  it("WAIT at the replica's node is Redis's replica error; the master lists it as slave0 with its offset", async () => {
+    const at = (address: string, input: string) =>
+      runTool(
+        'redis-cli',
+        ['-h', respOf(address).host, '-p', String(respOf(address).port)],
+        Buffer.from(input),
+      );
+    assert.equal((await at(A, 'SET w2 1\nWAIT 1 5000\n')).stdout, 'OK\n1\n');
+    assert.match((await at(B, 'WAIT 0 0\n')).stdout, /^ERR WAIT cannot be used with replica instances\./);
+    const info = (await at(A, 'INFO replication\n')).stdout;
+    const offset = /master_repl_offset:(\d+)/.exec(info)?.[1];
+    const line = new RegExp(
+      `slave0:ip=127\\.0\\.0\\.1,port=${respOf(B).port},state=online,offset=(\\d+),lag=\\d+`,
+    );
+    assert.ok(Number(offset) > 0, info);
+    assert.equal(line.exec(info)?.[1], offset, `the replica holds every write after WAIT: ${info}`);
+    const shards = (await at(A, 'CLUSTER SHARDS\n')).stdout.split('\n');
+    const offsets = shards.flatMap((l, i) => (l === 'replication-offset' ? [shards[i + 1]] : []));
+    assert.deepEqual(offsets, [offset, offset], 'master and replica at the same offset');
+  });
+
   it('CLUSTER KEYSLOT / MYID / INFO / SLOTS / SHARDS / NODES describe the config', async () => {
     assert.equal(await cli('CLUSTER', 'KEYSLOT', 'foo'), '12182\n');
     assert.match(await cli('CLUSTER', 'MYID'), /^[0-9a-f]{40}\n$/);
@@ -383,7 +404,8 @@ describe('RESP data commands with redis-cli', () => {
     const nodes = await cli('CLUSTER', 'NODES');
     assert.match(
       nodes,
-      new RegExp(`127\\.0\\.0\\.1:${respOf(A).port}@\\d+ myself,master - 0 0 1 connected 0-16383`),
+      // Config epoch 0: no shard has changed leader (the first map's epochs).
+      new RegExp(`127\\.0\\.0\\.1:${respOf(A).port}@\\d+ myself,master - 0 0 0 connected 0-16383`),
     );
     assert.match(nodes, new RegExp(`127\\.0\\.0\\.1:${respOf(B).port}@\\d+ slave [0-9a-f]{40}`));
     assert.match(await cli('CLUSTER', 'SHARDS'), /slots\n0\n16383\nnodes\n/);

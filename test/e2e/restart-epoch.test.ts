@@ -208,7 +208,11 @@ describe('a leader restarting after an unclean stop with interval durability', {
     const diverged = await divergedOf(B);
     // Each lost record is saved once, though B may see the fork twice (its first pull's 409
     // DIVERGED and the new map's fork).
-    assert.equal(diverged.records, 5, `${diverged.records} records in divergence files`);
+    assert.equal(
+      diverged.records,
+      5,
+      `${diverged.records} records in divergence files: ${diverged.files.join(', ')}`,
+    );
     // Named with the epoch that forked (the restarted leader's), not the epoch B's own map had
     // when its first pull was told it diverged.
     assert.deepEqual(

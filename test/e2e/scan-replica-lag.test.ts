@@ -100,9 +100,15 @@ describe('a scan page served partly by a replica', () => {
 
   it('says the lag is unknown once the replicated shard leader stops answering, and distkv scan --replica shows it', async () => {
     await pauseProcess(cluster.process(B).child);
-    // pull_wait_ms (200) + the 3 s grace before a silent leader counts as lost.
-    await new Promise((r) => setTimeout(r, 3800));
-    const r = await fetch(`http://${A}/kv?prefix=lagged:&limit=1000`);
+    // pull_wait_ms (200) + the 3 s grace before a silent leader counts as lost: asked until then
+    // (at most 15 s), rather than a fixed 3.8 s that a loaded machine could overrun.
+    const deadline = Date.now() + 15000;
+    let r = await fetch(`http://${A}/kv?prefix=lagged:&limit=1000`);
+    while (!(r.headers.get('x-distkv-lag') ?? '').startsWith('disconnected') && Date.now() < deadline) {
+      await r.arrayBuffer();
+      await new Promise((res) => setTimeout(res, 100));
+      r = await fetch(`http://${A}/kv?prefix=lagged:&limit=1000`);
+    }
     assert.equal(r.status, 200);
     const lag = r.headers.get('x-distkv-lag') ?? 'missing';
     assert.match(lag, /^disconnected; last-contact-ms=\d+$/);

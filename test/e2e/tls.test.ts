@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -186,7 +186,10 @@ describe('TLS with a private CA (server.tls_ca, client ca)', () => {
   // `distkv map fetch` fetched with the global fetch and no CA: "did not answer GET /cluster: fetch
   // failed". It now trusts the config's server.tls_ca, as the node it writes for does.
   it("lets distkv map fetch reach an https:// peer with the config's tls_ca", () => {
+    // A node's data directory whose map file is damaged (map fetch refuses a directory of no node).
     const dataDir = join(dir, 'map-fetch');
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, 'live-map.json'), 'not json');
     const out = execFileSync(
       process.execPath,
       [BIN, 'map', 'fetch', '--from', `https://${A}`, '--config', configFile, '--data-dir', dataDir],

@@ -9,6 +9,7 @@ import pino, { type Logger } from 'pino';
 import { parseConfigText } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/schema.js';
 import { type CoordinatedKeeper, EtcdCoordinator } from '../../src/coordination/etcd-coordinator.js';
+import { Positions } from '../../src/replication/positions.js';
 import { initialLiveMap, type LiveMap } from '../../src/routing/live-map.js';
 import type { BehindReplica } from '../../src/server/map-keeper.js';
 import type { NodePlan } from '../../src/server/node-plan.js';
@@ -65,6 +66,8 @@ export function testCoordinator(
   const fence = () => Promise.resolve({ type: 'fence-result', id: 0, ok: true, lastSeq: store.lastSeq() });
   const pool = {
     storeFailure: () => undefined,
+    storeError: () => undefined,
+    positions: new Positions(new SharedArrayBuffer(Positions.bytesFor(1))),
     lastSeq: store.lastSeq,
     call: (_worker: number, msg: ToWorker) => (store.call ?? fence)(msg),
   } as unknown as WorkerPool;

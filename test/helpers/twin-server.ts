@@ -202,3 +202,34 @@ export async function startRecordingTwin(
   }, replicas);
   return { node, sent };
 }
+
+/**
+ * SilentTwins are two nodes that never answer: `silent` answers nothing at all, `keysSilent`
+ * answers /cluster (leading the one shard) and nothing else, for the tests of a frozen node's
+ * timeout message. `stop` stops both.
+ */
+export interface SilentTwins {
+  silent: HandlerTwin;
+  keysSilent: HandlerTwin;
+  stop: () => Promise<void>;
+}
+
+/** startSilentTwins starts the two SilentTwins. */
+export async function startSilentTwins(): Promise<SilentTwins> {
+  const silent = await startHandlerTwin((req) => {
+    req.resume();
+  });
+  const keysSilent: HandlerTwin = await startHandlerTwin((req, res) => {
+    if (req.url === '/cluster')
+      res.writeHead(200, { 'content-type': 'application/json' }).end(oneShardView(keysSilent.address));
+    else req.resume();
+  });
+  return {
+    silent,
+    keysSilent,
+    stop: async () => {
+      await silent.stop();
+      await keysSilent.stop();
+    },
+  };
+}

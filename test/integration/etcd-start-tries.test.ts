@@ -66,66 +66,185 @@ async function waitForLine(lines: string[], re: RegExp, ms: number): Promise<str
 }
 
 describe('a coordinated node whose start tries fail', { timeout: 90000 }, () => {
-  it('logs a warning per failed try, naming it, the endpoint and the cause, before its final error', async () => {
-    // Accepts every connection and never answers: etcd hung, or something else on its port.
-    const held: Socket[] = [];
-    const silent = createServer((s) => held.push(s));
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
-    after(() => {
-      for (const s of held) s.destroy();
-      silent.close();
-    });
-    const { log, lines } = logSink();
-    const config = oneShardConfig(url, 'start-tries', TTL_MS, '127.0.0.1:7001', ['127.0.0.1:7002']);
-    const coordinator = testCoordinator(
-      config,
-      'start-tries',
-      { role: 'leader', node: '127.0.0.1:7001', lastSeq: () => 0 },
-      undefined,
-      log,
-    );
-    const started = coordinator.start();
-    // Ten tries a tick (250 ms) apart, each bounded: well within 60 s.
-    const r = await settledWithin(started, 60000);
-    await coordinator.stop();
-    assert.notEqual(
-      r,
-      'pending',
-      `start neither succeeded nor failed within 60 s; logged: ${lines.join('')}`,
-    );
-    assert.ok(r !== 'pending' && r.error !== undefined, 'start failed: no etcd answers');
-    const warned = lines.filter((l) => l.includes('start try'));
-    assert.equal(warned.length, 9, `one warning per failed try but the last: ${lines.join('')}`);
-    warned.forEach((l, i) => {
-      const w = JSON.parse(l) as { level: number; msg: string; try: number; of: number };
-      assert.equal(w.level, 40, l);
-      assert.equal(w.try, i + 1, l);
-      assert.equal(w.of, 10, l);
-      assert.match(
-        w.msg,
-        new RegExp(
-          `^etcd ${url} \\(coordination\\): start try ${i + 1} of 10 failed: .+; trying again in 250 ms`,
-        ),
-        l,
+  // The three tries that fail (each waits out its own bounds: 12 s, 9 s and 5 s of timers, little
+  // work) run side by side, each with its own etcd or silent server, cluster prefix and log sink:
+  // one after the other they held the serial integration tier ~27 s. The stall below runs alone after
+  // them, as before: its 1.5 s pause has a deadline (a tick) to keep.
+  describe('each try bounded', { concurrency: true }, () => {
+    it('logs a warning per failed try, naming it, the endpoint and the cause, before its final error', async () => {
+      // Accepts every connection and never answers: etcd hung, or something else on its port.
+      const held: Socket[] = [];
+      const silent = createServer((s) => held.push(s));
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      after(() => {
+        for (const s of held) s.destroy();
+        silent.close();
+      });
+      const { log, lines } = logSink();
+      const config = oneShardConfig(url, 'start-tries', TTL_MS, '127.0.0.1:7001', ['127.0.0.1:7002']);
+      const coordinator = testCoordinator(
+        config,
+        'start-tries',
+        { role: 'leader', node: '127.0.0.1:7001', lastSeq: () => 0 },
+        undefined,
+        log,
       );
-      assert.doesNotMatch(w.msg, /failed: ;/, `the cause is named: ${l}`);
+      const started = coordinator.start();
+      // Ten tries a tick (250 ms) apart, each bounded: well within 60 s.
+      const r = await settledWithin(started, 60000);
+      await coordinator.stop();
+      assert.notEqual(
+        r,
+        'pending',
+        `start neither succeeded nor failed within 60 s; logged: ${lines.join('')}`,
+      );
+      assert.ok(r !== 'pending' && r.error !== undefined, 'start failed: no etcd answers');
+      const warned = lines.filter((l) => l.includes('start try'));
+      assert.equal(warned.length, 9, `one warning per failed try but the last: ${lines.join('')}`);
+      warned.forEach((l, i) => {
+        const w = JSON.parse(l) as { level: number; msg: string; try: number; of: number };
+        assert.equal(w.level, 40, l);
+        assert.equal(w.try, i + 1, l);
+        assert.equal(w.of, 10, l);
+        assert.match(
+          w.msg,
+          new RegExp(
+            `^etcd ${url} \\(coordination\\): start try ${i + 1} of 10 failed: .+; trying again in 250 ms`,
+          ),
+          l,
+        );
+        assert.doesNotMatch(w.msg, /failed: ;/, `the cause is named: ${l}`);
+      });
+      // The grant's cause is its deadline, not etcd3's text of its last retry ("Deadline exceeded
+      // after 0.000s, waiting for name resolution").
+      assert.match(warned[0] ?? '', /failed: etcd lease grant: no answer within 1000 ms;/, warned[0]);
+      // The final error is the one it always was.
+      assert.match(
+        r.error.message,
+        new RegExp(
+          `^etcd ${url} \\(coordination\\): 10 tries to take a lease and read the map failed, the first with: `,
+        ),
+        r.error.message,
+      );
+      assert.match(
+        r.error.message,
+        /Start etcd \(or correct coordination\.etcd\) before distkv serve/,
+        r.error.message,
+      );
     });
-    // The grant's cause is its deadline, not etcd3's text of its last retry ("Deadline exceeded
-    // after 0.000s, waiting for name resolution").
-    assert.match(warned[0] ?? '', /failed: etcd lease grant: no answer within 1000 ms;/, warned[0]);
-    // The final error is the one it always was.
-    assert.match(
-      r.error.message,
-      new RegExp(
-        `^etcd ${url} \\(coordination\\): 10 tries to take a lease and read the map failed, the first with: `,
-      ),
-      r.error.message,
+
+    it(
+      'fails a try whose reconcile never ends, naming the part it hangs in',
+      { skip: etcdMissing() },
+      async () => {
+        const etcd = await TestEtcd.start();
+        after(() => etcd.stop());
+        // A replica of a shard without a leader key holds its store at its worker, which never answers.
+        const { log, lines } = logSink();
+        const config = oneShardConfig(etcd.url, 'start-hung', TTL_MS, '127.0.0.1:7001', ['127.0.0.1:7002']);
+        const worker = {
+          role: 'replica' as const,
+          node: '127.0.0.1:7002',
+          lastSeq: () => 0,
+          call: () => new Promise<never>(() => undefined),
+        };
+        const coordinator = testCoordinator(config, 'start-hung', worker, undefined, log);
+        const started = coordinator.start();
+        started.catch(() => undefined);
+        const first = await waitForLine(lines, /start try 1 of 10 failed/, 20000);
+        const second = await waitForLine(lines, /start try 2 of 10 failed/, 20000);
+        await coordinator.stop();
+        const r = await settledWithin(started, 10000);
+        assert.ok(
+          first !== undefined && second !== undefined,
+          `two failed tries were logged; logged: ${lines.join('')}`,
+        );
+        assert.match(
+          first,
+          /failed: reading the map under \/distkv\/start-hung\/ and reconciling did not answer within 4000 ms \(at: holding the replicas of shards without a leader key\)/,
+          first,
+        );
+        // The next try does not run a second reconcile beside the hung one: it waits for it, bounded.
+        assert.match(
+          second,
+          /failed: the reconcile of an earlier try did not answer within 4000 ms \(at: holding the replicas/,
+          second,
+        );
+        assert.ok(r !== 'pending' && r.error !== undefined, 'the stopped start ended with an error');
+      },
     );
-    assert.match(
-      r.error.message,
-      /Start etcd \(or correct coordination\.etcd\) before distkv serve/,
-      r.error.message,
+
+    it(
+      'fails a try whose watch creation never answers, naming the step',
+      { skip: etcdMissing() },
+      async () => {
+        const etcd = await TestEtcd.start();
+        after(() => etcd.stop());
+        // Forwards every gRPC call to etcd but holds each Watch stream unanswered.
+        const upstream = http2.connect(etcd.url);
+        upstream.on('error', () => undefined);
+        const holding: http2.ServerHttp2Stream[] = [];
+        const proxy = http2.createServer();
+        proxy.on('stream', (stream, headers) => {
+          stream.on('error', () => undefined);
+          if (String(headers[':path']).startsWith('/etcdserverpb.Watch/')) {
+            holding.push(stream);
+            return;
+          }
+          const up = upstream.request(headers, { endStream: false });
+          up.on('error', () => {
+            stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+          });
+          let trailers: http2.IncomingHttpHeaders | undefined;
+          up.on('trailers', (t: http2.IncomingHttpHeaders) => {
+            trailers = t;
+          });
+          up.on('response', (h, flags) => {
+            if ((flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
+              stream.respond(h, { endStream: true });
+              return;
+            }
+            stream.respond(h, { waitForTrailers: true });
+            stream.on('wantTrailers', () => {
+              if (trailers !== undefined) stream.sendTrailers(trailers);
+              else stream.close();
+            });
+            up.pipe(stream);
+          });
+          stream.pipe(up);
+        });
+        await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+        after(() => {
+          for (const s of holding) s.close();
+          proxy.close();
+          upstream.close();
+        });
+        const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+        const { log, lines } = logSink();
+        const config = oneShardConfig(url, 'start-watch', TTL_MS, '127.0.0.1:7001', ['127.0.0.1:7002']);
+        const coordinator = testCoordinator(
+          config,
+          'start-watch',
+          { role: 'leader', node: '127.0.0.1:7001', lastSeq: () => 0 },
+          undefined,
+          log,
+        );
+        const started = coordinator.start();
+        started.catch(() => undefined);
+        // The lease and the reconcile go through the proxy; the watch's bound (4 s) expires first.
+        const line = await waitForLine(lines, /start try 1 of 10 failed/, 20000);
+        await coordinator.stop();
+        const r = await settledWithin(started, 10000);
+        assert.ok(line !== undefined, `the failed try was logged within 20 s; logged: ${lines.join('')}`);
+        const w = JSON.parse(line) as { msg: string };
+        assert.match(
+          w.msg,
+          /failed: creating the watch on \/distkv\/start-watch\/ did not answer within 4000 ms; trying again/,
+          line,
+        );
+        assert.ok(r !== 'pending' && r.error !== undefined, 'the stopped start ended with an error');
+      },
     );
   });
 
@@ -160,113 +279,4 @@ describe('a coordinated node whose start tries fail', { timeout: 90000 }, () => 
       );
     },
   );
-
-  it(
-    'fails a try whose reconcile never ends, naming the part it hangs in',
-    { skip: etcdMissing() },
-    async () => {
-      const etcd = await TestEtcd.start();
-      after(() => etcd.stop());
-      // A replica of a shard without a leader key holds its store at its worker, which never answers.
-      const { log, lines } = logSink();
-      const config = oneShardConfig(etcd.url, 'start-hung', TTL_MS, '127.0.0.1:7001', ['127.0.0.1:7002']);
-      const worker = {
-        role: 'replica' as const,
-        node: '127.0.0.1:7002',
-        lastSeq: () => 0,
-        call: () => new Promise<never>(() => undefined),
-      };
-      const coordinator = testCoordinator(config, 'start-hung', worker, undefined, log);
-      const started = coordinator.start();
-      started.catch(() => undefined);
-      const first = await waitForLine(lines, /start try 1 of 10 failed/, 20000);
-      const second = await waitForLine(lines, /start try 2 of 10 failed/, 20000);
-      await coordinator.stop();
-      const r = await settledWithin(started, 10000);
-      assert.ok(
-        first !== undefined && second !== undefined,
-        `two failed tries were logged; logged: ${lines.join('')}`,
-      );
-      assert.match(
-        first,
-        /failed: reading the map under \/distkv\/start-hung\/ and reconciling did not answer within 4000 ms \(at: holding the replicas of shards without a leader key\)/,
-        first,
-      );
-      // The next try does not run a second reconcile beside the hung one: it waits for it, bounded.
-      assert.match(
-        second,
-        /failed: the reconcile of an earlier try did not answer within 4000 ms \(at: holding the replicas/,
-        second,
-      );
-      assert.ok(r !== 'pending' && r.error !== undefined, 'the stopped start ended with an error');
-    },
-  );
-
-  it('fails a try whose watch creation never answers, naming the step', { skip: etcdMissing() }, async () => {
-    const etcd = await TestEtcd.start();
-    after(() => etcd.stop());
-    // Forwards every gRPC call to etcd but holds each Watch stream unanswered.
-    const upstream = http2.connect(etcd.url);
-    upstream.on('error', () => undefined);
-    const holding: http2.ServerHttp2Stream[] = [];
-    const proxy = http2.createServer();
-    proxy.on('stream', (stream, headers) => {
-      stream.on('error', () => undefined);
-      if (String(headers[':path']).startsWith('/etcdserverpb.Watch/')) {
-        holding.push(stream);
-        return;
-      }
-      const up = upstream.request(headers, { endStream: false });
-      up.on('error', () => {
-        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-      });
-      let trailers: http2.IncomingHttpHeaders | undefined;
-      up.on('trailers', (t: http2.IncomingHttpHeaders) => {
-        trailers = t;
-      });
-      up.on('response', (h, flags) => {
-        if ((flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
-          stream.respond(h, { endStream: true });
-          return;
-        }
-        stream.respond(h, { waitForTrailers: true });
-        stream.on('wantTrailers', () => {
-          if (trailers !== undefined) stream.sendTrailers(trailers);
-          else stream.close();
-        });
-        up.pipe(stream);
-      });
-      stream.pipe(up);
-    });
-    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    after(() => {
-      for (const s of holding) s.close();
-      proxy.close();
-      upstream.close();
-    });
-    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-    const { log, lines } = logSink();
-    const config = oneShardConfig(url, 'start-watch', TTL_MS, '127.0.0.1:7001', ['127.0.0.1:7002']);
-    const coordinator = testCoordinator(
-      config,
-      'start-watch',
-      { role: 'leader', node: '127.0.0.1:7001', lastSeq: () => 0 },
-      undefined,
-      log,
-    );
-    const started = coordinator.start();
-    started.catch(() => undefined);
-    // The lease and the reconcile go through the proxy; the watch's bound (4 s) expires first.
-    const line = await waitForLine(lines, /start try 1 of 10 failed/, 20000);
-    await coordinator.stop();
-    const r = await settledWithin(started, 10000);
-    assert.ok(line !== undefined, `the failed try was logged within 20 s; logged: ${lines.join('')}`);
-    const w = JSON.parse(line) as { msg: string };
-    assert.match(
-      w.msg,
-      /failed: creating the watch on \/distkv\/start-watch\/ did not answer within 4000 ms; trying again/,
-      line,
-    );
-    assert.ok(r !== 'pending' && r.error !== undefined, 'the stopped start ended with an error');
-  });
 });

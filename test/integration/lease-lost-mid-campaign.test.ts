@@ -52,7 +52,9 @@ describe('a campaign whose lease expires while it promotes', { timeout: 60000, s
     const replica = testCoordinator(config, CLUSTER, { role: 'replica', node: R, lastSeq: () => 7, call });
     let wrongly = 0;
     try {
-      // L never takes its key: after the gate, R (the only one publishing a seq) campaigns.
+      // L never takes its key: after the gate, R (ahead of O, the other replica) campaigns. O
+      // publishes its seq: a process that never saw the key held waits for every replica to.
+      await other.put(keys.seqKey('shard-0', O)).value('5').exec();
       await replica.start();
       const until = Date.now() + 15000;
       while (!state.lost && Date.now() < until) await sleep(20);

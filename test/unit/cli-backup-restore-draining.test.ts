@@ -193,7 +193,9 @@ describe('backup and restore whose leader is stopping (503 DRAINING)', { concurr
         res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(snapshotStream(KEYS, entries));
       },
     );
-    const said = new RegExp(`DRAINING at ${twin.address}; looking for its leader`);
+    const said = new RegExp(
+      `DRAINING at ${twin.address}: its leader is stopping; looking for its next leader`,
+    );
     const w = await runWatched(['backup', join(dir, 'draining.dkvb'), '--url', twin.address], said);
     assert.equal(w.r.code, 0, w.r.stdout + w.r.stderr);
     assert.match(w.r.stdout, /shard 0 shard-0: 5 keys at seq 5\n/);

@@ -140,7 +140,7 @@ describe('distkv restore waiting for a leader', () => {
       rewritten: 10,
       rewritten_shards: [0],
     });
-    const waits = r.stderr.split('\n').filter((l) => l.includes('looking for its leader'));
+    const waits = r.stderr.split('\n').filter((l) => l.includes('UNAVAILABLE at'));
     // One line as the wait starts, then one each LOG_MS it lasts.
     assert.ok(waits.length >= 1, r.stderr);
     assert.ok(

@@ -39,32 +39,41 @@ describe('coordination', () => {
   it('a replica waits for the leader a new map names to take the key before it campaigns', () => {
     const ttl = 1000;
     const tick = 250;
+    // What a gate sees in its first lease period (from its first look, at 0) counts for nothing
+    // (campaign-gate.ts: a key seen then may be a dead leader's): the scenarios start after it.
+    const T0 = 2000;
     const g = new CampaignGate(ttl, tick);
+    g.mayCampaign(0, { epoch: 5, leader: 'A', holder: undefined }, 0);
     const old = { epoch: 5, leader: 'A' };
     // The leader of epoch 5 held its key, then lost it: campaign a tick later, once every live
     // member published its seq as it is without the leader (test/integration/campaign-fresh-seqs).
-    assert.equal(g.mayCampaign(0, { ...old, holder: 'A' }, 0), false);
-    assert.equal(g.mayCampaign(0, { ...old, holder: undefined }, 100), false);
-    assert.equal(g.mayCampaign(0, { ...old, holder: undefined }, 100 + tick - 1), false);
-    assert.equal(g.mayCampaign(0, { ...old, holder: undefined }, 100 + tick), true);
+    assert.equal(g.mayCampaign(0, { ...old, holder: 'A' }, T0), false);
+    assert.equal(g.mayCampaign(0, { ...old, holder: undefined }, T0 + 100), false);
+    assert.equal(g.mayCampaign(0, { ...old, holder: undefined }, T0 + 100 + tick - 1), false);
+    assert.equal(g.mayCampaign(0, { ...old, holder: undefined }, T0 + 100 + tick), true);
     // A planned failover: map epoch 6 names B; A still holds the key, then lets it go before B takes
     // it. That gap is not a dead leader: wait a whole TTL + tick for B.
     const p = new CampaignGate(ttl, tick);
-    p.mayCampaign(0, { ...old, holder: 'A' }, 0);
+    p.mayCampaign(0, { epoch: 5, leader: 'A', holder: undefined }, 0);
+    p.mayCampaign(0, { ...old, holder: 'A' }, T0);
     const next = { epoch: 6, leader: 'B' };
-    assert.equal(p.mayCampaign(0, { ...next, holder: 'A' }, 1000), false);
-    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 1100), false);
-    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 1100 + ttl), false);
-    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 1100 + ttl + tick), true, 'B never came');
+    assert.equal(p.mayCampaign(0, { ...next, holder: 'A' }, T0 + 1000), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, T0 + 1100), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, T0 + 1100 + ttl), false);
+    assert.equal(
+      p.mayCampaign(0, { ...next, holder: undefined }, T0 + 1100 + ttl + tick),
+      true,
+      'B never came',
+    );
     // Once B held it in epoch 6, its loss is campaigned for a tick later again.
-    assert.equal(p.mayCampaign(0, { ...next, holder: 'B' }, 5000), false);
-    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 5100), false);
-    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 5100 + tick), true);
+    assert.equal(p.mayCampaign(0, { ...next, holder: 'B' }, T0 + 5000), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, T0 + 5100), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, T0 + 5100 + tick), true);
     // A key seen again resets the wait.
-    assert.equal(p.mayCampaign(0, { ...next, holder: 'B' }, 6000), false);
-    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, 6100), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: 'B' }, T0 + 6000), false);
+    assert.equal(p.mayCampaign(0, { ...next, holder: undefined }, T0 + 6100), false);
     // Shards are independent.
-    assert.equal(p.mayCampaign(1, { ...old, holder: undefined }, 5100), false);
+    assert.equal(p.mayCampaign(1, { ...old, holder: undefined }, T0 + 5100), false);
   });
 
   it('[coordination] is optional and validated with clear errors', () => {

@@ -2,12 +2,19 @@
  * saveForkRecords (src/replication/diverged-file.ts): a divergence file named with a seq range holds
  * that whole range. A save that finds part of the range gone from the log and cannot save the keys
  * instead leaves no file behind, so `/stats` (countDiverged) never counts records that were not kept.
+ * A `.partial` file a stopped process left in the middle of a save is removed at start
+ * (removeUnfinishedSaves): it is never whole, and the store still holds its records.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { countDiverged, divergedFileOf, saveForkRecords } from '../../src/replication/diverged-file.js';
+import {
+  countDiverged,
+  divergedFileOf,
+  removeUnfinishedSaves,
+  saveForkRecords,
+} from '../../src/replication/diverged-file.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** logOf answers readLog as a store's log does: one record of `bytes` bytes per seq, `gone` below `oldest`; it holds no keys. */
@@ -101,5 +108,22 @@ describe('a divergence file', () => {
     assert.deepEqual(await save(logOf(10, 1, 8), file, 5), { file: second.file, records: 0 });
     assert.deepEqual(await save(logOf(10, 1), file, 5), { file, records: 0 });
     assert.deepEqual(countDiverged(dir), { divergedRecords: 10, divergedFiles: 2 });
+  });
+
+  it("is removed at start when a stopped process left it partial, and nobody else's file is", () => {
+    const root = tempDir(after);
+    const dir = join(root, 'shard-0');
+    const whole = divergedFileOf(dir, 3, 6, 10);
+    const partial = `${divergedFileOf(dir, 3, 6, 10, 4)}.partial`;
+    const other = `${divergedFileOf(join(root, 'shard-1'), 3, 6, 10)}.partial`;
+    for (const f of [whole, partial, other, join(root, 'notes.partial')]) writeFileSync(f, 'x');
+    assert.deepEqual(removeUnfinishedSaves(dir, undefined), [partial]);
+    assert.deepEqual(readdirSync(root).sort(), [
+      'notes.partial',
+      'shard-0.diverged-3-6-10.log',
+      'shard-1.diverged-3-6-10.log.partial',
+    ]);
+    assert.deepEqual(countDiverged(dir), { divergedRecords: 5, divergedFiles: 1 });
+    assert.deepEqual(removeUnfinishedSaves(join(root, 'absent', 'shard-0'), undefined), []);
   });
 });

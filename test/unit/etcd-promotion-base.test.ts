@@ -17,6 +17,7 @@ import { Etcd3 } from 'etcd3';
 import pino from 'pino';
 import { type CoordinatedKeeper, EtcdCoordinator } from '../../src/coordination/etcd-coordinator.js';
 import { EtcdKeyspace } from '../../src/coordination/etcd-keyspace.js';
+import { Positions } from '../../src/replication/positions.js';
 import { initialLiveMap, type LiveMap, parseLiveMap } from '../../src/routing/live-map.js';
 import type { NodePlan } from '../../src/server/node-plan.js';
 import type { WorkerPool } from '../../src/server/worker-pool.js';
@@ -86,6 +87,8 @@ describe('a promotion stored over an older map in etcd', { timeout: 60000, skip:
     } as unknown as NodePlan;
     const pool = {
       storeFailure: () => undefined,
+      storeError: () => undefined,
+      positions: new Positions(new SharedArrayBuffer(Positions.bytesFor(1))),
       lastSeq: () => 9,
       call: (_w: number, m: ToWorker) => call(m),
     };

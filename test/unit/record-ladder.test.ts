@@ -70,6 +70,21 @@ function pullLeader(
 
 const pull = { maxBytes: 1 << 20, waitMs: 0, replica: '127.0.0.1:2', epoch: 0 };
 
+/** counted is `repl` whose readLog calls are noted in `reads` (the `after` of each). */
+function counted(repl: MemoryReplication, reads: number[]): MemoryReplication {
+  return new Proxy(repl, {
+    get(target, key) {
+      if (key === 'readLog')
+        return (after: number, maxBytes: number) => {
+          reads.push(after);
+          return target.readLog(after, maxBytes);
+        };
+      const v: unknown = Reflect.get(target, key, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
 describe('the seqs of a replica’s ladder', () => {
   it('are after, after-1, after-2, after-4, ... then 1, and none at 0', () => {
     assert.deepEqual(ladderSeqs(100), [100, 99, 98, 96, 92, 84, 68, 36, 1]);
@@ -172,28 +187,51 @@ describe('the ladder parameter', () => {
     assert.deepEqual(parseLadder('100:deadbeef,36:0,1:1', 100), ladder);
   });
 
-  for (const [text, why] of [
-    ['', 'empty'],
-    ['5', 'no crc'],
-    ['5:zz', 'not hex'],
-    ['5:123456789', 'a crc over 32 bits'],
-    ['0:1', 'seq 0'],
-    ['3:1,5:1', 'seqs ascending'],
-    ['5:1,5:2', 'a seq twice'],
-    ['11:1', 'a seq above after'],
-    ['5:1,,4:1', 'an empty entry'],
+  /** spread is a ladder of `n` entries spread evenly over 1..after, not at its ladder's seqs. */
+  const spread = (n: number, after: number): string =>
+    Array.from({ length: n }, (_, i) => `${String(after - Math.floor((i * (after - 1)) / (n - 1)))}:1`).join(
+      ',',
+    );
+
+  for (const [text, after, why] of [
+    ['', 10, 'empty'],
+    ['5', 10, 'no crc'],
+    ['5:zz', 10, 'not hex'],
+    ['5:123456789', 10, 'a crc over 32 bits'],
+    ['0:1', 10, 'seq 0'],
+    ['3:1,5:1', 10, 'seqs ascending'],
+    ['5:1,5:2', 10, 'a seq twice'],
+    ['11:1', 10, 'a seq above after'],
+    ['5:1,,4:1', 10, 'an empty entry'],
     [
       Array.from({ length: MAX_LADDER_ENTRIES + 1 }, (_, i) => `${String(1000 - i)}:1`).join(','),
+      1000,
       'too many entries',
     ],
-    ['9'.repeat(5000), 'too long'],
+    ['9'.repeat(5000), 10000, 'too long'],
+    // The shape only a replica's ladder has (ladderSeqs): what a leader reads for it stays bounded.
+    [spread(10, 100), 100, 'more entries than the 9 of a replica at 100'],
+    [spread(MAX_LADDER_ENTRIES, 100_000), 100_000, '64 entries spread over the log'],
+    ['100:1,97:1', 100, 'a seq that is not one of after, after-1, after-2, after-4, ..., 1'],
+    ['97:1,93:1,85:1', 100, 'seqs of the ladder of another after (101)'],
   ] as const)
     it(`is refused as INVALID_ARGUMENT naming it: ${why}`, () => {
       assert.throws(
-        () => parseLadder(text, text.startsWith('9') ? 10000 : why === 'too many entries' ? 1000 : 10),
+        () => parseLadder(text, after),
         (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /^ladder /.test(err.message),
       );
     });
+
+  it('takes any part of a replica’s ladder, in its order (entries its log no longer holds left out)', () => {
+    for (const after of [1, 2, 3, 100, 65_537, 2 ** 40 + 3]) {
+      const seqs = ladderSeqs(after);
+      for (const keep of [seqs, seqs.filter((_, i) => i % 2 === 1), seqs.slice(0, 1), seqs.slice(-1)]) {
+        if (keep.length === 0) continue; // a replica holding none of its records sends no ladder
+        const ladder = keep.map((seq) => ({ seq, crc: seq % 0xffff }));
+        assert.deepEqual(parseLadder(encodeLadder(ladder), after), ladder, `after ${String(after)}`);
+      }
+    }
+  });
 });
 
 describe('a pull with a ladder', () => {
@@ -268,6 +306,78 @@ describe('a pull with a ladder', () => {
       ),
       [31, 32, 33, 34, 35, 36, 37, 38, 39, 40],
     );
+  });
+
+  it('that is not of a replica’s shape is refused INVALID_ARGUMENT, none of its entries read', async () => {
+    const leader = await leaderOf(40);
+    const reads: number[] = [];
+    const bad: LadderEntry[][] = [
+      ladderOf([30, 27, 24, 21, 18, 15, 12, 9, 6, 3]), // 10 entries, spread: a replica at 30 sends at most 7
+      ladderOf([30, 25]), // 25 is not one of 30's
+      ladderOf([31]), // above after
+      ladderOf([22, 26]), // ascending
+    ];
+    for (const ladder of bad)
+      await assert.rejects(answerPull(pullLeader(counted(leader, reads)), { ...pull, after: 30, ladder }), {
+        code: 'INVALID_ARGUMENT',
+      });
+    assert.deepEqual(reads, []);
+  });
+
+  it('reads the leader’s log up to the lowest entry that differs, not above it', async () => {
+    const leader = await leaderOf(40);
+    // The replica's records 2..30 are not the leader's: its ladder's lowest entry above 1 differs.
+    const ladder = buildLadder(logOf(1, 30), 30)!;
+    assert.deepEqual(
+      ladder.map((e) => e.seq),
+      [30, 29, 28, 26, 22, 14, 1],
+    );
+    const reads: number[] = [];
+    const a = await answerPull(pullLeader(counted(leader, reads)), { ...pull, after: 30, ladder });
+    assert.equal(a.fork, 1);
+    assert.deepEqual(reads, [0, 13], 'the records at 1 and 14 only');
+    // A ladder that matches is read whole, then the pull: as many reads as entries, and one.
+    reads.length = 0;
+    await answerPull(pullLeader(counted(leader, reads)), {
+      ...pull,
+      after: 30,
+      ladder: buildLadder(logOf(30, 30), 30)!,
+    });
+    assert.equal(reads.length, 8);
+  });
+
+  it('names the fork the comparison of every entry names, for any ladder (seeded)', () => {
+    /** allEntries is the fork as first specified: the highest match below the lowest differing entry at or below `bound`. */
+    const allEntries = (ladder: LadderEntry[], crc: (seq: number) => number | undefined, bound: number) => {
+      let lowest: number | undefined;
+      const matched: number[] = [];
+      for (const e of ladder) {
+        const c = e.seq > bound ? undefined : crc(e.seq);
+        if (c === undefined) continue;
+        if (c === e.crc) matched.push(e.seq);
+        else if (lowest === undefined || e.seq < lowest) lowest = e.seq;
+      }
+      return lowest === undefined ? undefined : Math.max(0, ...matched.filter((seq) => seq < lowest));
+    };
+    const seed = Date.now() % 100_000;
+    let state = seed;
+    const next = (n: number): number => {
+      state = (state * 48271) % 2147483647;
+      return state % n;
+    };
+    for (let i = 0; i < 2000; i++) {
+      const after = 1 + next(5000);
+      const ladder = ladderOf(ladderSeqs(after).filter(() => next(4) > 0));
+      const kinds = new Map(ladder.map((e) => [e.seq, next(3)])); // 0 same, 1 other, 2 lacked
+      const crc = (seq: number): number | undefined =>
+        kinds.get(seq) === 0 ? seq * 7 : kinds.get(seq) === 1 ? seq * 7 + 1 : undefined;
+      const bound = next(2) === 0 ? Number.POSITIVE_INFINITY : next(after + 1);
+      assert.equal(
+        ladderFork(ladder, crc, bound),
+        allEntries(ladder, crc, bound),
+        `seed ${String(seed)}, case ${String(i)}`,
+      );
+    }
   });
 
   it('on the leader’s worker, held behind while the leader took no write, is refused LEADER_BEHIND before its ladder is read', async () => {

@@ -174,7 +174,7 @@ describe('a demoted store forked below records its log no longer holds', () => {
         () => `no error reported: ${JSON.stringify(stats)}`,
       );
       assert.match(stats.lastError as string, /EIO/);
-      assert.equal(stats.replicaState, 'disconnected');
+      assert.equal(stats.replicaState, 'disk-failed'); // its own disk's failure (lag.ts), not a lost leader
       assert.equal(hosted.get(1)!.store, old, 'the store was rebuilt over records nobody saved');
       assert.equal(JSON.stringify(dump(old)), before);
       assert.deepEqual(

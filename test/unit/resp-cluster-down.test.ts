@@ -69,6 +69,25 @@ function decode(b: Buffer, at = 0): [Reply, number] {
 
 /** ask runs `CLUSTER sub` on a connection of node `me` that sees `down` unreachable (and refuses the slots of `gate`). */
 function ask(me: string, down: string[], sub: string, gate?: SlotGate, cfg = config): Reply {
+  const queue = run(me, down, sub, gate, cfg);
+  return decode(queue.out.take())[0];
+}
+
+/** askShards runs CLUSTER SHARDS as `ask` runs a subcommand, once it has its stores' stats (none here). */
+async function askShards(me: string, down: string[], gate?: SlotGate, cfg = config): Promise<Reply> {
+  const queue = run(me, down, 'SHARDS', gate, cfg);
+  await new Promise((resolve) => setImmediate(resolve));
+  return decode(queue.out.take())[0];
+}
+
+/** run runs `CLUSTER sub` (see `ask`) on a node whose process hosts no store, and returns its reply queue. */
+function run(
+  me: string,
+  down: string[],
+  sub: string,
+  gate: SlotGate | undefined,
+  cfg: typeof config,
+): ReplyQueue {
   const queue = new ReplyQueue(
     () => undefined,
     () => undefined,
@@ -81,11 +100,13 @@ function ask(me: string, down: string[], sub: string, gate?: SlotGate, cfg = con
       liveShards: () => (cfg === config ? shards : new ShardMap(cfg.shards).shards),
       listener: { address: me },
       downNodes: () => new Set(down),
+      plan: { stores: [] },
+      pool: { callAll: () => Promise.resolve([]) },
       ...(gate === undefined ? {} : { slotGate: gate }),
     },
   } as unknown as RespConnection;
   cluster(c, [Buffer.from('CLUSTER'), Buffer.from(sub)]);
-  return decode(queue.out.take())[0];
+  return queue;
 }
 
 /** nodeLines maps each node's address to its CLUSTER NODES line's fields. */
@@ -122,7 +143,7 @@ describe('CLUSTER commands with a node down', () => {
     assert.equal(info(A, []).cluster_slots_ok, '16384');
   });
 
-  it('flags a down leader fail, counts its slots as failed with cluster_state still ok, and leaves them out of SLOTS', () => {
+  it('flags a down leader fail, counts its slots as failed with cluster_state still ok, and leaves them out of SLOTS', async () => {
     const lines = nodeLines(A, [B]);
     assert.equal(lines.get(B)![2], 'master,fail');
     assert.equal(lines.get(B)![7], 'disconnected');
@@ -145,7 +166,7 @@ describe('CLUSTER commands with a node down', () => {
       [[shards[0]!.slots.first, shards[0]!.slots.last, nodeIdOf(A)]],
       "the down leader's slots are left out, as Redis leaves out slots no node serves",
     );
-    const shardsReply = ask(A, [B], 'SHARDS') as Reply[][];
+    const shardsReply = (await askShards(A, [B])) as Reply[][];
     const health = shardsReply.flatMap((s) => (s[3] as Reply[][]).map((n) => [n[1], n[13]]));
     assert.deepEqual(
       health.filter(([, h]) => h === 'failed'),
@@ -193,11 +214,11 @@ describe('CLUSTER commands with slots disputed with a peer', () => {
     ]);
   });
 
-  it('leaves them out of the slot ranges of CLUSTER NODES and CLUSTER SHARDS', () => {
+  it('leaves them out of the slot ranges of CLUSTER NODES and CLUSTER SHARDS', async () => {
     const lines = nodeLines(A, [], cut());
     assert.deepEqual(lines.get(A)!.slice(8), ['0-99', '200-8191']);
     assert.deepEqual(lines.get(B)!.slice(8), ['9001-16383']);
-    const shardsReply = ask(A, [], 'SHARDS', cut()) as Reply[][];
+    const shardsReply = (await askShards(A, [], cut())) as Reply[][];
     assert.deepEqual(
       shardsReply.map((s) => s[1]),
       [
@@ -233,14 +254,14 @@ describe('CLUSTER commands with slots disputed with a peer', () => {
 
 describe('CLUSTER SHARDS when a master has entries for several replica sets', () => {
   // Each entry as its slots and its nodes' RESP ports (the node's HTTP port + 1000), master first.
-  const entries = (gate?: SlotGate): [Reply, Reply[]][] =>
-    (ask(A, [], 'SHARDS', gate, partial) as Reply[][]).map((e) => [
+  const entries = async (gate?: SlotGate): Promise<[Reply, Reply[]][]> =>
+    ((await askShards(A, [], gate, partial)) as Reply[][]).map((e) => [
       e[1]!,
       (e[3] as Reply[][]).map((n) => n[3]!),
     ]);
 
-  it('lists the master once per replica set, each with its own slots', () => {
-    assert.deepEqual(entries(), [
+  it('lists the master once per replica set, each with its own slots', async () => {
+    assert.deepEqual(await entries(), [
       [
         [0, 8191],
         [8001, 8003, 8004],
@@ -252,8 +273,8 @@ describe('CLUSTER SHARDS when a master has entries for several replica sets', ()
     ]);
   });
 
-  it('leaves out an entry whose slots are all disputed, rather than list the master twice', () => {
-    assert.deepEqual(entries(disputing([{ first: 8192, last: 16383 }])), [
+  it('leaves out an entry whose slots are all disputed, rather than list the master twice', async () => {
+    assert.deepEqual(await entries(disputing([{ first: 8192, last: 16383 }])), [
       [
         [0, 8191],
         [8001, 8003, 8004],
@@ -261,8 +282,8 @@ describe('CLUSTER SHARDS when a master has entries for several replica sets', ()
     ]);
   });
 
-  it('keeps one entry without slots for a master none of whose slots is served', () => {
-    assert.deepEqual(entries(disputing([{ first: 0, last: 16383 }])), [[[], [8001, 8003, 8004]]]);
+  it('keeps one entry without slots for a master none of whose slots is served', async () => {
+    assert.deepEqual(await entries(disputing([{ first: 0, last: 16383 }])), [[[], [8001, 8003, 8004]]]);
   });
 });
 
@@ -291,7 +312,7 @@ describe('CLUSTER NODES for a node that replicates several shards', () => {
     assert.deepEqual(lineOf(D).slice(2, 4), ['slave', nodeIdOf(A)], 'else the leader of its first shard');
   });
 
-  it('is named under every shard it replicates in CLUSTER SLOTS and SHARDS', () => {
+  it('is named under every shard it replicates in CLUSTER SLOTS and SHARDS', async () => {
     const slots = (ask(A, [], 'SLOTS', undefined, spread) as Reply[][]).map((s) => [
       s[0],
       (s.slice(3) as Reply[][]).map((n) => n[2]),
@@ -301,7 +322,7 @@ describe('CLUSTER NODES for a node that replicates several shards', () => {
       [5461, [nodeIdOf(D)]],
       [10923, [nodeIdOf(C)]],
     ]);
-    const shardsReply = (ask(A, [], 'SHARDS', undefined, spread) as Reply[][]).map((e) =>
+    const shardsReply = ((await askShards(A, [], undefined, spread)) as Reply[][]).map((e) =>
       (e[3] as Reply[][]).map((n) => n[1]),
     );
     assert.deepEqual(shardsReply, [

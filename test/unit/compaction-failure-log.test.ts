@@ -1,0 +1,104 @@
+/**
+ * What CompactionScheduler (src/storage/compaction-scheduler.ts) logs while its compactions into
+ * LMDB keep failing, as on a full disk: lmdb-js rejects each write of a failed commit with "Commit
+ * failed (see commitError for details)", the cause (an Error whose `code` is the errno) only in
+ * the promise `commitError`. The first failure must name that cause (not lmdb-js's pointer to it,
+ * as it did) without a stack; a lasting failure is recalled at most once per reminder interval
+ * with its count (it said nothing more until it recovered); the recovery is one info line with the
+ * count.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import pino from 'pino';
+import { CompactionScheduler } from '../../src/storage/compaction-scheduler.js';
+
+/** LogLine is what the test reads of a pino line. */
+interface LogLine {
+  level: number;
+  msg: string;
+  err?: unknown;
+  failures?: number;
+  at: number;
+}
+
+/** lmdbCommitFailure is an error shaped as lmdb-js rejects a write of a commit that failed with errno 5. */
+function lmdbCommitFailure(): Error {
+  const cause = Object.assign(new Error('Input/output error'), { code: 5 });
+  const commitError = Promise.reject(cause);
+  commitError.catch(() => undefined);
+  return Object.assign(new Error('Commit failed (see commitError for details)'), { commitError });
+}
+
+/** REMINDER_MS: the interval between two lines of a lasting failure, shortened for the test. */
+const REMINDER_MS = 150;
+/** FAILING_MS: how long the compactions keep failing (retried every 5-20 ms). */
+const FAILING_MS = 700;
+
+describe('compaction into LMDB failing while the disk is full', () => {
+  it('logs the cause once without a stack, a reminder per interval with the count, one line on recovery', async () => {
+    const lines: LogLine[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push({ ...(JSON.parse(chunk.toString()) as LogLine), at: performance.now() });
+        done();
+      },
+    });
+    const failUntil = performance.now() + FAILING_MS;
+    let runs = 3;
+    let attempts = 0;
+    const scheduler = new CompactionScheduler({
+      maxRuns: 2,
+      idleMs: 60_000,
+      retryMinMs: 5,
+      retryMaxMs: 20,
+      reminderMs: REMINDER_MS,
+      dir: 'twin',
+      log: pino({ level: 'info' }, sink),
+      runs: () => ({ count: runs, entries: runs * 10 }),
+      memtableEmpty: () => true,
+      flushIdle: () => undefined,
+      compact: () => {
+        attempts++;
+        if (performance.now() < failUntil) return Promise.reject(lmdbCommitFailure());
+        runs = 0;
+        return Promise.resolve();
+      },
+    });
+    try {
+      const deadline = performance.now() + 10_000;
+      while (runs > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      scheduler.close();
+    }
+    const shown = lines.map((l) => `${l.level} ${l.msg}`).join('\n');
+    assert.equal(runs, 0, `the compaction succeeded once the failures stopped:\n${shown}`);
+    assert.ok(attempts >= 20, `retried with backoff: ${attempts} attempts`);
+    const [first, ...rest] = lines;
+    assert.ok(first !== undefined && first.level === 50, shown);
+    assert.match(first.msg, /^compaction failed \(Input\/output error \(EIO, errno 5\)\)/, first.msg);
+    assert.equal(first.err, 'Input/output error (EIO, errno 5)', 'the cause, not a stack');
+    const reminders = rest.filter((l) => l.msg.startsWith('compaction still failing'));
+    assert.ok(reminders.length >= 2, `reminders while it kept failing:\n${shown}`);
+    assert.ok(reminders.length <= Math.ceil(FAILING_MS / REMINDER_MS), `one per interval at most:\n${shown}`);
+    let last = first.at;
+    for (const r of reminders) {
+      assert.ok(
+        r.at - last >= REMINDER_MS - 5,
+        `a reminder ${Math.round(r.at - last)} ms after the last line`,
+      );
+      assert.match(
+        r.msg,
+        /\(\d+ failures over [\d.]+ s; the last: Input\/output error \(EIO, errno 5\)\)$/,
+        r.msg,
+      );
+      last = r.at;
+    }
+    const recovered = rest.filter((l) => l.level === 30);
+    assert.equal(recovered.length, 1, shown);
+    assert.match(recovered[0]?.msg ?? '', /^compaction succeeded again, after \d+ failures over [\d.]+ s$/);
+    assert.equal(recovered[0]?.failures, attempts - 1, 'the count of failed attempts');
+    assert.equal(lines.length, 1 + reminders.length + 1, `nothing else:\n${shown}`);
+  });
+});

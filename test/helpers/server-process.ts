@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
 import { schedStat } from './sched-stat.js';
+import { diagnose, reportEnv } from './start-diagnosis.js';
 
 /**
  * STARVED_CAP bounds a start's wall time, as a multiple of its budget, however starved of CPU it
@@ -112,9 +113,12 @@ export class ServerProcess {
     timeoutMs = 15000,
     launcher?: string[],
   ): Promise<ServerProcess> {
-    const p = ServerProcess.spawn(['serve', ...args], env, launcher);
+    // Asked for when the start fails: what the child waited on (start-diagnosis.ts).
+    const report = reportEnv(env);
+    const p = ServerProcess.spawn(['serve', ...args], { ...env, ...report.env }, launcher);
     let sched = schedStat(p.child.pid);
     let checkedAt = 0;
+    let lastProbe = 'none yet';
     for (;;) {
       // A child killed by a signal has no exit code, only a signal code: either way it is gone.
       if (p.child.exitCode !== null || p.child.signalCode !== null)
@@ -128,8 +132,11 @@ export class ServerProcess {
           p.startLog = undefined;
           return p;
         }
-      } catch {
-        // not listening yet
+        lastProbe = `${r.status} ${(await r.text()).slice(0, 80)}`;
+      } catch (err) {
+        // not listening yet (or not answering within the probe's bound)
+        const cause = (err as { cause?: { code?: string } }).cause?.code;
+        lastProbe = cause ?? (err as Error).name;
       }
       await new Promise((r) => setTimeout(r, 25));
       const wall = performance.now() - p.spawnedAt;
@@ -140,11 +147,12 @@ export class ServerProcess {
       }
       if (wall - sched.starvedMs > timeoutMs || wall > timeoutMs * STARVED_CAP) {
         sched = schedStat(p.child.pid);
+        const waits = await diagnose(p.child.pid, report);
         p.child.kill('SIGKILL');
         // Wait for the exit: the caller's next start may want this node's port and data directory.
         await p.waitExit();
         throw new Error(
-          `server did not become healthy within ${timeoutMs} ms of its own time: ${Math.round(wall)} ms wall, ${sched.starvedMs} ms of it waiting for a CPU, ${sched.cpuMs} ms of CPU, threads ${sched.states}; its output:\n${(p.startLog ?? []).join('\n')}`,
+          `server did not become healthy within ${timeoutMs} ms of its own time: ${Math.round(wall)} ms wall, ${sched.starvedMs} ms of it waiting for a CPU, ${sched.cpuMs} ms of CPU, threads ${sched.states}; last ${healthUrl}: ${lastProbe}; its output:\n${(p.startLog ?? []).join('\n')}\nwhat it waited on:\n${waits.join('\n')}`,
         );
       }
     }

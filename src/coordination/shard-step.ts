@@ -6,6 +6,11 @@
  *
  *   - a leader store here held behind a replica that published a higher seq gives up its leader
  *     key (behind-resign.ts), and neither keeps nor takes it, nor campaigns, while that holds;
+ *   - so does a leader store here that refuses every write (its directory removed or replaced
+ *     while the node runs: STORE_DIR_LOST, positions.ts SLOT_STORE_ERROR; what it holds is gone
+ *     at its next start): kept, its key left the shard unwritable until an operator ran a
+ *     failover; given up, the replicas campaign as for a leader whose lease lapsed (its seq is
+ *     withdrawn: seq-publisher.ts), and the most advanced one takes the shard over;
  *   - else a leader store here keeps or takes its leader key (leader-keys.ts); one that owes a new
  *     epoch after an unclean stop in a lossy durability mode (`oweNewEpochs`) first publishes its
  *     own promotion, leader unchanged, before it takes a write (self-promotion.ts);
@@ -63,6 +68,8 @@ export class ShardSteps {
   private readonly owed = new Set<number>();
   /** resigned are the shards whose held leader here gave up its key (logged once each). */
   private readonly resigned = new Set<number>();
+  /** lost are the shards whose leader here gave up its key because its store refuses every write (logged once each). */
+  private readonly lost = new Set<number>();
   /** heldBack names the shards (idx) whose campaign a leader on another config holds back, as logged. */
   private readonly heldBack = new Map<number, string>();
   private readonly d: ShardStepDeps;
@@ -97,6 +104,7 @@ export class ShardSteps {
     if (!hosted.some((st) => st.node === shard.leader)) this.owed.delete(shard.idx);
     for (const st of hosted) {
       if (st.node === shard.leader) {
+        if (await this.resignLost(shard, st, kv, lease)) continue;
         if (await this.resignBehind(shard, st.node, kv, snap, lease)) continue;
         const won = await leaders.keep(shard, st.node, kv, lease, this.d.started());
         if (won === undefined) continue;
@@ -159,6 +167,35 @@ export class ShardSteps {
       );
     }
     return other;
+  }
+
+  /**
+   * resignLost gives up `shard`'s leader key when its leader store here, `st`, refuses every write
+   * (STORE_DIR_LOST: see the design block). Resolves with whether it did (it neither keeps nor
+   * takes the key then, nor campaigns: campaign.ts refuses such a store too).
+   */
+  private async resignLost(
+    shard: LiveShard,
+    st: NodePlan['stores'][number],
+    kv: IKeyValue | undefined,
+    lease: string,
+  ): Promise<boolean> {
+    const code = this.d.pool.storeError(st.index);
+    if (code !== 'STORE_DIR_LOST') {
+      this.lost.delete(shard.idx);
+      return false;
+    }
+    await this.d.leaders.resign(shard, st.node, kv, lease, this.d.started());
+    if (!this.lost.has(shard.idx)) {
+      this.lost.add(shard.idx);
+      this.d.log.error(
+        { shard: shard.name, node: st.node, dir: st.dir, local_error: code },
+        `${st.node} gives up the leader key of ${shard.name}: its store refuses every write (${code}: ${st.dir} was ` +
+          'removed or replaced while the node runs, and what it holds is gone at its next start); the most ' +
+          `advanced live replica takes the shard over. Restart ${st.node} to rebuild its store from the new leader`,
+      );
+    }
+    return true;
   }
 
   /**

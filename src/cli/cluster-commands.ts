@@ -58,15 +58,23 @@ export function leaderlessAdvice(s: LeaderlessShard, coordination?: { lease_ttl_
 /**
  * configLeaderHint is the line for a shard whose config names `config_leader` as its leader while
  * the live map keeps another (docs/failover.md, "How a map spreads"): not a problem, the exit
- * status does not change.
+ * status does not change. It names the failover that moves the shard back, unless that node is a
+ * `disk-failed` replica now (a leader whose store directory was removed, failed over): the
+ * failover would be refused, so it says to repair that node first.
  */
 export function configLeaderHint(s: {
   name: string;
   epoch?: number;
   config_leader: string;
   leader: { address: string };
+  replicas?: readonly Pick<ReplicaHealth, 'address' | 'state' | 'local_error'>[];
 }): string {
-  return `note: ${s.name} is led by ${s.leader.address} (the live map, epoch ${String(s.epoch ?? 0)}) while the config names ${s.config_leader}: a failover moved it, or the config was edited; the live map decides who leads and an edit of the config moves nothing (to move it: distkv failover --shard ${s.name} --to ${s.config_leader})`;
+  const back = s.replicas?.find((r) => r.address === s.config_leader);
+  const move =
+    back?.state === 'disk-failed'
+      ? `${s.config_leader} is disk-failed${back.local_error === undefined ? '' : ` (${back.local_error.slice(0, 64)})`}: a failover to it is refused until its store is repaired, as its problem line says`
+      : `to move it: distkv failover --shard ${s.name} --to ${s.config_leader}`;
+  return `note: ${s.name} is led by ${s.leader.address} (the live map, epoch ${String(s.epoch ?? 0)}) while the config names ${s.config_leader}: a failover moved it, or the config was edited; the live map decides who leads and an edit of the config moves nothing (${move})`;
 }
 
 /** MergedShard is what problemsOf reads of a shard of `distkv cluster`'s merged view. */

@@ -59,8 +59,8 @@ export function leaderlessAdvice(s: LeaderlessShard, coordination?: { lease_ttl_
  * configLeaderHint is the line for a shard whose config names `config_leader` as its leader while
  * the live map keeps another (docs/failover.md, "How a map spreads"): not a problem, the exit
  * status does not change. It names the failover that moves the shard back, unless that node is a
- * `disk-failed` replica now (a leader whose store directory was removed, failed over): the
- * failover would be refused, so it says to repair that node first.
+ * `disk-failed` replica now (a leader whose store directory was removed, failed over) or one whose
+ * store did not open (`failed`): the failover would be refused, so it says to repair it first.
  */
 export function configLeaderHint(s: {
   name: string;
@@ -71,8 +71,8 @@ export function configLeaderHint(s: {
 }): string {
   const back = s.replicas?.find((r) => r.address === s.config_leader);
   const move =
-    back?.state === 'disk-failed'
-      ? `${s.config_leader} is disk-failed${back.local_error === undefined ? '' : ` (${back.local_error.slice(0, 64)})`}: a failover to it is refused until its store is repaired, as its problem line says`
+    back?.state === 'disk-failed' || back?.state === 'failed'
+      ? `${s.config_leader} is ${back.state}${back.local_error === undefined ? '' : ` (${back.local_error.slice(0, 64)})`}: a failover to it is refused until its store is repaired, as its problem line says`
       : `to move it: distkv failover --shard ${s.name} --to ${s.config_leader}`;
   return `note: ${s.name} is led by ${s.leader.address} (the live map, epoch ${String(s.epoch ?? 0)}) while the config names ${s.config_leader}: a failover moved it, or the config was edited; the live map decides who leads and an edit of the config moves nothing (${move})`;
 }
@@ -111,7 +111,9 @@ export function problemsOf(shards: readonly MergedShard[], disputes: readonly Di
         `${s.name}: no leader: its leader ${l.address} is held behind its replica ${l.behind.replica}`,
       );
     else if (l.no_lease === true)
-      out.push(`${s.name}: no leader: its leader ${l.address} holds no lease in etcd`);
+      out.push(
+        `${s.name}: no leader: its leader ${l.address} holds no lease in etcd${l.local_error === 'STORE_DIR_LOST' ? ' (it gave its key up: its store directory was lost)' : ''}`,
+      );
     else if (l.local_error !== undefined)
       out.push(
         `${s.name}: no leader serves writes: its leader's store on ${l.address} refuses every write (${l.local_error.slice(0, 64)}): ${storeErrorAdvice(l.local_error)}`,
@@ -274,7 +276,9 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
           out.line(configLeaderHint({ ...s, config_leader: s.config_leader }));
       for (const s of leaseless)
         out.line(
-          `${s.name} takes no writes: its leader ${s.leader.address} holds no lease in etcd (it does not reach etcd, or its key went to a replica taking over). Check that etcd answers it (coordination.etcd); once it does, the leader takes its key back unless a replica took the shard over meanwhile: run distkv cluster again (docs/failover.md)`,
+          s.leader.local_error === 'STORE_DIR_LOST'
+            ? `${s.name} takes no writes: its leader ${s.leader.address} gave its leader key up, its store directory lost (STORE_DIR_LOST), once a replica held its last seq: that replica takes the shard over within a few seconds; run distkv cluster again (docs/failover.md)`
+            : `${s.name} takes no writes: its leader ${s.leader.address} holds no lease in etcd (it does not reach etcd, or its key went to a replica taking over). Check that etcd answers it (coordination.etcd); once it does, the leader takes its key back unless a replica took the shard over meanwhile: run distkv cluster again (docs/failover.md)`,
         );
       for (const s of merged)
         if (s.leader.behind !== undefined && !s.leader.down)

@@ -100,6 +100,8 @@ export interface ReplicaHealth {
   last_contact_ms_ago?: number;
   /** local_error is the code of the replica's own disk's failure, with state `disk-failed`. */
   local_error?: string;
+  /** error is why the replica's store did not open, with state `failed` (admin-routes.ts). */
+  error?: string;
   leader_view?: LeaderViewOfReplica;
 }
 
@@ -129,6 +131,9 @@ export function replicaProblem(shard: string, r: ReplicaHealth): string | undefi
   // tells an attempt's progress).
   // A store directory removed while the node runs does not come back by itself (the store refuses
   // every write, and the next start refuses the store): it needs the node restarted with --repair.
+  // A store that did not open at the node's start (its own /cluster says why): no leader helps it.
+  if (r.state === 'failed')
+    return `${shard}: replica ${r.address}'s store did not open: ${(r.error ?? 'no reason given').slice(0, 400)}; fix what it names and restart that node (a store whose directory was lost: start it with --repair, it opens empty and resyncs from its leader)${leader}`;
   if (r.state === 'disk-failed' && r.local_error === 'STORE_DIR_LOST')
     return `${shard}: replica ${r.address} does not follow its leader: its store directory on that node was removed or replaced while it runs (STORE_DIR_LOST): it takes nothing more of its leader and what it holds is gone at the next start; stop that node and start it with --repair (the replica opens empty and resyncs from its leader)${leader}`;
   if (r.state === 'disk-failed')

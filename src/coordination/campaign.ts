@@ -155,7 +155,7 @@ function logRefusal(d: CampaignDeps, shard: LiveShard, node: string, code: Local
   }
   const why =
     code === 'STORE_DIR_LOST'
-      ? `its store refuses every write (${code}: its directory was removed or replaced while the node runs, and what it holds is gone at its next start); its seq is withdrawn, so another replica may take the shard. Restart ${node} to rebuild its store from the leader`
+      ? `its store refuses every write (${code}: its directory was removed or replaced while the node runs, and what it holds is gone at its next start); its seq is withdrawn, so another replica may take the shard. Stop ${node} and start it with --repair: its store opens empty and resyncs from the leader`
       : `its store refuses writes (${code}): as leader it would refuse them too; its log and /stats lastError name the directory`;
 
   d.log.warn(

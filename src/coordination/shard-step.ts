@@ -8,9 +8,13 @@
  *     key (behind-resign.ts), and neither keeps nor takes it, nor campaigns, while that holds;
  *   - so does a leader store here that refuses every write (its directory removed or replaced
  *     while the node runs: STORE_DIR_LOST, positions.ts SLOT_STORE_ERROR; what it holds is gone
- *     at its next start): kept, its key left the shard unwritable until an operator ran a
- *     failover; given up, the replicas campaign as for a leader whose lease lapsed (its seq is
- *     withdrawn: seq-publisher.ts), and the most advanced one takes the shard over;
+ *     at its next start), once a live member published a seq at or above the store's last seq:
+ *     kept, its key left the shard unwritable until an operator ran a failover; given up, the
+ *     replicas campaign as for a leader whose lease lapsed (its seq is withdrawn:
+ *     seq-publisher.ts), and the one holding every record it wrote takes the shard over. Until one
+ *     does (its replicas down, or behind), it keeps the key, so reads and `distkv backup` of what
+ *     only it holds go on (given up, it refused them: SWITCHING_LEADER), and its replicas pull
+ *     its last records from it;
  *   - else a leader store here keeps or takes its leader key (leader-keys.ts); one that owes a new
  *     epoch after an unclean stop in a lossy durability mode (`oweNewEpochs`) first publishes its
  *     own promotion, leader unchanged, before it takes a write (self-promotion.ts);
@@ -70,6 +74,8 @@ export class ShardSteps {
   private readonly resigned = new Set<number>();
   /** lost are the shards whose leader here gave up its key because its store refuses every write (logged once each). */
   private readonly lost = new Set<number>();
+  /** lostWaiting are the shards whose lost leader here keeps its key until a replica holds its last seq (logged once each). */
+  private readonly lostWaiting = new Set<number>();
   /** heldBack names the shards (idx) whose campaign a leader on another config holds back, as logged. */
   private readonly heldBack = new Map<number, string>();
   private readonly d: ShardStepDeps;
@@ -104,7 +110,7 @@ export class ShardSteps {
     if (!hosted.some((st) => st.node === shard.leader)) this.owed.delete(shard.idx);
     for (const st of hosted) {
       if (st.node === shard.leader) {
-        if (await this.resignLost(shard, st, kv, lease)) continue;
+        if (await this.resignLost(shard, st, kv, snap, lease)) continue;
         if (await this.resignBehind(shard, st.node, kv, snap, lease)) continue;
         const won = await leaders.keep(shard, st.node, kv, lease, this.d.started());
         if (won === undefined) continue;
@@ -171,28 +177,47 @@ export class ShardSteps {
 
   /**
    * resignLost gives up `shard`'s leader key when its leader store here, `st`, refuses every write
-   * (STORE_DIR_LOST: see the design block). Resolves with whether it did (it neither keeps nor
-   * takes the key then, nor campaigns: campaign.ts refuses such a store too).
+   * (STORE_DIR_LOST) and a live member published a seq at or above the store's last one (see the
+   * design block). Resolves with whether it did (it neither keeps nor takes the key then, nor
+   * campaigns: campaign.ts refuses such a store too). Once given up, the key stays given up.
    */
   private async resignLost(
     shard: LiveShard,
     st: NodePlan['stores'][number],
     kv: IKeyValue | undefined,
+    snap: Snapshot,
     lease: string,
   ): Promise<boolean> {
     const code = this.d.pool.storeError(st.index);
     if (code !== 'STORE_DIR_LOST') {
       this.lost.delete(shard.idx);
+      this.lostWaiting.delete(shard.idx);
+      return false;
+    }
+    const last = this.d.pool.lastSeq(st.index);
+    const holder = (snap.seqs.get(shard.name) ?? []).find((p) => p.address !== st.node && p.seq >= last);
+    const where = `${st.dir} was removed or replaced while the node runs, and what it holds is gone at its next start`;
+    if (holder === undefined && !this.lost.has(shard.idx)) {
+      if (!this.lostWaiting.has(shard.idx)) {
+        this.lostWaiting.add(shard.idx);
+        this.d.log.error(
+          { shard: shard.name, node: st.node, dir: st.dir, local_error: code, last_seq: last },
+          `${st.node} keeps the leader key of ${shard.name} though its store refuses every write (${code}: ${where}): ` +
+            `no live replica has published seq ${String(last)} yet (they are down, or still pulling it). Reads and ` +
+            `distkv backup of it still work: copy the data out now. It gives the key up once a replica holds seq ${String(last)}, ` +
+            `and that replica takes the shard over`,
+        );
+      }
       return false;
     }
     await this.d.leaders.resign(shard, st.node, kv, lease, this.d.started());
     if (!this.lost.has(shard.idx)) {
       this.lost.add(shard.idx);
       this.d.log.error(
-        { shard: shard.name, node: st.node, dir: st.dir, local_error: code },
-        `${st.node} gives up the leader key of ${shard.name}: its store refuses every write (${code}: ${st.dir} was ` +
-          'removed or replaced while the node runs, and what it holds is gone at its next start); the most ' +
-          `advanced live replica takes the shard over. Restart ${st.node} to rebuild its store from the new leader`,
+        { shard: shard.name, node: st.node, dir: st.dir, local_error: code, replica: holder?.address },
+        `${st.node} gives up the leader key of ${shard.name}: its store refuses every write (${code}: ${where}); ` +
+          `${holder?.address ?? 'a replica'} holds its last seq ${String(last)} and takes the shard over. Then stop ${st.node} ` +
+          'and start it with --repair: its store opens empty and resyncs from the new leader',
       );
     }
     return true;

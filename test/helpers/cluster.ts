@@ -95,10 +95,11 @@ export class TestCluster {
     return p;
   }
 
-  /** startNode (re)starts the node of `address`, optionally with another config file. */
+  /** startNode (re)starts the node of `address`, optionally with another config file and more arguments (`--repair`). */
   async startNode(
     address: string,
     config = this.o.configs?.get(address) ?? this.config,
+    extra: readonly string[] = [],
   ): Promise<ServerProcess> {
     const bind = this.o.listen?.get(address);
     const p = await ServerProcess.start(
@@ -113,6 +114,7 @@ export class TestCluster {
         String(this.o.workers ?? 1),
         ...(bind === undefined ? [] : ['--listen', bind]),
         ...(this.o.args ?? []),
+        ...extra,
       ],
       `http://${bind ?? address}/healthz`,
       { DISTKV_LOG_LEVEL: 'warn', ...this.o.env },

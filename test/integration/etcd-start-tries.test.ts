@@ -152,13 +152,20 @@ describe('a coordinated node whose start tries fail', { timeout: 90000 }, () => 
         const coordinator = testCoordinator(config, 'start-hung', worker, undefined, log);
         const started = coordinator.start();
         started.catch(() => undefined);
-        const first = await waitForLine(lines, /start try 1 of 10 failed/, 20000);
-        const second = await waitForLine(lines, /start try 2 of 10 failed/, 20000);
+        // The first try whose reconcile hung, whichever it is: on a loaded machine a try before it
+        // can fail otherwise (the 1 s lease's grant, bounded by 1 s, or the lease expiring), and
+        // waiting for try 1 and try 2 by number then read the wrong lines.
+        const first = await waitForLine(lines, /start try \d+ of 10 failed: reading the map/, 30000);
+        const n = Number(/start try (\d+) of 10/.exec(first ?? '')?.[1]);
+        const second =
+          first === undefined
+            ? undefined
+            : await waitForLine(lines, new RegExp(`start try ${n + 1} of 10 failed`), 20000);
         await coordinator.stop();
         const r = await settledWithin(started, 10000);
         assert.ok(
           first !== undefined && second !== undefined,
-          `two failed tries were logged; logged: ${lines.join('')}`,
+          `a try whose reconcile hung and the try after it were logged; logged: ${lines.join('')}`,
         );
         assert.match(
           first,
@@ -233,10 +240,15 @@ describe('a coordinated node whose start tries fail', { timeout: 90000 }, () => 
         const started = coordinator.start();
         started.catch(() => undefined);
         // The lease and the reconcile go through the proxy; the watch's bound (4 s) expires first.
-        const line = await waitForLine(lines, /start try 1 of 10 failed/, 20000);
+        // Whichever try that is: on a loaded machine a try before it can fail otherwise (the 1 s
+        // lease's grant, bounded by 1 s, or the lease expiring), and try 1 was then another line.
+        const line = await waitForLine(lines, /start try \d+ of 10 failed: creating the watch/, 30000);
         await coordinator.stop();
         const r = await settledWithin(started, 10000);
-        assert.ok(line !== undefined, `the failed try was logged within 20 s; logged: ${lines.join('')}`);
+        assert.ok(
+          line !== undefined,
+          `a try failed on the watch's creation within 30 s; logged: ${lines.join('')}`,
+        );
         const w = JSON.parse(line) as { msg: string };
         assert.match(
           w.msg,
@@ -254,10 +266,12 @@ describe('a coordinated node whose start tries fail', { timeout: 90000 }, () => 
     async () => {
       const etcd = await TestEtcd.start();
       after(() => etcd.stop());
-      // A 16 s lease: a tick, the grant's deadline, is 4 s; etcd stalls (SIGSTOP) for 1.5 s of it
-      // (past one call's 1 s deadline, with room for a loaded machine's resume).
+      // A 40 s lease: a tick, the grant's deadline, is 10 s; etcd stalls (SIGSTOP) for 1.5 s of it
+      // (past one call's 1 s deadline, which the grant had before), with room for a loaded machine
+      // to wake the test's timer, resume etcd and carry its answer back: with a 16 s lease (a 4 s
+      // tick) that room was 2.5 s, and CI starves a process for seconds.
       const { log, lines } = logSink();
-      const config = oneShardConfig(etcd.url, 'start-stall', 16000, '127.0.0.1:7001', ['127.0.0.1:7002']);
+      const config = oneShardConfig(etcd.url, 'start-stall', 40000, '127.0.0.1:7001', ['127.0.0.1:7002']);
       const coordinator = testCoordinator(
         config,
         'start-stall',

@@ -60,9 +60,14 @@ await signalTwice('SIGINT', 1);`);
   });
 
   it('exits at once with 130 on the signal after done when a signal already stopped the work (its "again to quit at once")', async () => {
+    // The first signal is handled before done: signalTwice's 100 ms alone were not enough in a
+    // process starved of CPU (its timer then ran first, and done came before the signal's handler).
     const r = await afterWorkExit(`const { stopOnSignal } = await import(${JSON.stringify(INTERRUPT)});
-const signals = stopOnSignal(() => {}, 'stopping; again to quit at once');
+let stopped;
+const heard = new Promise((r) => (stopped = r));
+const signals = stopOnSignal(() => stopped(), 'stopping; again to quit at once');
 await signalTwice('SIGINT', 1);
+await heard;
 signals.done();
 await signalTwice('SIGINT', 1);
 await new Promise((r) => setTimeout(r, 30_000));`);

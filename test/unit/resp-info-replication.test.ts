@@ -10,7 +10,7 @@
  * last contact with it: it said `up` then, over a replica whose data went stale.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { validateConfig } from '../../src/config/validate-config.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
 import {
@@ -93,6 +93,15 @@ async function replication(me: string, down: string[], follow = [STREAMING, STRE
 }
 
 describe('INFO replication', () => {
+  // Date stands still in each test: a contact time is set at Date.now() - N ms and INFO reads it
+  // against its own Date.now(); a process starved between the two (CI) turned 1.2 s into lag=2.
+  beforeEach(() => {
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  });
+  afterEach(() => {
+    mock.timers.reset();
+  });
+
   it('names the master all of whose slots the node replicates, with that shard offset', async () => {
     assert.deepEqual(await replication(C, []), [
       'role:slave',

@@ -12,7 +12,7 @@
  * monitoring) saw a master without replicas.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
 import {
   FOLLOWER_STATES,
@@ -96,6 +96,15 @@ async function slaves(s: Setup): Promise<number> {
 }
 
 describe('INFO replication connected_slaves', () => {
+  // Date stands still in each test: a contact time is set at Date.now() - N ms and INFO reads it
+  // against its own Date.now(); a process starved between the two (CI) turned 1.2 s into lag=2.
+  beforeEach(() => {
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  });
+  afterEach(() => {
+    mock.timers.reset();
+  });
+
   it('counts the remote replicas that pulled within a long poll and its grace', async () => {
     const fresh = { 0: { [R1]: 300 }, 1: { [R1]: 300, [R2]: PULL_WAIT_MS } };
     assert.equal(await slaves({ seen: fresh }), 2);

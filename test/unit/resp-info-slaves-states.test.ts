@@ -11,7 +11,7 @@
  * a promotion, its own disk failed) is not listed, as Redis lists no replica whose link is down.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import type { LeaderView } from '../../src/http/replica-pulls.js';
 import type { RespConnection } from '../../src/resp/resp-connection.js';
 import {
@@ -97,6 +97,15 @@ async function slaveLines(s: Setup): Promise<string[]> {
 const SENDING = { resyncing: true, snapshot_bytes: 65536, last_snapshot_ms_ago: 2_500 } as const;
 
 describe('INFO replication replica states', () => {
+  // Date stands still in each test: a contact time is set at Date.now() - N ms and INFO reads it
+  // against its own Date.now(); a process starved between the two (CI) turned 1.2 s into lag=2.
+  beforeEach(() => {
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  });
+  afterEach(() => {
+    mock.timers.reset();
+  });
+
   it('lists a replica in this process that resyncs as send_bulk, offset 0 for the shard it resyncs', async () => {
     assert.deepEqual(await slaveLines({ local: [{ state: 'resyncing' }, { state: 'streaming', ack: 12 }] }), [
       'connected_slaves:1',

@@ -39,29 +39,40 @@ describe('PeerCheck against a peer whose /cluster is too large', () => {
   for (const chunked of [false, true])
     it(`refuses ${chunked ? 'a chunked body past' : 'a Content-Length over'} the cap, counts the peer unreachable and logs which peer`, async () => {
       const peer = await fakePeer(oversized(), chunked);
-      const lines: string[] = [];
-      const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
-      const check = new PeerCheck([peer], 'abc', 'http', log);
-      try {
-        await check.checkAll();
-        assert.equal(check.view()[0]?.state, 'unreachable');
-        const said = lines.filter((l) => l.includes(`/cluster of ${peer}`));
-        assert.equal(said.length, 1, `one line names the peer: ${lines.join('')}`);
-        const err = (JSON.parse(said[0]!) as { err: string }).err;
-        assert.match(
-          err,
-          chunked
-            ? new RegExp(`the body passed ${CLUSTER_DOC_BYTES} bytes`)
-            : new RegExp(`Content-Length \\d+ is more than the ${CLUSTER_DOC_BYTES} bytes`),
-        );
-        await check.checkAll();
-        assert.equal(
-          lines.filter((l) => l.includes(`/cluster of ${peer}`)).length,
-          1,
-          'the same refusal is not logged again at the next check',
-        );
-      } finally {
-        await check.stop();
+      // A chunked body must arrive up to the cap within the check's 1 s bound (PEER_TIMEOUT_MS):
+      // 16 MiB through two starved processes on a loaded machine (CI) sometimes did not, and the
+      // check then said the bound passed. That is no answer about the cap: ask anew (a new check
+      // and log), at most 3 times; the peer counts unreachable either way.
+      for (let attempt = 1; ; attempt++) {
+        const lines: string[] = [];
+        const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+        const check = new PeerCheck([peer], 'abc', 'http', log);
+        const naming = (err?: string): string[] =>
+          lines.filter(
+            (l) =>
+              l.includes(`/cluster of ${peer}`) &&
+              (err === undefined || (JSON.parse(l) as { err: string }).err === err),
+          );
+        try {
+          await check.checkAll();
+          assert.equal(check.view()[0]?.state, 'unreachable');
+          const said = naming();
+          assert.equal(said.length, 1, `one line names the peer: ${lines.join('')}`);
+          const err = (JSON.parse(said[0]!) as { err: string }).err;
+          if (chunked && /aborted due to timeout/.test(err) && attempt < 3) continue;
+          assert.match(
+            err,
+            chunked
+              ? new RegExp(`the body passed ${CLUSTER_DOC_BYTES} bytes`)
+              : new RegExp(`Content-Length \\d+ is more than the ${CLUSTER_DOC_BYTES} bytes`),
+          );
+          await check.checkAll();
+          // The same refusal (a late answer this time is another reason, logged as such).
+          assert.equal(naming(err).length, 1, 'the same refusal is not logged again at the next check');
+          return;
+        } finally {
+          await check.stop();
+        }
       }
     });
 });

@@ -11,7 +11,6 @@
  * only when no etcd binary exists.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { etcdMissing } from '../helpers/etcd.js';
@@ -41,10 +40,7 @@ describe(
         const r = await fetch(`http://${A}/kv/${k}`, { method: 'PUT', body: `v-${k}` });
         assert.equal(r.status, 204, `put ${k}: ${await r.text()}`);
       }
-      rmSync(join(trio.dir, A.replace(/[:.]/g, '_'), A.replace(':', '_'), 'shard-0'), {
-        recursive: true,
-        force: true,
-      });
+      trio.removeStoreDir(A);
       // The store checks its directory every second; then the coordinator resigns its key.
       await waitFor('the leader to report STORE_DIR_LOST', async () => {
         const doc = (await (await fetch(`http://${A}/cluster`)).json()) as {

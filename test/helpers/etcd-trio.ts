@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { DistkvClient } from '../../src/client/client.js';
 import { TestCluster } from './cluster.js';
 import { TestEtcd } from './etcd.js';
+import { leaderSeenBy, waitFor } from './failover-model.js';
 import { freeNodeAddress } from './resp.js';
 
 /** TRIO_TTL_MS is the trio's lease TTL: the shortest etcd honours with the test etcd's timings. */
@@ -65,6 +66,28 @@ export class EtcdTrio {
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** removeStoreDir removes shard-0's store directory on member `node` (as an operator's slip would, while it runs). */
+  removeStoreDir(node: string): void {
+    const dataDir = join(this.dir, node.replace(/[:.]/g, '_'));
+    rmSync(join(dataDir, node.replace(':', '_'), 'shard-0'), { recursive: true, force: true });
+  }
+
+  /** newLeader waits (up to `ms`) until every member but `old` names one leader other than `old`, and returns it. */
+  async newLeader(old: string, ms = 30000): Promise<string> {
+    const others = this.members.filter((m) => m !== old);
+    let leader: string | undefined;
+    await waitFor(
+      'a replica to lead',
+      async () => {
+        const seen = await Promise.all(others.map((m) => leaderSeenBy(m)));
+        leader = seen[0];
+        return leader !== undefined && leader !== old && seen.every((l) => l === leader);
+      },
+      ms,
+    );
+    return leader!;
   }
 
   /** stop closes the client, stops the members and etcd, and removes the temp dir. */

@@ -8,13 +8,13 @@
  *     key (behind-resign.ts), and neither keeps nor takes it, nor campaigns, while that holds;
  *   - so does a leader store here that refuses every write (its directory removed or replaced
  *     while the node runs: STORE_DIR_LOST, positions.ts SLOT_STORE_ERROR; what it holds is gone
- *     at its next start), once a live member published a seq at or above the store's last seq:
- *     kept, its key left the shard unwritable until an operator ran a failover; given up, the
- *     replicas campaign as for a leader whose lease lapsed (its seq is withdrawn:
- *     seq-publisher.ts), and the one holding every record it wrote takes the shard over. Until one
- *     does (its replicas down, or behind), it keeps the key, so reads and `distkv backup` of what
- *     only it holds go on (given up, it refused them: SWITCHING_LEADER), and its replicas pull
- *     its last records from it;
+ *     at its next start), once a live member has published a seq at or above the store's last
+ *     seq for two lease TTLs (`resignLost`): kept, its key left the shard unwritable until an
+ *     operator ran a failover; given up, the replicas campaign as for a leader whose lease lapsed
+ *     (its seq is withdrawn: seq-publisher.ts), and the one holding every record it wrote takes
+ *     the shard over. Until one does (its replicas down, or behind), it keeps the key, so reads
+ *     and `distkv backup` of what only it holds go on (given up, it refused them:
+ *     SWITCHING_LEADER), and its replicas pull its last records from it;
  *   - else a leader store here keeps or takes its leader key (leader-keys.ts); one that owes a new
  *     epoch after an unclean stop in a lossy durability mode (`oweNewEpochs`) first publishes its
  *     own promotion, leader unchanged, before it takes a write (self-promotion.ts);
@@ -76,6 +76,8 @@ export class ShardSteps {
   private readonly lost = new Set<number>();
   /** lostWaiting are the shards whose lost leader here keeps its key until a replica holds its last seq (logged once each). */
   private readonly lostWaiting = new Set<number>();
+  /** lostHolderSince is, per shard of a lost leader here, since when (performance.now()) a live member has held its last seq. */
+  private readonly lostHolderSince = new Map<number, number>();
   /** heldBack names the shards (idx) whose campaign a leader on another config holds back, as logged. */
   private readonly heldBack = new Map<number, string>();
   private readonly d: ShardStepDeps;
@@ -192,11 +194,20 @@ export class ShardSteps {
     if (code !== 'STORE_DIR_LOST') {
       this.lost.delete(shard.idx);
       this.lostWaiting.delete(shard.idx);
+      this.lostHolderSince.delete(shard.idx);
       return false;
     }
     const last = this.d.pool.lastSeq(st.index);
     const holder = (snap.seqs.get(shard.name) ?? []).find((p) => p.address !== st.node && p.seq >= last);
     const where = `${st.dir} was removed or replaced while the node runs, and what it holds is gone at its next start`;
+    // The key is given up only once the holder was seen for two TTLs: a replica that just started
+    // takes no key it saw in its first lease period as held (campaign-gate.ts), and, given up
+    // before it saw it held, it waited without a bound for every other member to publish a seq
+    // (the cold-start rule) while this one kept nothing for it to read.
+    if (holder === undefined) this.lostHolderSince.delete(shard.idx);
+    else if (!this.lostHolderSince.has(shard.idx)) this.lostHolderSince.set(shard.idx, performance.now());
+    const heldFor = performance.now() - (this.lostHolderSince.get(shard.idx) ?? Infinity);
+    if (!this.lost.has(shard.idx) && holder !== undefined && heldFor < 2 * this.d.ttlMs) return false;
     if (holder === undefined && !this.lost.has(shard.idx)) {
       if (!this.lostWaiting.has(shard.idx)) {
         this.lostWaiting.add(shard.idx);

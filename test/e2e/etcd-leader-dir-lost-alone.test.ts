@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { etcdMissing } from '../helpers/etcd.js';
 import { EtcdTrio } from '../helpers/etcd-trio.js';
-import { waitFor } from '../helpers/failover-model.js';
+import { dumpAt, leaderSeenBy, waitFor } from '../helpers/failover-model.js';
 import { runCli } from '../helpers/server-process.js';
 
 /** ALONE_KEYS are written at the leader while both replicas are down (only it holds them). */
@@ -77,6 +77,27 @@ describe(
         /it does not reach etcd|the leader takes its key back/,
         `distkv cluster:\n${r.stdout}${r.stderr}`,
       );
+    });
+
+    it('hands the shard over to a replica that comes back and pulls what only it held', async () => {
+      const B = trio.members[1]!;
+      await trio.cluster.startNode(B);
+      await waitFor(
+        `${B} to lead`,
+        async () => {
+          const l = await leaderSeenBy(B);
+          return l === B;
+        },
+        30000,
+      );
+      const held = await dumpAt(B);
+      assert.deepEqual(
+        ALONE_KEYS.filter((k) => held.get(k) !== `v-${k}`),
+        [],
+        'writes only the lost-directory leader held, missing at the replica that took over',
+      );
+      const r = await fetch(`http://${B}/kv/after`, { method: 'PUT', body: 'v' });
+      assert.equal(r.status, 204, await r.text());
     });
   },
 );

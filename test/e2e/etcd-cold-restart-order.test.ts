@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { etcdMissing } from '../helpers/etcd.js';
 import { EtcdTrio, TRIO_TTL_MS } from '../helpers/etcd-trio.js';
-import { divergedOf, leaderSeenBy, Load, storeOf, waitFor } from '../helpers/failover-model.js';
+import { agreedLeader, divergedOf, leaderSeenBy, Load } from '../helpers/failover-model.js';
 import { pauseProcess } from '../helpers/process-pause.js';
 
 /** LAG_WRITES is how many `w=1` writes only the leader and the first replica take. */
@@ -55,16 +55,7 @@ describe(
       await new Promise((r) => setTimeout(r, ALONE_MS));
       const leaderWhileAlone = await leaderSeenBy(r2);
       await Promise.all([cluster.startNode(leader), cluster.startNode(r1)]);
-      let now: string | undefined;
-      await waitFor(
-        'every member to name one leader that leads',
-        async () => {
-          const seen = await Promise.all(members.map((m) => leaderSeenBy(m)));
-          now = seen[0];
-          return now !== undefined && seen.every((s) => s === now) && (await storeOf(now)).role === 'leader';
-        },
-        30000,
-      );
+      const now = await agreedLeader(members);
       await cluster.following();
       const lost: string[] = [];
       for (const [k, v] of acked) {
@@ -73,7 +64,7 @@ describe(
       }
       const diverged = await Promise.all(members.map(async (m) => `${m}: ${(await divergedOf(m)).records}`));
       t.diagnostic(
-        `leader before ${leader}; ${r2} alone saw ${leaderWhileAlone ?? 'none'} lead; now ${now!}; diverged records ${diverged.join(', ')}`,
+        `leader before ${leader}; ${r2} alone saw ${leaderWhileAlone ?? 'none'} lead; now ${now}; diverged records ${diverged.join(', ')}`,
       );
       assert.deepEqual(
         lost.slice(0, 10),

@@ -19,7 +19,7 @@ import { DistkvClient } from '../../src/client/client.js';
 import { TestCluster } from '../helpers/cluster.js';
 import { etcdMissing, TestEtcd } from '../helpers/etcd.js';
 import { coordinationToml } from '../helpers/etcd-trio.js';
-import { divergedOf, leaderSeenBy, Load, storeOf, waitFor } from '../helpers/failover-model.js';
+import { agreedLeader, divergedOf, leaderSeenBy, Load } from '../helpers/failover-model.js';
 import { pauseProcess } from '../helpers/process-pause.js';
 import { freeNodeAddress } from '../helpers/resp.js';
 
@@ -80,16 +80,7 @@ describe(
       await new Promise((r) => setTimeout(r, ALONE_MS));
       const leaderWhileAlone = await leaderSeenBy(r2);
       await Promise.all([cluster.startNode(leader), cluster.startNode(r1)]);
-      let now: string | undefined;
-      await waitFor(
-        'every member to name one leader that leads',
-        async () => {
-          const seen = await Promise.all(members.map((m) => leaderSeenBy(m)));
-          now = seen[0];
-          return now !== undefined && seen.every((s) => s === now) && (await storeOf(now)).role === 'leader';
-        },
-        30000,
-      );
+      const now = await agreedLeader(members);
       await cluster.following();
       const lost: string[] = [];
       for (const [k, v] of acked) {
@@ -98,7 +89,7 @@ describe(
       }
       const diverged = await Promise.all(members.map(async (m) => `${m}: ${(await divergedOf(m)).records}`));
       t.diagnostic(
-        `r2 started ${String(startedIn)} ms after the kill; leader before ${leader}; ${r2} alone saw ${leaderWhileAlone ?? 'none'} lead; now ${now!}; diverged records ${diverged.join(', ')}`,
+        `r2 started ${String(startedIn)} ms after the kill; leader before ${leader}; ${r2} alone saw ${leaderWhileAlone ?? 'none'} lead; now ${now}; diverged records ${diverged.join(', ')}`,
       );
       assert.deepEqual(
         lost.slice(0, 10),

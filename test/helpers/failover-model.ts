@@ -92,6 +92,21 @@ export async function waitFor(what: string, check: () => Promise<boolean>, ms = 
   assert.fail(`timed out waiting for ${what}`);
 }
 
+/** agreedLeader waits (up to `ms`) until every one of `members` names one leader whose store leads, and returns it. */
+export async function agreedLeader(members: readonly string[], ms = 30000): Promise<string> {
+  let now: string | undefined;
+  await waitFor(
+    'every member to name one leader that leads',
+    async () => {
+      const seen = await Promise.all(members.map((m) => leaderSeenBy(m)));
+      now = seen[0];
+      return now !== undefined && seen.every((s) => s === now) && (await storeOf(now)).role === 'leader';
+    },
+    ms,
+  );
+  return now!;
+}
+
 /** LOAD_MAX_MS bounds how long a Load writes (longer than any test that uses one runs). */
 const LOAD_MAX_MS = 300_000;
 /** CONVERGE_READS is how many of the acknowledged keys expectConverged reads at once. */

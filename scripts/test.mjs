@@ -3,12 +3,14 @@
 //   node scripts/test.mjs              build, lint, unit, integration, e2e, short robustness
 //   node scripts/test.mjs unit         build and unit tests only
 //   node scripts/test.mjs robustness   build and the full robustness suite (DISTKV_ROBUSTNESS=full)
+//   node scripts/test.mjs unit integration   build and those tiers, in that order
 // Unit files run three at a time, e2e files two (DISTKV_TEST_CONCURRENCY to change both): node:test's
 // default on 2 cores is one file at a time, and most unit time is spent waiting on timers and child
 // processes (the unit tier used 1.2 of 2 cores at two, 1.8 at four: 292 s → 215 s), while e2e
 // files, which start servers, use the cores at two already (three was no faster in one run). Their ports come
 // from test/helpers/ports.ts, picked for files run in parallel.
-// Integration files name fixed member addresses and robustness files measure under load: one at a time.
+// Integration files name fixed member addresses and robustness files measure under load: one at a time;
+// the integration tier runs beside the unit tier (runBeside below), the others one after the other.
 // The e2e files listed in SLOW_FIRST (each 15-33 s alone) start first, the rest follow alphabetically:
 // in alphabetical order a long file near the end (watch-silent-node, 29 s) ran alone on one core.
 // Session 69 (wall s of `node --enable-source-maps --test dist/test/<tier>/F.test.js`, twice before and
@@ -17,12 +19,20 @@
 // 10.7/14.1, replica-foreign-history-compacted 33.6/22.6 → 14.1/18.1 (writes 8 at a time). What is
 // left is mostly production bounds the tests cannot set: STREAM_SILENCE_MS (20 s), `distkv cluster`'s
 // PEER_ASK_MS (5 s), the start steps' 10 tries of 1-4 s, CONTACT_GRACE_MS (3 s).
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const tier = process.argv[2];
+/** named: the tiers asked for on the command line (none: every tier, after the lint). */
+const named = process.argv.slice(2);
+const TIERS = ['unit', 'integration', 'e2e', 'robustness'];
+for (const t of named)
+  if (!TIERS.includes(t)) {
+    process.stderr.write(`test.mjs: unknown tier "${t}" (the tiers: ${TIERS.join(', ')})\n`);
+    process.exit(2);
+  }
 const run = (cmd, args, env = {}) => {
   process.stdout.write(`\n$ ${cmd} ${args.join(' ')}\n`);
   const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
@@ -53,24 +63,70 @@ const testFiles = (dir) => {
 };
 
 run('npx', ['tsc', '-p', 'tsconfig.json']);
-const tiers = tier === undefined ? ['unit', 'integration', 'e2e', 'robustness'] : [tier];
-if (tier === undefined) run('npm', ['run', '--silent', 'lint']);
-for (const t of tiers) {
+if (named.length === 0) run('npm', ['run', '--silent', 'lint']);
+
+/** tierCommand is the node:test command line of tier `t`, and its environment, or undefined when it has no files. */
+const tierCommand = (t) => {
   const files = testFiles(t);
-  if (files.length === 0) continue;
-  const env = t === 'robustness' && tier === 'robustness' ? { DISTKV_ROBUSTNESS: 'full' } : {};
+  if (files.length === 0) return undefined;
+  const env = t === 'robustness' && named.includes('robustness') ? { DISTKV_ROBUSTNESS: 'full' } : {};
   const parallel = { unit: '3', e2e: '2' }[t];
   const concurrency = parallel === undefined ? '1' : (process.env.DISTKV_TEST_CONCURRENCY ?? parallel);
-  run(
-    process.execPath,
-    [
-      '--enable-source-maps',
-      '--test',
-      `--test-concurrency=${concurrency}`,
-      ...['--test-reporter=spec', '--test-reporter-destination=stdout'],
-      ...[`--test-reporter=${FILE_END_REPORTER}`, '--test-reporter-destination=stdout'],
-      ...files,
-    ],
-    env,
-  );
+  const args = [
+    '--enable-source-maps',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    ...['--test-reporter=spec', '--test-reporter-destination=stdout'],
+    ...[`--test-reporter=${FILE_END_REPORTER}`, '--test-reporter-destination=stdout'],
+    ...files,
+  ];
+  return { args, env };
+};
+
+/**
+ * runBeside runs tier `first` with its output on ours and tier `beside` at the same time, its
+ * output kept in a file and printed once both ended (a CI log reads one tier after the other),
+ * then exits as `run` does if either failed. The integration tier waits on etcd leases and timers
+ * far more than it computes (alone: 143 s of wall for 60 s of CPU, one file at a time): beside the
+ * unit tier its time is spared. Their ports cannot meet: integration files name fixed member addresses
+ * below 10000, unit tests take theirs from test/helpers/ports.ts at 10000 and above, reserved
+ * machine-wide.
+ */
+const runBeside = async (first, beside) => {
+  const dir = mkdtempSync(join(tmpdir(), 'distkv-test-tier-'));
+  const logPath = join(dir, `${beside}.log`);
+  const ended = (child) => new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal === null ? 1 : 128))));
+  const b = tierCommand(beside);
+  const f = tierCommand(first);
+  const fd = openSync(logPath, 'w');
+  let besideEnd = Promise.resolve(0);
+  if (b !== undefined) {
+    process.stdout.write(`\n$ ${process.execPath} ${b.args.join(' ')} (beside the ${first} tier; its output follows that tier's)\n`);
+    const child = spawn(process.execPath, b.args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...b.env } });
+    besideEnd = ended(child);
+  }
+  let firstStatus = 0;
+  if (f !== undefined) {
+    process.stdout.write(`\n$ ${process.execPath} ${f.args.join(' ')}\n`);
+    const child = spawn(process.execPath, f.args, { stdio: 'inherit', env: { ...process.env, ...f.env } });
+    firstStatus = await ended(child);
+  }
+  const besideStatus = await besideEnd;
+  closeSync(fd);
+  if (b !== undefined) process.stdout.write(`\n# the ${beside} tier, run beside the ${first} tier:\n${readFileSync(logPath, 'utf8')}`);
+  rmSync(dir, { recursive: true, force: true });
+  if (firstStatus !== 0) process.exit(firstStatus);
+  if (besideStatus !== 0) process.exit(besideStatus);
+};
+
+const tiers = named.length === 0 ? TIERS : named;
+for (let i = 0; i < tiers.length; i++) {
+  const t = tiers[i];
+  if (t === 'unit' && tiers[i + 1] === 'integration') {
+    await runBeside('unit', 'integration');
+    i++;
+    continue;
+  }
+  const command = tierCommand(t);
+  if (command !== undefined) run(process.execPath, command.args, command.env);
 }

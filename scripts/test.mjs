@@ -3,14 +3,14 @@
 //   node scripts/test.mjs              build, lint, unit, integration, e2e, short robustness
 //   node scripts/test.mjs unit         build and unit tests only
 //   node scripts/test.mjs robustness   build and the full robustness suite (DISTKV_ROBUSTNESS=full)
-//   node scripts/test.mjs unit integration   build and those tiers, in that order
+//   node scripts/test.mjs unit integration robustness   build and those tiers as `npm test` runs them
 // Unit files run three at a time, e2e files two (DISTKV_TEST_CONCURRENCY to change both): node:test's
 // default on 2 cores is one file at a time, and most unit time is spent waiting on timers and child
 // processes (the unit tier used 1.2 of 2 cores at two, 1.8 at four: 292 s → 215 s), while e2e
 // files, which start servers, use the cores at two already (three was no faster in one run). Their ports come
 // from test/helpers/ports.ts, picked for files run in parallel.
 // Integration files name fixed member addresses and robustness files measure under load: one at a time;
-// the integration tier runs beside the unit tier (runBeside below), the others one after the other.
+// both tiers run beside the unit tier (runBeside below), then the e2e tier runs alone.
 // The e2e files listed in SLOW_FIRST (each 15-33 s alone) start first, the rest follow alphabetically:
 // in alphabetical order a long file near the end (watch-silent-node, 29 s) ran alone on one core.
 // Session 69 (wall s of `node --enable-source-maps --test dist/test/<tier>/F.test.js`, twice before and
@@ -69,7 +69,7 @@ if (named.length === 0) run('npm', ['run', '--silent', 'lint']);
 const tierCommand = (t) => {
   const files = testFiles(t);
   if (files.length === 0) return undefined;
-  const env = t === 'robustness' && named.includes('robustness') ? { DISTKV_ROBUSTNESS: 'full' } : {};
+  const env = t === 'robustness' && named.length === 1 ? { DISTKV_ROBUSTNESS: 'full' } : {};
   const parallel = { unit: '3', e2e: '2' }[t];
   const concurrency = parallel === undefined ? '1' : (process.env.DISTKV_TEST_CONCURRENCY ?? parallel);
   const args = [
@@ -84,49 +84,65 @@ const tierCommand = (t) => {
 };
 
 /**
- * runBeside runs tier `first` with its output on ours and tier `beside` at the same time, its
- * output kept in a file and printed once both ended (a CI log reads one tier after the other),
- * then exits as `run` does if either failed. The integration tier waits on etcd leases and timers
- * far more than it computes (alone: 143 s of wall for 60 s of CPU, one file at a time): beside the
- * unit tier its time is spared. Their ports cannot meet: integration files name fixed member addresses
- * below 10000, unit tests take theirs from test/helpers/ports.ts at 10000 and above, reserved
- * machine-wide.
+ * runBeside runs tier `first` with its output on ours and the tiers `beside` at the same time, their
+ * output kept in files and printed once all ended (a CI log reads one tier after the other), then
+ * exits as `run` does if any failed. The integration and short robustness tiers wait on etcd
+ * leases, timers and child processes more than they compute (alone, one file at a time: 143 s of
+ * wall for 60 s of CPU, and 139 s for 92 s), and the unit tier, three files at a time, uses 1.4 of
+ * the 2 cores: beside it their time is spared. Their ports cannot meet: integration files name fixed
+ * member addresses below 10000, every other test takes its ports from test/helpers/ports.ts, at
+ * 10000 and above, reserved machine-wide.
  */
 const runBeside = async (first, beside) => {
   const dir = mkdtempSync(join(tmpdir(), 'distkv-test-tier-'));
-  const logPath = join(dir, `${beside}.log`);
-  const ended = (child) => new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal === null ? 1 : 128))));
-  const b = tierCommand(beside);
-  const f = tierCommand(first);
-  const fd = openSync(logPath, 'w');
-  let besideEnd = Promise.resolve(0);
-  if (b !== undefined) {
-    process.stdout.write(`\n$ ${process.execPath} ${b.args.join(' ')} (beside the ${first} tier; its output follows that tier's)\n`);
-    const child = spawn(process.execPath, b.args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...b.env } });
-    besideEnd = ended(child);
-  }
+  const ended = (child) =>
+    new Promise((resolve) =>
+      child.on('close', (code, signal) => resolve(code ?? (signal === null ? 1 : 128))),
+    );
+  const others = beside.flatMap((t) => {
+    const command = tierCommand(t);
+    if (command === undefined) return [];
+    const logPath = join(dir, `${t}.log`);
+    const fd = openSync(logPath, 'w');
+    process.stdout.write(
+      `\n$ ${process.execPath} ${command.args.join(' ')} (beside the ${first} tier; its output follows)\n`,
+    );
+    const child = spawn(process.execPath, command.args, {
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, ...command.env },
+    });
+    return [{ t, fd, logPath, end: ended(child) }];
+  });
   let firstStatus = 0;
+  const f = tierCommand(first);
   if (f !== undefined) {
     process.stdout.write(`\n$ ${process.execPath} ${f.args.join(' ')}\n`);
-    const child = spawn(process.execPath, f.args, { stdio: 'inherit', env: { ...process.env, ...f.env } });
-    firstStatus = await ended(child);
+    firstStatus = await ended(
+      spawn(process.execPath, f.args, { stdio: 'inherit', env: { ...process.env, ...f.env } }),
+    );
   }
-  const besideStatus = await besideEnd;
-  closeSync(fd);
-  if (b !== undefined) process.stdout.write(`\n# the ${beside} tier, run beside the ${first} tier:\n${readFileSync(logPath, 'utf8')}`);
+  const statuses = [firstStatus];
+  for (const { t, fd, logPath, end } of others) {
+    statuses.push(await end);
+    closeSync(fd);
+    process.stdout.write(
+      `\n# the ${t} tier, run beside the ${first} tier:\n${readFileSync(logPath, 'utf8')}`,
+    );
+  }
   rmSync(dir, { recursive: true, force: true });
-  if (firstStatus !== 0) process.exit(firstStatus);
-  if (besideStatus !== 0) process.exit(besideStatus);
+  const failed = statuses.find((s) => s !== 0);
+  if (failed !== undefined) process.exit(failed);
 };
 
+/** BESIDE_UNIT: the tiers that run beside the unit tier when it runs (runBeside). */
+const BESIDE_UNIT = ['integration', 'robustness'];
 const tiers = named.length === 0 ? TIERS : named;
-for (let i = 0; i < tiers.length; i++) {
-  const t = tiers[i];
-  if (t === 'unit' && tiers[i + 1] === 'integration') {
-    await runBeside('unit', 'integration');
-    i++;
-    continue;
+const besideUnit = tiers.includes('unit') ? tiers.filter((t) => BESIDE_UNIT.includes(t)) : [];
+for (const t of tiers) {
+  if (besideUnit.includes(t)) continue;
+  if (t === 'unit' && besideUnit.length > 0) await runBeside('unit', besideUnit);
+  else {
+    const command = tierCommand(t);
+    if (command !== undefined) run(process.execPath, command.args, command.env);
   }
-  const command = tierCommand(t);
-  if (command !== undefined) run(process.execPath, command.args, command.env);
 }

@@ -4,11 +4,12 @@
 //   node scripts/test.mjs unit         build and unit tests only
 //   node scripts/test.mjs robustness   build and the full robustness suite (DISTKV_ROBUSTNESS=full)
 //   node scripts/test.mjs unit integration robustness   build and those tiers as `npm test` runs them
-// Unit files run three at a time, e2e files two (DISTKV_TEST_CONCURRENCY to change both): node:test's
+// Unit and e2e files run three at a time (DISTKV_TEST_CONCURRENCY to change both): node:test's
 // default on 2 cores is one file at a time, and most unit time is spent waiting on timers and child
-// processes (the unit tier used 1.2 of 2 cores at two, 1.8 at four: 292 s → 215 s), while e2e
-// files, which start servers, use the cores at two already (three was no faster in one run). Their ports come
-// from test/helpers/ports.ts, picked for files run in parallel.
+// processes (the unit tier used 1.2 of 2 cores at two, 1.8 at four: 292 s → 215 s). The e2e tier is
+// close to CPU-bound: session 72 measured each of its 247 files alone, 1936 s of CPU for 2394 s of
+// wall (a floor of 968 s on 2 cores); at two files at a time it took 1206 s (1.6 cores busy), at
+// three 1056 s. Their ports come from test/helpers/ports.ts, picked for files run in parallel.
 // Integration files name fixed member addresses and robustness files measure under load: one at a time;
 // both tiers run beside the unit tier (runBeside below), then the e2e tier runs alone.
 // The e2e files listed in SLOW_FIRST (each 15-33 s alone) start first, the rest follow alphabetically:
@@ -70,7 +71,7 @@ const tierCommand = (t) => {
   const files = testFiles(t);
   if (files.length === 0) return undefined;
   const env = t === 'robustness' && named.length === 1 ? { DISTKV_ROBUSTNESS: 'full' } : {};
-  const parallel = { unit: '3', e2e: '2' }[t];
+  const parallel = { unit: '3', e2e: '3' }[t];
   const concurrency = parallel === undefined ? '1' : (process.env.DISTKV_TEST_CONCURRENCY ?? parallel);
   const args = [
     '--enable-source-maps',

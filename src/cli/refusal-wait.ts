@@ -22,6 +22,7 @@
  * (`notWaitedLine`).
  */
 import type { ErrorCode } from '../errors.js';
+import { parseHttpDate } from '../util/http-date.js';
 
 /** RefusalWait is what a waited refusal means at its node (`meaning`) and what the command does (`action`). */
 export interface RefusalWait {
@@ -74,11 +75,8 @@ export function retryAfter(header: string | string[] | undefined, now = Date.now
     from = 'seconds';
     asked = Number(text) * 1000;
   } else {
-    // Date.parse also takes forms that are no HTTP-date ("1", "2025"): a date names its weekday
-    // (IMF-fixdate, RFC 850, asctime, which has no zone and is GMT, not this machine's zone).
-    const dated = /^[A-Za-z]{3,9}[, ]/.test(text);
-    const at = dated ? Date.parse(/GMT$/.test(text) ? text : `${text} GMT`) : Number.NaN;
-    if (Number.isNaN(at)) return NO_RETRY_AFTER;
+    const at = parseHttpDate(text, now);
+    if (at === undefined) return NO_RETRY_AFTER;
     from = 'date';
     asked = Math.max(0, at - now);
   }

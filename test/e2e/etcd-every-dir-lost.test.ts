@@ -5,7 +5,9 @@
  * lost withdraws its seq: here no member can take the shard over, so the leader must keep its key
  * and go on serving the reads of what its open files hold (the data to copy out), no replica must
  * lead with a store that is gone, and writes are refused as STORE_DIR_LOST everywhere, not
- * acknowledged. Skipped only when no etcd binary exists.
+ * acknowledged. What every lost member's log advises, a restart with --repair, then brings the
+ * shard back: the repaired replica resyncs from the leader's open files, and the leader gives it
+ * the key. Skipped only when no etcd binary exists.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -77,6 +79,26 @@ describe(
         assert.notEqual(r.status, 204, `a write at ${m} was acknowledged with every store gone`);
         assert.match(text, /STORE_DIR_LOST/, `the refusal at ${m}: ${String(r.status)} ${text}`);
       }
+    });
+
+    it('a replica restarted with --repair, as its log advises, resyncs from the leader and takes the shard over with every key', async () => {
+      const [A, B] = trio.members as [string, string, string];
+      const said = trio.cluster.process(B).stdout;
+      assert.match(said, /start it with --repair/, `${B}'s log gives no advice`);
+      await trio.cluster.stopNode(B);
+      await trio.cluster.startNode(B, undefined, ['--repair']);
+      // B pulls what A's open files hold; A then gives its key up (B holds its last seq for two TTLs).
+      const leader = await trio.newLeader(A);
+      assert.equal(leader, B, 'the repaired replica leads (the third member lost its store too)');
+      for (const k of KEYS) {
+        const r = await fetch(`http://${B}/kv/${k}`);
+        assert.equal(await r.text(), `v-${k}`, `${k} at the new leader`);
+      }
+      await waitFor('the new leader to take writes', async () => {
+        const r = await fetch(`http://${B}/kv/after-repair`, { method: 'PUT', body: 'v' });
+        await r.text();
+        return r.status === 204;
+      });
     });
   },
 );

@@ -285,8 +285,11 @@ export class Follower {
           continue;
         }
         this.answered = false;
-        // /cluster says it as the replica's own disk's failure, not a lost leader (lag.ts).
-        this.localError = err instanceof LocalDiskError ? err.code : undefined;
+        // /cluster says it as the replica's own disk's failure, not a lost leader (lag.ts). A later
+        // failure of another kind (its leader gone) leaves the code: the disk is no less full, and
+        // the replica showed `disconnected` as if nothing else were wrong. A pull applied or a
+        // resync loaded clears it.
+        if (err instanceof LocalDiskError) this.localError = err.code;
         this.setState('disconnected', err);
         this.publish(this.safeAck());
         await this.backoff.wait(this.contactAt === 0 ? UNMET_BACKOFF_MAX_MS : undefined);

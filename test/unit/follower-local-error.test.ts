@@ -1,8 +1,9 @@
 /**
  * A follower stopped by its own disk publishes the failure's code with its position
  * (FollowerPosition.localError → SLOT_LOCAL_ERROR, src/replication/lag.ts: `/cluster` shows it
- * `disk-failed`), and forgets it once a pull is applied again. A failure that is not its disk's
- * (its leader refused, went away) publishes none: that replica is `disconnected`.
+ * `disk-failed`), and forgets it once a pull is applied again, not when a later pull fails for
+ * another reason (its leader went away: the disk is no less full). A failure that is not its
+ * disk's (its leader refused, went away) publishes none: that replica is `disconnected`.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -96,6 +97,51 @@ describe('a follower whose own disk fails', () => {
       full = false;
       await until('the records applied', () => seen.at(-1)?.ack === LEADER_SEQ);
       assert.equal(seen.at(-1)?.state, 'streaming');
+      assert.equal(seen.at(-1)?.localError, undefined);
+    } finally {
+      await follower.stop();
+      await replica.close();
+    }
+  });
+
+  it('keeps the code while its leader then goes away, until a pull is applied again', async () => {
+    const replica = await openTestLsm(join(dir, 'full-then-gone'));
+    const real = replica.replication;
+    let full = true;
+    const store: StoreReplication = Object.assign(Object.create(real) as StoreReplication, {
+      applyReplicated: (...args: Parameters<StoreReplication['applyReplicated']>) => {
+        if (full)
+          return Promise.reject(
+            Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }),
+          );
+        return real.applyReplicated(...args);
+      },
+    });
+    const leader = new Leader();
+    const seen: FollowerPosition[] = [];
+    const follower = new Follower({
+      source: leader,
+      store: () => store,
+      rebuild: () => Promise.reject(new Error('no rebuild in this test')),
+      reopen: () => Promise.reject(new Error('no reopen in this test')),
+      publish: (p) => seen.push(p),
+      pullMaxBytes: 1 << 20,
+      pullWaitMs: 10,
+      dir: join(dir, 'full-then-gone'),
+    });
+    try {
+      follower.start();
+      await until('the disk failure published', () => seen.some((p) => p.localError === 'DISK_FULL'));
+      // Its leader dies: the pulls fail before anything reaches its (still full) disk. It was
+      // published without the code, and /cluster said `disconnected`, no longer `disk-failed`.
+      leader.refusal = new DistkvError('SHARD_UNREACHABLE', 'connect ECONNREFUSED');
+      const mark = seen.length;
+      await until('two failed pulls published', () => seen.length >= mark + 2);
+      for (const p of seen.slice(mark))
+        assert.equal(p.localError, 'DISK_FULL', `${p.state} without its disk's code`);
+      full = false;
+      leader.refusal = undefined;
+      await until('the records applied', () => seen.at(-1)?.ack === LEADER_SEQ);
       assert.equal(seen.at(-1)?.localError, undefined);
     } finally {
       await follower.stop();

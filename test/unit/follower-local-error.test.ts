@@ -61,91 +61,91 @@ async function until(what: string, done: () => boolean): Promise<void> {
   }
 }
 
+/** FullDisk is a follower of `leader` whose store's disk is full while `full` is set. */
+interface FullDisk {
+  follower: Follower;
+  seen: FollowerPosition[];
+  setFull(full: boolean): void;
+  close(): Promise<void>;
+}
+
+/** fullDiskFollower opens a replica in `dir` whose applies fail with ENOSPC while its disk is full (at first). */
+async function fullDiskFollower(dir: string, leader: Leader): Promise<FullDisk> {
+  const replica = await openTestLsm(dir);
+  const real = replica.replication;
+  let full = true;
+  // Its disk is full: applying fails with ENOSPC before anything is logged.
+  const store: StoreReplication = Object.assign(Object.create(real) as StoreReplication, {
+    applyReplicated: (...args: Parameters<StoreReplication['applyReplicated']>) => {
+      if (full)
+        return Promise.reject(
+          Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }),
+        );
+      return real.applyReplicated(...args);
+    },
+  });
+  const seen: FollowerPosition[] = [];
+  const follower = new Follower({
+    source: leader,
+    store: () => store,
+    rebuild: () => Promise.reject(new Error('no rebuild in this test')),
+    reopen: () => Promise.reject(new Error('no reopen in this test')),
+    publish: (p) => seen.push(p),
+    pullMaxBytes: 1 << 20,
+    pullWaitMs: 10,
+    dir,
+  });
+  return {
+    follower,
+    seen,
+    setFull: (f) => {
+      full = f;
+    },
+    close: async () => {
+      await follower.stop();
+      await replica.close();
+    },
+  };
+}
+
 describe('a follower whose own disk fails', () => {
   const dir = tempDir(after);
 
   it('publishes the code with its position, and none once a pull is applied again', async () => {
-    const replica = await openTestLsm(join(dir, 'full'));
-    const real = replica.replication;
-    let full = true;
-    // Its disk is full: applying fails with ENOSPC before anything is logged.
-    const store: StoreReplication = Object.assign(Object.create(real) as StoreReplication, {
-      applyReplicated: (...args: Parameters<StoreReplication['applyReplicated']>) => {
-        if (full)
-          return Promise.reject(
-            Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }),
-          );
-        return real.applyReplicated(...args);
-      },
-    });
-    const seen: FollowerPosition[] = [];
-    const follower = new Follower({
-      source: new Leader(),
-      store: () => store,
-      rebuild: () => Promise.reject(new Error('no rebuild in this test')),
-      reopen: () => Promise.reject(new Error('no reopen in this test')),
-      publish: (p) => seen.push(p),
-      pullMaxBytes: 1 << 20,
-      pullWaitMs: 10,
-      dir: join(dir, 'full'),
-    });
+    const r = await fullDiskFollower(join(dir, 'full'), new Leader());
     try {
-      follower.start();
-      await until('a failure published', () => seen.some((p) => p.state === 'disconnected'));
-      const failed = seen.find((p) => p.state === 'disconnected');
+      r.follower.start();
+      await until('a failure published', () => r.seen.some((p) => p.state === 'disconnected'));
+      const failed = r.seen.find((p) => p.state === 'disconnected');
       assert.equal(failed?.localError, 'DISK_FULL');
-      full = false;
-      await until('the records applied', () => seen.at(-1)?.ack === LEADER_SEQ);
-      assert.equal(seen.at(-1)?.state, 'streaming');
-      assert.equal(seen.at(-1)?.localError, undefined);
+      r.setFull(false);
+      await until('the records applied', () => r.seen.at(-1)?.ack === LEADER_SEQ);
+      assert.equal(r.seen.at(-1)?.state, 'streaming');
+      assert.equal(r.seen.at(-1)?.localError, undefined);
     } finally {
-      await follower.stop();
-      await replica.close();
+      await r.close();
     }
   });
 
   it('keeps the code while its leader then goes away, until a pull is applied again', async () => {
-    const replica = await openTestLsm(join(dir, 'full-then-gone'));
-    const real = replica.replication;
-    let full = true;
-    const store: StoreReplication = Object.assign(Object.create(real) as StoreReplication, {
-      applyReplicated: (...args: Parameters<StoreReplication['applyReplicated']>) => {
-        if (full)
-          return Promise.reject(
-            Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }),
-          );
-        return real.applyReplicated(...args);
-      },
-    });
     const leader = new Leader();
-    const seen: FollowerPosition[] = [];
-    const follower = new Follower({
-      source: leader,
-      store: () => store,
-      rebuild: () => Promise.reject(new Error('no rebuild in this test')),
-      reopen: () => Promise.reject(new Error('no reopen in this test')),
-      publish: (p) => seen.push(p),
-      pullMaxBytes: 1 << 20,
-      pullWaitMs: 10,
-      dir: join(dir, 'full-then-gone'),
-    });
+    const r = await fullDiskFollower(join(dir, 'full-then-gone'), leader);
     try {
-      follower.start();
-      await until('the disk failure published', () => seen.some((p) => p.localError === 'DISK_FULL'));
+      r.follower.start();
+      await until('the disk failure published', () => r.seen.some((p) => p.localError === 'DISK_FULL'));
       // Its leader dies: the pulls fail before anything reaches its (still full) disk. It was
       // published without the code, and /cluster said `disconnected`, no longer `disk-failed`.
       leader.refusal = new DistkvError('SHARD_UNREACHABLE', 'connect ECONNREFUSED');
-      const mark = seen.length;
-      await until('two failed pulls published', () => seen.length >= mark + 2);
-      for (const p of seen.slice(mark))
+      const mark = r.seen.length;
+      await until('two failed pulls published', () => r.seen.length >= mark + 2);
+      for (const p of r.seen.slice(mark))
         assert.equal(p.localError, 'DISK_FULL', `${p.state} without its disk's code`);
-      full = false;
+      r.setFull(false);
       leader.refusal = undefined;
-      await until('the records applied', () => seen.at(-1)?.ack === LEADER_SEQ);
-      assert.equal(seen.at(-1)?.localError, undefined);
+      await until('the records applied', () => r.seen.at(-1)?.ack === LEADER_SEQ);
+      assert.equal(r.seen.at(-1)?.localError, undefined);
     } finally {
-      await follower.stop();
-      await replica.close();
+      await r.close();
     }
   });
 

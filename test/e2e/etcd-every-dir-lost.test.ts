@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { etcdMissing } from '../helpers/etcd.js';
 import { EtcdTrio, TRIO_TTL_MS } from '../helpers/etcd-trio.js';
-import { leaderSeenBy, waitFor } from '../helpers/failover-model.js';
+import { leaderSeenBy, takesWrites, waitFor } from '../helpers/failover-model.js';
 
 /** KEYS are written with w=2 before the directories go: every member held them. */
 const KEYS = Array.from({ length: 10 }, (_, i) => `every-${String(i)}`);
@@ -94,11 +94,7 @@ describe(
         const r = await fetch(`http://${B}/kv/${k}`);
         assert.equal(await r.text(), `v-${k}`, `${k} at the new leader`);
       }
-      await waitFor('the new leader to take writes', async () => {
-        const r = await fetch(`http://${B}/kv/after-repair`, { method: 'PUT', body: 'v' });
-        await r.text();
-        return r.status === 204;
-      });
+      await takesWrites(B, 'after-repair');
     });
   },
 );

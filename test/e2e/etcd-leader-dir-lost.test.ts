@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { etcdMissing } from '../helpers/etcd.js';
 import { EtcdTrio } from '../helpers/etcd-trio.js';
-import { dumpAt, waitFor } from '../helpers/failover-model.js';
+import { dumpAt, takesWrites, waitFor } from '../helpers/failover-model.js';
 
 /** putStatus is the status and error code of a PUT of `key` at `node`. */
 async function putStatus(node: string, key: string, query = ''): Promise<string> {
@@ -45,18 +45,7 @@ describe(
       // The store checks its directory every second; then it refuses every write.
       await waitFor('the leader to refuse writes', async () => (await putStatus(A, 'probe')) !== '204');
       const leader = await trio.newLeader(A);
-      // A member just promoted may still answer 503 SWITCHING_LEADER (its fence, its map): a client
-      // retries that, and so does this check; any other refusal fails it at once.
-      await waitFor(
-        'the new leader to take writes',
-        async () => {
-          const status = await putStatus(leader, 'after');
-          if (status !== '204' && status !== '503 SWITCHING_LEADER')
-            assert.fail(`the new leader answered ${status}`);
-          return status === '204';
-        },
-        10000,
-      );
+      await takesWrites(leader, 'after');
       const held = await dumpAt(leader);
       const missing = keys.filter((k) => held.get(k) !== `v-${k}`);
       assert.deepEqual(missing, [], `acknowledged w=1 writes missing at the new leader ${leader}`);

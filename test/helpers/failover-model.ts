@@ -92,6 +92,25 @@ export async function waitFor(what: string, check: () => Promise<boolean>, ms = 
   assert.fail(`timed out waiting for ${what}`);
 }
 
+/**
+ * takesWrites waits (up to `ms`) until a PUT of `key` at `leader` is acknowledged. A member just
+ * promoted may still answer 503 SWITCHING_LEADER (taking its lease over, its fence): retried, as a
+ * client retries it; any other answer fails at once.
+ */
+export async function takesWrites(leader: string, key: string, ms = 10000): Promise<void> {
+  await waitFor(
+    `${leader} to take writes`,
+    async () => {
+      const r = await fetch(`http://${leader}/kv/${key}`, { method: 'PUT', body: `v-${key}` });
+      const text = await r.text();
+      if (r.status === 204) return true;
+      if (r.status === 503 && text.includes('SWITCHING_LEADER')) return false;
+      return assert.fail(`${leader} answered a write ${String(r.status)} ${text}`);
+    },
+    ms,
+  );
+}
+
 /** agreedLeader waits (up to `ms`) until every one of `members` names one leader whose store leads, and returns it. */
 export async function agreedLeader(members: readonly string[], ms = 30000): Promise<string> {
   let now: string | undefined;

@@ -191,7 +191,8 @@ async function checkOldestRun(
  * refuseLostWrites refuses store `o` when its files and its log leave a stretch of its seqs in no
  * record: a run newer than its newest live one was noted flushed (LmdbLevel.flushedSeq) beyond
  * what the runs, LMDB and the log's records hold, or the log's records of it skip seqs (Replay's
- * hole). Either is a run deleted or cut short by hand (or a log that lost records): opened, the
+ * hole). Either is a run deleted or cut short by hand, a store directory replaced by an older copy
+ * (the log trimmed past what the copy holds), or a log that lost records: opened, the
  * store would serve older versions of those keys, and a replica would take it for its leader's
  * state at its seq. With `repair` it opens without them (and the note is lowered to what it holds).
  */
@@ -205,12 +206,12 @@ async function refuseLostWrites(
   if (lost === undefined) return;
   const runsDir = join(opts.dir, 'runs');
   const newest = levels.runs[0] === undefined ? 'no run' : `newest run ${runName(levels.runs[0].no)}`;
-  const what = `store ${storeNameOf(opts.dir)}: its writes at seqs ${lost.from}..${lost.to} are in no file (LMDB holds through seq ${levels.applied}, ${newest} through seq ${levels.durableSeq}, a run was flushed through seq ${flushed}, and the commit log ${settings.dir} holds none of them): a run was deleted or cut short by hand`;
+  const what = `store ${storeNameOf(opts.dir)}: its writes at seqs ${lost.from}..${lost.to} are in no file (LMDB holds through seq ${levels.applied}, ${newest} through seq ${levels.durableSeq}, a run was flushed through seq ${flushed}, and the commit log ${settings.dir} holds none of them): a run was deleted or cut short by hand, or the store's directory was replaced by an older copy`;
   if (!opts.repair)
     throw new CorruptionError(
       runsDir,
       0,
-      `${what}; put the missing run back, or restart with --repair to open without those writes`,
+      `${what}; put the missing run (or the directory's newer copy) back, or restart with --repair to open without those writes`,
     );
   (opts.log ?? settings.log)?.error({ dir: opts.dir, from: lost.from, to: lost.to }, `repair: ${what}`);
   if (flushed > replay.last) await levels.level.noteFlushed(replay.last, true);

@@ -6,7 +6,7 @@
  * table; with repair it opens without them, and a later start accepts what the repair reported.
  */
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CorruptionError } from '../../src/errors.js';
@@ -108,5 +108,31 @@ describe('runs lost from under a store', () => {
     const s = await openTestLsm(dir, { maxRuns: 16 });
     assert.equal(Buffer.from(s.get(key(7))!).toString(), 'round 4');
     await s.close();
+  });
+});
+
+describe('a store directory replaced by an older copy of itself', () => {
+  it('is refused, saying so, while the log holds later records of it', async () => {
+    const root = tempDir(after);
+    const dirs = [join(root, 'node', 'shard-0'), join(root, 'node', 'shard-1')];
+    const first = await openTestGroup(join(root, 'log'), dirs, { maxRuns: 16 });
+    await bigRounds(first.stores[0]!, 2);
+    for (const st of first.stores) await st.close();
+    await first.log.close();
+    cpSync(dirs[0]!, join(root, 'copy'), { recursive: true });
+    const second = await openTestGroup(join(root, 'log'), dirs, { maxRuns: 16 });
+    await bigRounds(second.stores[0]!, 2, 'later');
+    // The other store's writes roll the log on past those records; the last round stays in it.
+    await bigRounds(second.stores[1]!, 4, 'other');
+    await bigRounds(second.stores[0]!, 1, 'last');
+    for (const st of second.stores) await st.close();
+    await second.log.close();
+    rmSync(dirs[0]!, { recursive: true });
+    cpSync(join(root, 'copy'), dirs[0]!, { recursive: true });
+    await openFails(
+      openTestGroup(join(root, 'log'), dirs, { maxRuns: 16 }),
+      join(dirs[0]!, 'runs'),
+      /writes at seqs 201\.\.\d+ are in no file.*replaced by an older copy/,
+    );
   });
 });

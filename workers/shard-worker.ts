@@ -4,7 +4,6 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { toDistkvError } from '../src/errors.js';
-import { quietCommitFailure } from '../src/storage/lmdb-env.js';
 import { createLogger } from '../src/util/logger.js';
 import {
   type FromWorker,
@@ -44,15 +43,6 @@ if ((init.version as number) !== MESSAGE_VERSION) {
     else host.handle(msg);
   });
   const log = createLogger(init.logLevel).child({ worker: init.workerIndex });
-  // A failed LMDB commit leaves promises of lmdb-js's own that nobody holds (src/storage/lmdb-env.ts);
-  // the writes that failed report it themselves (a compaction's failure, with its cause, as it
-  // starts and then every 30 s: compaction-scheduler.ts). So this one is debug, without a stack:
-  // at warn with its stack it was written on every retry of a compaction while the disk was full.
-  // Any other unhandled rejection ends the thread.
-  process.on('unhandledRejection', (reason) => {
-    if (!quietCommitFailure(reason)) throw reason;
-    log.debug({ err: (reason as Error).message }, 'an LMDB commit failed (its writes report it)');
-  });
   ShardHost.open(init.stores, init.positions, send, log, init.workerIndex).then(
     (h) => {
       host = h;

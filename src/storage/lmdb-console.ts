@@ -9,7 +9,12 @@
  * routeLmdbConsoleErrors sends such errors to the thread's log as one line with what to do, at
  * most one a minute per cause (then with `more`, the count since: src/util/log-throttle.ts);
  * anything else written to `console.error` goes on as before. It is installed once per thread (the
- * shard worker's, as its stores are created: src/worker/worker-stores.ts).
+ * shard worker's, or the main thread's with `--inline`, as its stores are created:
+ * src/worker/worker-stores.ts).
+ *
+ * The same failed commit also leaves a rejected promise of lmdb-js's own that nobody holds
+ * (src/storage/lmdb-env.ts, `quietCommitFailure`): unhandled, it ended the thread, and with
+ * `--inline` the process. quietLmdbOrphans, installed beside it, lets only that one pass.
  *
  * LMDB's C code prints a line of its own to stderr when a page write fails (mdb.c, before it
  * returns the errno: `fprintf(stderr, "Write error: %s position %u, size %u", ...)`) with no
@@ -23,9 +28,13 @@
 import { writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { LogThrottle } from '../util/log-throttle.js';
+import { quietCommitFailure } from './lmdb-env.js';
 
 /** ROUTED marks a thread's console whose errors are routed already. */
 const ROUTED = Symbol.for('distkv.lmdb-console-routed');
+
+/** QUIETED marks a thread whose lmdb-js orphan rejections are quieted already. */
+const QUIETED = Symbol.for('distkv.lmdb-orphans-quieted');
 
 /** NATIVE_LINE matches the detail LMDB adds to an error it printed a "Write error" line for (see above). */
 const NATIVE_LINE = /: Attempting to write page at position /;
@@ -81,4 +90,22 @@ export function routeLmdbConsoleErrors(log: Logger): void {
     if (NATIVE_LINE.test(err.message)) endNativeLine();
     lines.note(causeOf(err), err);
   };
+}
+
+/**
+ * quietLmdbOrphans lets the rejections lmdb-js leaves unheld after a failed commit pass on this
+ * thread (see above), at debug and without a stack: the writes that failed report it themselves
+ * (a compaction's failure, with its cause, as it starts and then every 30 s:
+ * compaction-scheduler.ts); at warn with its stack it was written on every retry of a compaction
+ * while the disk was full. Any other unhandled rejection is thrown on, as it was: it ends the
+ * thread (the process, on the main thread).
+ */
+export function quietLmdbOrphans(log: Logger): void {
+  const p = process as NodeJS.Process & { [QUIETED]?: true };
+  if (p[QUIETED] === true) return;
+  p[QUIETED] = true;
+  process.on('unhandledRejection', (reason) => {
+    if (!quietCommitFailure(reason)) throw reason;
+    log.debug({ err: (reason as Error).message }, 'an LMDB commit failed (its writes report it)');
+  });
 }

@@ -19,7 +19,7 @@ import type { HostedStore } from '../replication/replication-host.js';
 import { localErrorSlot, type Positions, SLOT_LAST_SEQ, SLOT_STORE_ERROR } from '../replication/positions.js';
 import { RESYNC_MARKER, readResyncMarker } from '../replication/resync-marker.js';
 import type { CommitLog } from '../storage/commit-log.js';
-import { routeLmdbConsoleErrors } from '../storage/lmdb-console.js';
+import { quietLmdbOrphans, routeLmdbConsoleErrors } from '../storage/lmdb-console.js';
 import { checkEngineOfDir } from '../storage/engine-of-dir.js';
 import { attachLsmStore, openLsmStores } from '../storage/lsm-recovery.js';
 import { lsmOptionsOf, type OpenStoreOptions, openStore } from '../storage/open-store.js';
@@ -131,7 +131,10 @@ export class WorkerStores {
   constructor(positions: Positions, log: Logger | undefined) {
     this.positions = positions;
     this.log = log;
-    if (log !== undefined) routeLmdbConsoleErrors(log);
+    if (log !== undefined) {
+      routeLmdbConsoleErrors(log);
+      quietLmdbOrphans(log);
+    }
   }
 
   /**

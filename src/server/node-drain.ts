@@ -107,7 +107,7 @@ export async function drainNode(n: DrainingNode): Promise<void> {
   n.frontDoor.destroyConnections();
   n.frontDoor.closeLogs();
   // A store whose final flush or sync failed may have lost what it showed: the marker stays.
-  if (await n.pool.stop()) n.marker?.close();
+  if (await n.pool.stop()) n.marker?.close(n.log);
   for (const r of n.resp) r.close();
   n.lock?.release();
   await n.forwarder.close();

@@ -340,7 +340,7 @@ export class DistkvNode {
       node.frontDoor.close();
       const closed = await node.pool.stop();
       // The mark stays when a store did not close cleanly or the new epochs a lossy stop owes are not started.
-      if (closed && node.marker?.lossy === false) node.marker.close();
+      if (closed && node.marker?.lossy === false) node.marker.close(node.log);
       node.lock.release();
       throw err;
     }

@@ -22,7 +22,8 @@
  * after its fdatasync (src/storage/commit-log.ts), so no reader can hold a record a crash took.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
 import type { Durability } from '../config/schema.js';
 import { removeFileDurably, replaceFileDurably } from '../util/durable-file.js';
 import { dataDirUnwritable } from './data-dir-lock.js';
@@ -67,9 +68,24 @@ export class RunMarker {
     return this.lastRun !== undefined && this.lastRun.durability !== 'fsync';
   }
 
-  /** close removes the marker, durably: call it only once every store has closed. */
-  close(): void {
-    removeFileDurably(this.file);
+  /**
+   * close removes the marker, durably: call it only once every store has closed. A marker it
+   * cannot remove (the data directory removed while the node ran, a failing disk) is logged as
+   * one error naming it and why, and the stop goes on: before, the error ended the stop there,
+   * with a stack, leaving the lock held and no "stopped" line.
+   */
+  close(log: Logger): void {
+    try {
+      removeFileDurably(this.file);
+    } catch (err) {
+      const gone = !existsSync(dirname(this.file));
+      log.error(
+        { file: this.file, err: (err as Error).message },
+        gone
+          ? `the data directory ${dirname(this.file)} is gone (removed while the node ran): nothing of this run is left in it`
+          : `could not remove the RUNNING marker ${this.file}: the next start there takes this stop for a crash (its warning says so; nothing is lost by that)`,
+      );
+    }
   }
 }
 

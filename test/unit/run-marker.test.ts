@@ -6,7 +6,7 @@
  * make such maps at one version: mergedMap (src/routing/map-merge.ts) makes them converge.
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { EPOCH_STRIDE, nextEpoch } from '../../src/routing/epoch-numbers.js';
@@ -20,7 +20,10 @@ import {
 import { mergedMap } from '../../src/routing/map-merge.js';
 import { restartedMap } from '../../src/server/restart-epochs.js';
 import { RUNNING_FILE, RunMarker } from '../../src/server/run-marker.js';
+import { logLines } from '../helpers/log-lines.js';
 import { tempDir } from '../helpers/temp-dir.js';
+
+const { log } = logLines();
 
 describe('the RUNNING marker', () => {
   it('finds no unclean run in a new directory, nor after a clean close', () => {
@@ -29,11 +32,11 @@ describe('the RUNNING marker', () => {
     assert.equal(first.lastRun, undefined);
     assert.equal(first.lossy, false);
     assert.ok(existsSync(join(dir, RUNNING_FILE)), 'marked while running');
-    first.close();
+    first.close(log);
     assert.equal(existsSync(join(dir, RUNNING_FILE)), false, 'removed at a clean close');
     const second = RunMarker.open(dir, 'interval');
     assert.equal(second.lastRun, undefined);
-    second.close();
+    second.close(log);
   });
 
   it('calls a run that was never closed lossy in interval or none mode, not in fsync mode', () => {
@@ -57,8 +60,26 @@ describe('the RUNNING marker', () => {
     RunMarker.open(dir, 'fsync'); // started in fsync mode, killed before its epochs were started
     const third = RunMarker.open(dir, 'fsync');
     assert.equal(third.lossy, true);
-    third.close();
+    third.close(log);
     assert.equal(RunMarker.open(dir, 'fsync').lossy, false);
+  });
+
+  it('logs a marker it cannot remove, its data directory gone, as one error and does not throw', () => {
+    const dir = join(tempDir(after), 'data');
+    mkdirSync(dir);
+    const marker = RunMarker.open(dir, 'fsync');
+    rmSync(dir, { recursive: true });
+    const seen = logLines();
+    marker.close(seen.log);
+    assert.deepEqual(
+      seen.lines.map((l) => [l.level, l.msg]),
+      [
+        [
+          50,
+          `the data directory ${dir} is gone (removed while the node ran): nothing of this run is left in it`,
+        ],
+      ],
+    );
   });
 
   it('takes an unreadable marker as a lossy run', () => {

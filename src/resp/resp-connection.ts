@@ -236,9 +236,15 @@ export class RespConnection extends RespOutput {
     this.socket.destroy();
   }
 
-  /** hold keeps `args` unrun while a CLIENT PAUSE holds them; nothing after them is parsed until `resume`. */
+  /**
+   * hold keeps `args` unrun while a CLIENT PAUSE holds them; nothing after them is parsed until
+   * `resume`. They are copied: a GET's or SET's may be views of the listener's shared read buffer
+   * (`onCommand` does not `keep` them, as they are done with their arguments once dispatched),
+   * which the next read on any connection overwrites; held as views, the GET answered another
+   * key's value and the SET wrote other bytes under another key when the pause ended.
+   */
   hold(args: Buffer[]): void {
-    this.pausedArgs = args;
+    this.pausedArgs = args.map((a) => Buffer.from(a));
     this.fenced = true;
     this.blocked = true;
     this.ctx.stats.blocked++;

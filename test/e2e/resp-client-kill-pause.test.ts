@@ -240,6 +240,42 @@ describe('CLIENT PAUSE', () => {
     assert.ok(early < PAUSE_MS || count(y) === 0, 'the errors and QUIT came before the pause ended');
   });
 
+  it('runs a held GET and SET with their own arguments, whatever other connections sent meanwhile', async () => {
+    // A held GET or SET kept views of the listener's shared read buffer (GET and SET skip the copy
+    // other commands get, being done with their arguments as they run): the next read on any
+    // connection overwrote them, and when the pause ended the SET wrote another connection's bytes
+    // under a key made of them, and the GET answered another key's value.
+    const x = await open();
+    const y = await open();
+    const g = await open();
+    const o = await open();
+    const e = await open();
+    assert.deepEqual(
+      await ask(o, ['SET', 'pause:alice', 'alice-secret'], ['SET', 'pause:bobby', 'bobby-secret']),
+      ['+OK\r\n', '+OK\r\n'],
+    );
+    assert.deepEqual(await ask(x, ['CLIENT', 'PAUSE', '1500', 'ALL']), ['+OK\r\n']);
+    y.socket.write(encode(['SET', 'pause:victim', 'hello']));
+    g.socket.write(encode(['GET', 'pause:alice']));
+    await new Promise((r) => setTimeout(r, 200));
+    // Other connections' commands, longer than the held ones, read (and held too) meanwhile.
+    o.socket.write(encode(['GET', 'pause:bobby']));
+    e.socket.write(encode(['ECHO', 'Z'.repeat(200)]));
+    assert.deepEqual(splitReplies(await y.replies(1)), ['+OK\r\n']);
+    assert.deepEqual(
+      splitReplies(await g.replies(1)),
+      ['$12\r\nalice-secret\r\n'],
+      'the held GET answers its own key',
+    );
+    assert.deepEqual(splitReplies(await o.replies(3)).slice(2), ['$12\r\nbobby-secret\r\n']);
+    assert.deepEqual(splitReplies(await e.replies(1)), [`$200\r\n${'Z'.repeat(200)}\r\n`]);
+    assert.deepEqual(
+      await ask(x, ['GET', 'pause:victim']),
+      ['$5\r\nhello\r\n'],
+      'the held SET wrote its own key',
+    );
+  });
+
   it('never runs the held command of a connection that hangs up or is killed', async () => {
     const x = await open();
     const y = await open();

@@ -403,11 +403,12 @@ export class DistkvClient {
       // owner is OUTCOME_UNKNOWN, an OutcomeUnknownError above).
       if (!(err instanceof DistkvError) || err.code !== 'SHARD_UNREACHABLE' || signal?.aborted === true)
         throw err;
-      const before = this.topo.liveMapVersion;
+      // Whether the map names another leader, not whether its version changed: the client may have
+      // learned the new map while this request was on its way (another node's answer told it), and
+      // a stopping leader's last connections close after that (a graceful stop with etcd).
       await this.reload().catch(() => undefined);
-      const reloaded = this.topo.map;
-      if (this.topo.liveMapVersion === before || reloaded === undefined) throw err;
-      const moved = reloaded.shard(shard.idx);
+      const moved = this.topo.map?.shard(shard.idx);
+      if (moved === undefined || moved.address === node) throw err;
       return this.sender.send(method, moved.address, path, {
         body,
         read,

@@ -62,6 +62,7 @@ import { etcdErrorText, heldBack } from './etcd-error-text.js';
 import { etcdFailureLog } from './etcd-failure-log.js';
 import { createdWatch, Phase, startTries } from './start-steps.js';
 import { ShardSteps } from './shard-step.js';
+import { awaitSuccessors } from './successor-wait.js';
 import { WorkerFences } from './worker-fences.js';
 
 /** CoordinatedKeeper is what the coordinator asks of the node's map keeper (tests give a twin of it). */
@@ -74,6 +75,8 @@ const STEP_CALLS = 4;
 const HOLD_TTLS = 10;
 /** WATCH_CANCEL_MS bounds how long `stop` waits for etcd to answer the watch's cancel. */
 const WATCH_CANCEL_MS = 1000;
+/** SUCCESSOR_WAIT_TTLS bounds, in lease TTLs, a stop's wait for etcd to name its shards' new leaders (successor-wait.ts). */
+const SUCCESSOR_WAIT_TTLS = 3;
 
 /** EtcdCoordinator runs this process's side of leader election; see the design block above. */
 export class EtcdCoordinator {
@@ -283,8 +286,12 @@ export class EtcdCoordinator {
     return this.phase.now === '' ? '' : `at: ${this.phase.now}`;
   }
 
-  /** stop ends the loop and revokes the lease, so the leader keys go at once (a replica takes over). */
-  async stop(): Promise<void> {
+  /**
+   * stop ends the loop and revokes the lease, so the leader keys go at once (a replica takes over),
+   * then waits (SUCCESSOR_WAIT_TTLS at most) for etcd to name the new leaders of `handedOver` (the
+   * shards a replica elsewhere caught up with) and adopts that map (successor-wait.ts).
+   */
+  async stop(handedOver: readonly string[] = []): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.gate.close();
@@ -296,6 +303,9 @@ export class EtcdCoordinator {
       );
     this.leaders.forgetAll();
     await this.lease.revoke();
+    const bound = SUCCESSOR_WAIT_TTLS * this.ttlMs;
+    const named = await awaitSuccessors(() => this.keys.read(), this.hosted, handedOver, bound, this.log);
+    if (named !== undefined) await this.keeper.offer(named, 'etcd').catch(() => undefined);
     this.etcd.close();
   }
 

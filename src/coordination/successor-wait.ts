@@ -26,7 +26,7 @@ export const SUCCESSOR_POLL_MS = 50;
 /**
  * awaitSuccessors reads etcd's map through `read` every SUCCESSOR_POLL_MS until it names, for each
  * shard named in `shards`, a leader outside `hosted`, and returns that map; or undefined once
- * `boundMs` passed. A failed read is tried again, within the bound.
+ * `boundMs` passed or a read failed.
  */
 export async function awaitSuccessors(
   read: () => Promise<Snapshot>,
@@ -38,10 +38,11 @@ export async function awaitSuccessors(
   if (shards.length === 0) return undefined;
   const deadline = performance.now() + boundMs;
   for (;;) {
-    const live = await read().then(
-      (snap) => snap.map?.live,
-      () => undefined,
-    );
+    // A read that fails ends the wait: etcd is unreachable from here (paused, down, cut off),
+    // and a stop must not wait on it (the replicas cannot campaign without it either).
+    const snap = await read().catch(() => undefined);
+    if (snap === undefined) return undefined;
+    const live = snap.map?.live;
     const waiting = shards.filter((name) => {
       const s = live?.shards.find((x) => x.name === name);
       return s === undefined || hosted.has(s.leader);

@@ -7,7 +7,8 @@
  * directory); close stores (flush + fsync); end workers; remove the running mark; release the lock.
  *
  * Bound: it returns within DRAIN_LIMIT_MS (the handover's wait included) plus the time to close the
- * stores. The running mark stays when a store's final flush or sync failed (run-marker.ts).
+ * stores; with a coordinator, plus its wait for the new leaders (3 lease TTLs at most,
+ * successor-wait.ts) and CLIENT_LOOK_MS. The running mark stays when a store's final flush or sync failed (run-marker.ts).
  */
 import type { Logger } from 'pino';
 import type { EtcdCoordinator } from '../coordination/etcd-coordinator.js';
@@ -32,6 +33,8 @@ export const DRAIN_LIMIT_MS = 3000;
  * as the stop began gets an answer.
  */
 const DRAIN_QUIET_MS = 100;
+/** CLIENT_LOOK_MS is how long a client waiting out DRAINING may take to look for a newer map (the client's NEWEST_LOOK_MS, and a turn). */
+const CLIENT_LOOK_MS = 1200;
 
 /** DrainingNode is what a stop shuts down: the parts of a started DistkvNode. */
 export interface DrainingNode {
@@ -58,14 +61,18 @@ function quietMs(n: DrainingNode): number {
 export async function drainNode(n: DrainingNode): Promise<void> {
   n.state.phase = 'draining';
   // The handover's wait counts against the drain limit: stop() stays within it.
-  const deadline = performance.now() + DRAIN_LIMIT_MS;
+  let deadline = performance.now() + DRAIN_LIMIT_MS;
   for (const r of n.resp) r.stopAccepting();
   // With a coordinator a replica takes each shard over once the lease goes: the leaders hold
   // their writes and a replica catches up first (its pulls are still served), so it takes over
   // with every write acknowledged here (drain-handover.ts). Then the lease goes, at once.
   if (n.coordinator !== undefined) {
-    await handOverLeads(n.plan, n.pool, n.liveMap.current, n.log);
-    await n.coordinator.stop();
+    const handed = await handOverLeads(n.plan, n.pool, n.liveMap.current, n.log);
+    await n.coordinator.stop(handed.filter((h) => h.caughtUp).map((h) => h.shard));
+    // The stop waited for etcd to name the new leaders (successor-wait.ts): the clients waiting
+    // out DRAINING here look for that map about once a second (src/client/sender.ts), so the
+    // drain gives them that long to leave before it cuts their connections.
+    deadline = Math.max(deadline, performance.now() + CLIENT_LOOK_MS);
   }
   n.frontDoor.close();
   // Replicas in other processes long-poll their pulls (replication.pull_wait_ms): the stop no

@@ -37,6 +37,17 @@ describe('a leader stopped with SIGTERM, with etcd', { timeout: 90000, skip: etc
     } finally {
       await load.stop();
     }
+    // No write failed for want of a leader: the stop waits for etcd to name the new one and adopts
+    // its map (src/coordination/successor-wait.ts), and a client routes once more when the map
+    // names another leader than the one it tried (src/client/client.ts). Before, the front door
+    // closed as the lease went, and 5 to 48 writes of 8 writers failed SHARD_UNREACHABLE ("nothing
+    // listens there") in 4 of 5 runs. A write cut off as the stop begins may still end as an
+    // OutcomeUnknownError (1 or 2 in about half the runs; closing-73's note).
+    assert.equal(
+      load.unsentFailed,
+      0,
+      `${String(load.unsentFailed)} writes failed unsent across the graceful stop: ${JSON.stringify([...load.why])}`,
+    );
     const leader = await trio.newLeader(A);
     const held = await dumpAt(leader);
     const missing = [...load.acked].filter(([k, v]) => held.get(k) !== v).map(([k]) => k);

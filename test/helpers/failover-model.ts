@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DistkvClient } from '../../src/client/client.js';
+import { OutcomeUnknownError } from '../../src/errors.js';
 import type { LiveMap } from '../../src/routing/live-map.js';
 import { runCli } from './server-process.js';
 
@@ -140,6 +141,12 @@ const FAILED_WRITE_PAUSE_MS = 10;
 export class Load {
   readonly acked = new Map<string, string>();
   failed = 0;
+  /**
+   * unsentFailed counts the failed writes the client knows were never applied (every failure but
+   * an OutcomeUnknownError, whose write may have been), and `why` the failures by message.
+   */
+  unsentFailed = 0;
+  readonly why = new Map<string, number>();
   private n = 0;
   private stopped = false;
   /** ended is how many of the loops have ended (by `max`, `maxMs` or stop). */
@@ -167,8 +174,11 @@ export class Load {
         try {
           await client.put(key, value, w === 0 ? {} : { w, timeoutMs: 5000 });
           this.acked.set(key, value);
-        } catch {
+        } catch (err) {
           this.failed++;
+          if (!(err instanceof OutcomeUnknownError)) this.unsentFailed++;
+          const why = String(err).slice(0, 300);
+          this.why.set(why, (this.why.get(why) ?? 0) + 1);
           // A client that rejects at once (every node refusing connections) must not spend the
           // loop's whole `max` in one burst: the writes are meant to span the failover.
           await sleep(FAILED_WRITE_PAUSE_MS);

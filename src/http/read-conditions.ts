@@ -9,8 +9,8 @@
  *  - `If-Match` (one version `E.S`, quotes optional, or `*`, as on a write; anything else is a 400):
  *    false when the key is missing or has another version, and then the answer is 412
  *    PRECONDITION_FAILED with the current version, as for a write.
- *  - `If-None-Match` (`*` or a comma-separated list of entity tags, weak `W/"E.S"` or strong, as
- *    caches send them; weak comparison): when it matches the key's version (`*`: the key exists),
+ *  - `If-None-Match` (`*` alone, or a comma-separated list of versions as entity tags, weak `W/"E.S"`
+ *    or strong, as caches send them; weak comparison; anything else is a 400): when it matches the key's version (`*`: the key exists),
  *    the answer is 304 Not Modified with the ETag and no body. A missing key matches nothing, so
  *    it is the 404 as before.
  * If-Match is evaluated first; both may be sent. A header sent twice is a 400, as on a write.
@@ -34,8 +34,11 @@ export const READ_FAILED = 412;
 /** ReadOutcome is one of the READ_ constants. */
 export type ReadOutcome = typeof READ_OK | typeof READ_NOT_MODIFIED | typeof READ_FAILED;
 
-/** ENTITY_TAG is one element of an If-None-Match list: strong or weak, quoted or (leniently) bare. */
-const ENTITY_TAG = /^(?:W\/)?("?)([^",]*)\1$/;
+/** versionTagOf reads one element of an If-None-Match list: a version, strong or weak (`W/`), quoted or (leniently) bare; unquoted `E.S`, or undefined. */
+function versionTagOf(part: string): string | undefined {
+  const v = parseVersion(part.startsWith('W/') ? part.slice(2) : part);
+  return v === undefined ? undefined : `${v.epoch}.${v.seq}`;
+}
 
 /** readConditionsOf reads a GET's conditions; undefined when it has none, INVALID_ARGUMENT for bad ones. */
 export function readConditionsOf(req: HttpRequest): ReadConditions | undefined {
@@ -68,9 +71,11 @@ function ifNoneMatchOf(text: string | undefined): '*' | readonly string[] | unde
   if (text === undefined) return undefined;
   if (text.trim() === '*') return '*';
   // A list may hold empty elements (RFC 9110 section 5.6.1: `"0.5", , "0.6"`); they are skipped.
+  // Each element is a version as this store gives it (its ETag): `garbage`, or a `*` inside a list,
+  // was taken as a tag that matched nothing (a 200, where docs/api.md promises a 400).
   const parts = text.split(',').map((part) => part.trim());
-  const tags = parts.filter((part) => part !== '').map((part) => ENTITY_TAG.exec(part)?.[2]);
-  if (tags.length === 0 || tags.some((t) => t === undefined || t === ''))
+  const tags = parts.filter((part) => part !== '').map(versionTagOf);
+  if (tags.length === 0 || tags.some((t) => t === undefined))
     throw new DistkvError(
       'INVALID_ARGUMENT',
       `If-None-Match on a read must be * or a list of ETags ("E.S" or W/"E.S"), got ${JSON.stringify(text)}`,

@@ -146,7 +146,8 @@ Exit status: 0 healthy: every shard's leader serves it and every replica follows
 1 not healthy, one line on stderr per problem ("distkv cluster: not healthy: ..."): a node does
 not answer, a shard has no leader that serves it (down, held behind its replica, no etcd lease),
 its leader's store did not open (STORE FAILED) or refuses every write (NO WRITES: its directory
-was removed while it runs, STORE_DIR_LOST), a replica does not follow its leader (lag
+was removed while it runs, STORE_DIR_LOST; its disk is full, DISK_FULL, until a write is taken
+again), a replica does not follow its leader (lag
 unknown: disconnected, starting, held; disk-failed: its own disk failed, with the code, e.g.
 DISK_FULL, or STORE_DIR_LOST) or is still
 resyncing from a snapshot (said so: it serves no reads yet), a node refuses slots of a config

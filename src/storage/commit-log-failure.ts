@@ -31,6 +31,15 @@ export class LogFailure {
     return undefined;
   }
 
+  /**
+   * failing is the failure no batch has been written since (the log broken for good, or the latest
+   * failed batch), whether or not writes are refused at this moment (`refusal`); undefined once a
+   * batch was written. What /cluster shows of the worker's stores (worker-stores.ts).
+   */
+  failing(): DistkvError | undefined {
+    return this.broken ?? this.failure;
+  }
+
   /** latest is what a batch of an older generation is refused with: the latest failure's refusal. */
   latest(): DistkvError {
     return this.broken ?? this.failure ?? new DistkvError('DISK_FULL', 'commit log write failed');

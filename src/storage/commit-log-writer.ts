@@ -152,6 +152,11 @@ export class LogWriter {
     return this.failure.refusal();
   }
 
+  /** failing is the failure no batch has been written since (commit-log-failure.ts), else undefined. */
+  failing(): DistkvError | undefined {
+    return this.failure.failing();
+  }
+
   /** pending tells the log that `member` has records to write in this turn's batch. */
   pending(member: LogMember): void {
     this.dirtyMembers.add(member);

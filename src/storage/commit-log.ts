@@ -168,6 +168,11 @@ export class CommitLog {
     return this.writer.refusal();
   }
 
+  /** failing is the failure no batch has been written since (commit-log-failure.ts), else undefined. */
+  failing(): DistkvError | undefined {
+    return this.writer.failing();
+  }
+
   /** pending tells the log that `member` has records to write in this turn's batch. */
   pending(member: LogMember): void {
     this.writer.pending(member);

@@ -16,7 +16,13 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import type { HostedStore } from '../replication/replication-host.js';
-import { localErrorSlot, type Positions, SLOT_LAST_SEQ, SLOT_STORE_ERROR } from '../replication/positions.js';
+import {
+  localErrorOf,
+  localErrorSlot,
+  type Positions,
+  SLOT_LAST_SEQ,
+  SLOT_STORE_ERROR,
+} from '../replication/positions.js';
 import { RESYNC_MARKER, readResyncMarker } from '../replication/resync-marker.js';
 import type { CommitLog } from '../storage/commit-log.js';
 import { quietLmdbOrphans, routeLmdbConsoleErrors } from '../storage/lmdb-console.js';
@@ -86,6 +92,9 @@ async function warnOfMovedSlots(spec: StoreSpec, log: Logger | undefined): Promi
   );
 }
 
+/** LOG_FAILURE_PUBLISH_MS spaces WorkerStores' looks at its commit log's failure (publishLogFailure). */
+const LOG_FAILURE_PUBLISH_MS = 1000;
+
 /**
  * storeOptionsOf is what a store of `spec` is opened with; `positions` hears its directory lost
  * (SLOT_STORE_ERROR, read by /cluster on the main thread without asking this worker). The slot is
@@ -123,6 +132,8 @@ export class WorkerStores {
   private readonly failed = new Map<number, DistkvError>();
   /** commitLog is the log every lsm store of this worker writes into (docs/commit-log-format.md). */
   private commitLog: CommitLog | undefined;
+  /** logWatch publishes the commit log's failure every LOG_FAILURE_PUBLISH_MS (publishLogFailure). */
+  private logWatch: NodeJS.Timeout | undefined;
   /** vfs is the file system of the commit log and the lsm stores' runs (set by `open`). */
   private vfs: Vfs | undefined;
   private readonly positions: Positions;
@@ -173,6 +184,10 @@ export class WorkerStores {
           report,
         );
         this.commitLog = opened.log;
+        this.logWatch = setInterval(() => {
+          this.publishLogFailure();
+        }, LOG_FAILURE_PUBLISH_MS);
+        this.logWatch.unref();
         opened.stores.forEach((s, i) => outcomes.set(lsm[i]!.index, s));
       } catch (err) {
         for (const spec of lsm) outcomes.set(spec.index, err as Error);
@@ -200,6 +215,23 @@ export class WorkerStores {
           `store ${spec.shard.name} (${spec.role} on ${spec.node}) could not open: ${toDistkvError(err).message}`,
         );
       }
+    }
+  }
+
+  /**
+   * publishLogFailure shows the commit log's failure (commit-log-failure.ts `failing`: a full disk,
+   * until a batch is written again) in SLOT_STORE_ERROR of every store on the log, for /cluster:
+   * a leader whose every write got 507 DISK_FULL showed as healthy there and `distkv cluster` exited
+   * 0. A directory lost or denied (store-dir-watch.ts) is left as it is: it outlasts the disk.
+   */
+  private publishLogFailure(): void {
+    const slot = localErrorSlot(this.commitLog?.failing()?.code);
+    for (const [index, { spec }] of this.hosted) {
+      if (spec.engine !== 'lsm') continue;
+      const now = this.positions.get(index, SLOT_STORE_ERROR);
+      const code = localErrorOf(now);
+      if (code === 'STORE_DIR_LOST' || code === 'STORE_DIR_DENIED' || now === slot) continue;
+      this.positions.set(index, SLOT_STORE_ERROR, slot);
     }
   }
 
@@ -258,6 +290,7 @@ export class WorkerStores {
    * the node keeps its running mark (src/server/run-marker.ts).
    */
   async close(): Promise<void> {
+    clearInterval(this.logWatch);
     const all = [...this.hosted.entries()];
     this.hosted.clear();
     const failures: unknown[] = [];

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { loopFsUnavailable, mountLoopFs } from '../helpers/loop-fs.js';
 import { freePort } from '../helpers/ports.js';
-import { ServerProcess, writeConfig } from '../helpers/server-process.js';
+import { runCli, ServerProcess, writeConfig } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const unavailable = loopFsUnavailable();
@@ -92,6 +92,15 @@ async function fill(
     await again.arrayBuffer();
     assert.equal(again.status, 507, 'writes stay refused while the disk is full');
   }
+  // /cluster says so (it showed the leader as healthy, and `distkv cluster` exited 0).
+  assert.equal(await leaderError(base), 'DISK_FULL', '/cluster names the leader refusing writes');
+  const health = await runCli(['cluster', '--url', base]);
+  assert.equal(
+    health.code,
+    1,
+    `distkv cluster exits 1 while the disk is full:\n${health.stdout}${health.stderr}`,
+  );
+  assert.match(health.stderr, /refuses every write \(DISK_FULL\)/);
   for (const k of [acked[0]!, acked[acked.length - 1]!]) {
     const r = await fetch(`${base}/kv/${k}`);
     assert.equal(r.status, 200, `read of ${k} while the disk is full`);
@@ -106,6 +115,9 @@ async function fill(
     resumed = r.status === 204;
   }
   assert.ok(resumed, 'writes resume once space is freed');
+  for (let i = 0; i < 50 && (await leaderError(base)) !== undefined; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await leaderError(base), undefined, '/cluster clears it once writes are taken again');
   acked.push('after-space');
   assert.equal(await live.server.stop(), 0);
   live.server = await ServerProcess.start(args, `${base}/healthz`, { DISTKV_LOG_LEVEL: 'warn' });
@@ -118,4 +130,11 @@ async function fill(
   } finally {
     await live.server.stop();
   }
+}
+
+/** leaderError is the `local_error` /cluster shows for the only shard's leader. */
+async function leaderError(base: string): Promise<string | undefined> {
+  const r = await fetch(`${base}/cluster`);
+  const doc = (await r.json()) as { shards: { leader: { local_error?: string } }[] };
+  return doc.shards[0]?.leader.local_error;
 }

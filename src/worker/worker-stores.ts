@@ -235,12 +235,19 @@ export class WorkerStores {
     }
   }
 
-  /** reopen opens a store of `spec` afresh (a replica after a resync), into the commit log when there is one. */
-  reopen(spec: StoreSpec): Promise<Store> {
+  /**
+   * reopen opens a store of `spec` afresh (a replica after a resync), into the commit log when there
+   * is one, and records its slots again: the rebuilt directory had lost its SLOTS file, so the next
+   * start with a changed layout did not warn of this store's moved slots, as it did of the others.
+   */
+  async reopen(spec: StoreSpec): Promise<Store> {
     const options = storeOptionsOf(spec, this.log, this.positions);
-    return this.commitLog === undefined
-      ? openStore(spec.engine, options)
-      : attachLsmStore(this.commitLog, lsmOptionsOf(options, this.vfs));
+    const store =
+      this.commitLog === undefined
+        ? await openStore(spec.engine, options)
+        : await attachLsmStore(this.commitLog, lsmOptionsOf(options, this.vfs));
+    if (spec.engine !== 'memory') await warnOfMovedSlots(spec, this.log);
+    return store;
   }
 
   /** at returns the open store at `index`, or throws the UNAVAILABLE error it answers with. */

@@ -25,6 +25,7 @@ import {
   startingOf,
 } from './cluster-gather.js';
 import { leaderNote, type ReplicaHealth, replicaProblem } from './cluster-health.js';
+import { differentConfigProblem } from './cluster-config-split.js';
 import { differentEtcdProblem } from './cluster-etcd.js';
 
 /** LeaderlessShard is what leaderlessAdvice reads of a shard whose leader is down. */
@@ -151,7 +152,8 @@ again), a replica does not follow its leader (lag
 unknown: disconnected, starting, held; disk-failed: its own disk failed, with the code, e.g.
 DISK_FULL, or STORE_DIR_LOST) or is still
 resyncing from a snapshot (said so: it serves no reads yet), a node refuses slots of a config
-mismatch, nodes talk to different etcd clusters; also when no node answered at all. 2 usage.
+mismatch, nodes talk to different etcd clusters or route with different config files; also when
+no node answered at all. 2 usage.
 A node still starting (its stores opening) or a replica that has not yet reached its leader
 since it started is asked again for up to 15 s (said once on stderr) before it counts.
 So \`distkv cluster > /dev/null && echo healthy\` is a health check.`;
@@ -191,7 +193,13 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       );
       // Nodes on different etcd clusters first: it explains the leaders and replicas named after it.
       const etcdSplit = differentEtcdProblem(view.docs);
-      const problems = [...(etcdSplit === undefined ? [] : [etcdSplit]), ...problemsOf(merged, disputes)];
+      // Then nodes on different config files: it explains the replicas and slots named after it.
+      const configSplit = differentConfigProblem(view.docs);
+      const problems = [
+        ...(etcdSplit === undefined ? [] : [etcdSplit]),
+        ...(configSplit === undefined ? [] : [configSplit]),
+        ...problemsOf(merged, disputes),
+      ];
       const failed =
         problems.length > 0 ||
         down.size > 0 ||

@@ -263,7 +263,8 @@ function parseTarget(raw: string): { path: string; query: string } | HeadError {
   let q = -1;
   for (let i = 0; i < target.length; i++) {
     const c = target.charCodeAt(i);
-    if (c <= 0x20 || c === 0x7f) return bad('request target has a control character');
+    if (c === 0x20) return bad('request target has a space (send it as %20)');
+    if (c < 0x20 || c === 0x7f) return bad('request target has a control character');
     if (c > 0x7f) high = true;
     else if (c === 0x23 /* '#' */) {
       if (hash < 0) hash = i;

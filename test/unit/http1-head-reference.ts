@@ -175,7 +175,8 @@ function parseTarget(raw: string): { path: string; query: string } | HeadError {
   let high = false;
   for (let i = 0; i < target.length; i++) {
     const c = target.charCodeAt(i);
-    if (c <= 0x20 || c === 0x7f) return bad('request target has a control character');
+    if (c === 0x20) return bad('request target has a space (send it as %20)');
+    if (c < 0x20 || c === 0x7f) return bad('request target has a control character');
     if (c > 0x7f) high = true;
   }
   // Bytes over 0x7F are not allowed by RFC 3986, but seed clients send raw UTF-8: decode it, and let

@@ -26,6 +26,16 @@ describe('a malformed request line', () => {
       assert.match(h.message, EXPECTED);
     });
 
+  it('names a space inside the target as a space, not a control character', () => {
+    const h = parseHead('GET /kv/a b HTTP/1.1\r\nHost: t');
+    assert.ok(isHeadError(h));
+    assert.equal(h.status, 400);
+    assert.match(h.message, /request target has a space \(send it as %20\)/);
+    const c = parseHead('GET /kv/a\x01b HTTP/1.1\r\nHost: t');
+    assert.ok(isHeadError(c));
+    assert.match(c.message, /request target has a control character/);
+  });
+
   it('still names an unsupported protocol as such', () => {
     const h = parseHead('GET /kv/a HTTP/2.0\r\nHost: t');
     assert.ok(isHeadError(h));

@@ -75,8 +75,14 @@ const STEP_CALLS = 4;
 const HOLD_TTLS = 10;
 /** WATCH_CANCEL_MS bounds how long `stop` waits for etcd to answer the watch's cancel. */
 const WATCH_CANCEL_MS = 1000;
-/** SUCCESSOR_WAIT_TTLS bounds, in lease TTLs, a stop's wait for etcd to name its shards' new leaders (successor-wait.ts). */
+/**
+ * SUCCESSOR_WAIT_TTLS and SUCCESSOR_WAIT_CAP_MS bound a stop's wait for etcd to name its shards' new
+ * leaders (successor-wait.ts): 3 lease TTLs, at most 3 s. The handover counts a replica as caught up
+ * on its last ack, which a replica stopped just before still shows: nothing campaigns then, and with
+ * a 20 s TTL the stop waited a minute (a test's SIGKILL after 8 s made it an unclean stop).
+ */
 const SUCCESSOR_WAIT_TTLS = 3;
+const SUCCESSOR_WAIT_CAP_MS = 3000;
 
 /** EtcdCoordinator runs this process's side of leader election; see the design block above. */
 export class EtcdCoordinator {
@@ -288,7 +294,7 @@ export class EtcdCoordinator {
 
   /**
    * stop ends the loop and revokes the lease, so the leader keys go at once (a replica takes over),
-   * then waits (SUCCESSOR_WAIT_TTLS at most) for etcd to name the new leaders of `handedOver` (the
+   * then waits (SUCCESSOR_WAIT_TTLS, SUCCESSOR_WAIT_CAP_MS at most) for etcd to name the new leaders of `handedOver` (the
    * shards a replica elsewhere caught up with) and adopts that map (successor-wait.ts).
    */
   async stop(handedOver: readonly string[] = []): Promise<void> {
@@ -303,7 +309,7 @@ export class EtcdCoordinator {
       );
     this.leaders.forgetAll();
     await this.lease.revoke();
-    const bound = SUCCESSOR_WAIT_TTLS * this.ttlMs;
+    const bound = Math.min(SUCCESSOR_WAIT_TTLS * this.ttlMs, SUCCESSOR_WAIT_CAP_MS);
     const named = await awaitSuccessors(() => this.keys.read(), this.hosted, handedOver, bound, this.log);
     if (named !== undefined) await this.keeper.offer(named, 'etcd').catch(() => undefined);
     this.etcd.close();

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// The test command: build (tsc also type-checks), then the test tiers with node:test and the lint.
-//   node scripts/test.mjs              build; unit, integration, short robustness and lint side by
-//                                      side (runBeside); then e2e
+// The test command: build (tsc also type-checks), lint, then the test tiers with node:test.
+//   node scripts/test.mjs              build, lint, unit, integration, e2e, short robustness
 //   node scripts/test.mjs unit         build and unit tests only
 //   node scripts/test.mjs robustness   build and the full robustness suite (DISTKV_ROBUSTNESS=full)
 //   node scripts/test.mjs unit integration robustness   build and those tiers as `npm test` runs them
@@ -65,6 +64,7 @@ const testFiles = (dir) => {
 };
 
 run('npx', ['tsc', '-p', 'tsconfig.json']);
+if (named.length === 0) run('npm', ['run', '--silent', 'lint']);
 
 /** tierCommand is the node:test command line of tier `t`, and its environment, or undefined when it has no files. */
 const tierCommand = (t) => {
@@ -81,19 +81,18 @@ const tierCommand = (t) => {
     ...[`--test-reporter=${FILE_END_REPORTER}`, '--test-reporter-destination=stdout'],
     ...files,
   ];
-  return { cmd: process.execPath, args, env };
+  return { args, env };
 };
 
 /**
- * runBeside runs tier `first` with its output on ours and the commands `beside` (other tiers, the
- * lint) at the same time, their output kept in files and printed once all ended (a CI log reads one
- * after the other), then exits as `run` does if any failed. The integration and short robustness
- * tiers wait on etcd leases, timers and child processes more than they compute (alone, one file at a
- * time: 143 s of wall for 60 s of CPU, and 139 s for 92 s), and the unit tier, three files at a
- * time, uses 1.4 of the 2 cores: beside it their time is spared, and the lint's (typed eslint and
- * prettier, ~110 s of one core before the tests) mostly too. Their ports cannot meet: integration
- * files name fixed member addresses below 10000, every other test takes its ports from
- * test/helpers/ports.ts, at 10000 and above, reserved machine-wide.
+ * runBeside runs tier `first` with its output on ours and the tiers `beside` at the same time, their
+ * output kept in files and printed once all ended (a CI log reads one tier after the other), then
+ * exits as `run` does if any failed. The integration and short robustness tiers wait on etcd
+ * leases, timers and child processes more than they compute (alone, one file at a time: 143 s of
+ * wall for 60 s of CPU, and 139 s for 92 s), and the unit tier, three files at a time, uses 1.4 of
+ * the 2 cores: beside it their time is spared. Their ports cannot meet: integration files name fixed
+ * member addresses below 10000, every other test takes its ports from test/helpers/ports.ts, at
+ * 10000 and above, reserved machine-wide.
  */
 const runBeside = async (first, beside) => {
   const dir = mkdtempSync(join(tmpdir(), 'distkv-test-tier-'));
@@ -101,27 +100,34 @@ const runBeside = async (first, beside) => {
     new Promise((resolve) =>
       child.on('close', (code, signal) => resolve(code ?? (signal === null ? 1 : 128))),
     );
-  const others = beside.map(({ name, cmd, args, env }) => {
-    const logPath = join(dir, `${name}.log`);
+  const others = beside.flatMap((t) => {
+    const command = tierCommand(t);
+    if (command === undefined) return [];
+    const logPath = join(dir, `${t}.log`);
     const fd = openSync(logPath, 'w');
-    process.stdout.write(`\n$ ${cmd} ${args.join(' ')} (beside the ${first} tier; its output follows)\n`);
-    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
-    return { name, fd, logPath, end: ended(child) };
+    process.stdout.write(
+      `\n$ ${process.execPath} ${command.args.join(' ')} (beside the ${first} tier; its output follows)\n`,
+    );
+    const child = spawn(process.execPath, command.args, {
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, ...command.env },
+    });
+    return [{ t, fd, logPath, end: ended(child) }];
   });
   let firstStatus = 0;
   const f = tierCommand(first);
   if (f !== undefined) {
-    process.stdout.write(`\n$ ${f.cmd} ${f.args.join(' ')}\n`);
-    firstStatus = await ended(spawn(f.cmd, f.args, { stdio: 'inherit', env: { ...process.env, ...f.env } }));
+    process.stdout.write(`\n$ ${process.execPath} ${f.args.join(' ')}\n`);
+    firstStatus = await ended(
+      spawn(process.execPath, f.args, { stdio: 'inherit', env: { ...process.env, ...f.env } }),
+    );
   }
   const statuses = [firstStatus];
-  for (const { name, fd, logPath, end } of others) {
-    const status = await end;
-    statuses.push(status);
+  for (const { t, fd, logPath, end } of others) {
+    statuses.push(await end);
     closeSync(fd);
-    const how = status === 0 ? '' : ` (FAILED, exit ${String(status)})`;
     process.stdout.write(
-      `\n# ${name}, run beside the ${first} tier${how}:\n${readFileSync(logPath, 'utf8')}`,
+      `\n# the ${t} tier, run beside the ${first} tier:\n${readFileSync(logPath, 'utf8')}`,
     );
   }
   rmSync(dir, { recursive: true, force: true });
@@ -133,20 +139,11 @@ const runBeside = async (first, beside) => {
 const BESIDE_UNIT = ['integration', 'robustness'];
 const tiers = named.length === 0 ? TIERS : named;
 const besideUnit = tiers.includes('unit') ? tiers.filter((t) => BESIDE_UNIT.includes(t)) : [];
-/** LINT: `npm run lint`, run by the whole test command (no tier named), beside the unit tier. */
-const LINT = { name: 'the lint', cmd: 'npm', args: ['run', '--silent', 'lint'], env: {} };
-const beside = [
-  ...besideUnit.flatMap((t) => {
-    const command = tierCommand(t);
-    return command === undefined ? [] : [{ name: `the ${t} tier`, ...command }];
-  }),
-  ...(named.length === 0 ? [LINT] : []),
-];
 for (const t of tiers) {
   if (besideUnit.includes(t)) continue;
-  if (t === 'unit' && beside.length > 0) await runBeside('unit', beside);
+  if (t === 'unit' && besideUnit.length > 0) await runBeside('unit', besideUnit);
   else {
     const command = tierCommand(t);
-    if (command !== undefined) run(command.cmd, command.args, command.env);
+    if (command !== undefined) run(process.execPath, command.args, command.env);
   }
 }

@@ -1,8 +1,8 @@
 /**
  * awaitSuccessors: the end of a graceful stop with etcd (EtcdCoordinator.stop). Once the stopping
  * process's lease is revoked, a replica of each shard it led campaigns and takes the shard over:
- * its watch sees the key go, it wins the campaign and publishes the map naming it, a few hundred
- * ms in all. Until then no node's map names a leader that takes the shard's writes. The front door
+ * its watch sees the key go, it wins the campaign and publishes the map naming it (campaign-gate.ts
+ * decides when: 1.3 s after the release at a 1 s TTL in that test). Until then no node's map names a leader that takes the shard's writes. The front door
  * closed right after the revoke (node-drain.ts), so a client's write in that gap found nothing
  * listening at the old leader and, reloading `/cluster`, no new leader anywhere: it failed
  * SHARD_UNREACHABLE (16 to 48 writes of 8 writers per stop, test/e2e/etcd-graceful-stop-handover).
@@ -13,8 +13,7 @@
  * executed), which clients wait out while they look for a newer map at every node
  * (src/client/sender.ts); once adopted, this node's `/cluster` names the successor too (a client
  * whose connection was cut by the stop reloads it here as anywhere). A shard whose successor does
- * not come in time is left to the clients' own waits, as before. The campaign takes about a lease
- * TTL and a tick after the release (campaign-gate.ts: 1.3 s at a 1 s TTL in that test).
+ * not come in time is left to the clients' own waits, as before.
  */
 import type { Logger } from 'pino';
 import type { LiveMap } from '../routing/live-map.js';

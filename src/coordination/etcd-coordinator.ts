@@ -294,8 +294,9 @@ export class EtcdCoordinator {
 
   /**
    * stop ends the loop and revokes the lease, so the leader keys go at once (a replica takes over),
-   * then waits (SUCCESSOR_WAIT_TTLS, SUCCESSOR_WAIT_CAP_MS at most) for etcd to name the new leaders of `handedOver` (the
-   * shards a replica elsewhere caught up with) and adopts that map (successor-wait.ts).
+   * then waits (SUCCESSOR_WAIT_TTLS, SUCCESSOR_WAIT_CAP_MS at most) for etcd to name the new
+   * leaders of `handedOver` (the shards a replica elsewhere caught up with) and adopts that map
+   * (successor-wait.ts).
    */
   async stop(handedOver: readonly string[] = []): Promise<void> {
     this.stopped = true;

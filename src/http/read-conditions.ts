@@ -9,9 +9,9 @@
  *  - `If-Match` (one version `E.S`, quotes optional, or `*`, as on a write; anything else is a 400):
  *    false when the key is missing or has another version, and then the answer is 412
  *    PRECONDITION_FAILED with the current version, as for a write.
- *  - `If-None-Match` (`*` alone, or a comma-separated list of versions as entity tags, weak `W/"E.S"`
- *    or strong, as caches send them; weak comparison; anything else is a 400): when it matches the key's version (`*`: the key exists),
- *    the answer is 304 Not Modified with the ETag and no body. A missing key matches nothing, so
+ *  - `If-None-Match` (`*` alone, or a comma-separated list of versions as entity tags, weak
+ *    `W/"E.S"` or strong, as caches send them; weak comparison; anything else is a 400): when it
+ *    matches the key's version (`*`: the key exists), the answer is 304 Not Modified with the ETag and no body. A missing key matches nothing, so
  *    it is the 404 as before.
  * If-Match is evaluated first; both may be sent. A header sent twice is a 400, as on a write.
  */

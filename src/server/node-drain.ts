@@ -8,7 +8,8 @@
  *
  * Bound: it returns within DRAIN_LIMIT_MS (the handover's wait included) plus the time to close the
  * stores; with a coordinator, plus its wait for the new leaders (3 lease TTLs, at most 3 s:
- * successor-wait.ts) and CLIENT_LOOK_MS. The running mark stays when a store's final flush or sync failed (run-marker.ts).
+ * successor-wait.ts) and CLIENT_LOOK_MS. The running mark stays when a store's final flush or
+ * sync failed (run-marker.ts).
  */
 import type { Logger } from 'pino';
 import type { EtcdCoordinator } from '../coordination/etcd-coordinator.js';

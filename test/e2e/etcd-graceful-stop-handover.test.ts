@@ -40,9 +40,9 @@ describe('a leader stopped with SIGTERM, with etcd', { timeout: 90000, skip: etc
     // No write failed for want of a leader: the stop waits for etcd to name the new one and adopts
     // its map (src/coordination/successor-wait.ts), and a client routes once more when the map
     // names another leader than the one it tried (src/client/client.ts). Before, the front door
-    // closed as the lease went, and 5 to 48 writes of 8 writers failed SHARD_UNREACHABLE ("nothing
-    // listens there") in 4 of 5 runs. A write cut off as the stop begins may still end as an
-    // OutcomeUnknownError (1 or 2 in about half the runs; closing-73's note).
+    // closed as the lease went, and 16 to 48 writes of 8 writers failed SHARD_UNREACHABLE
+    // ("nothing listens there") in each of 6 runs. A write cut off as the stop begins may still
+    // end as an OutcomeUnknownError (1 or 2 in some runs while this was built; closing-73's note).
     assert.equal(
       load.unsentFailed,
       0,

@@ -70,7 +70,11 @@ target.close();
 `;
 }
 
-/** run starts the child and answers its output and exit code, or throws once EXIT_MS passed (after killing it). */
+/**
+ * run starts the child and answers its output and exit code, or throws once EXIT_MS passed (after
+ * killing it). It waits for 'close', not 'exit': on a busy machine 'exit' came before the child's
+ * last line was read from its pipe (a fresh-clone CI run failed so, on an empty output).
+ */
 function run(text: string): Promise<{ out: string; code: number | null }> {
   const child = spawn(process.execPath, ['--input-type=module', '-e', text]);
   let out = '';
@@ -85,7 +89,7 @@ function run(text: string): Promise<{ out: string; code: number | null }> {
         ),
       );
     }, EXIT_MS);
-    child.on('exit', (code) => {
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ out, code });
     });

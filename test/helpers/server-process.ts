@@ -72,8 +72,10 @@ export class ServerProcess {
       this.stderr += d;
       note('err', d);
     });
+    // 'close', not 'exit': the child's last output may still be in its pipes when 'exit' comes,
+    // and callers read stdout and stderr once this resolves.
     this.exited = new Promise((resolve) => {
-      child.on('exit', (code) => {
+      child.on('close', (code) => {
         resolve(code);
       });
     });

@@ -44,7 +44,7 @@ async function testProcess(n: number): Promise<TestProcess> {
       out += d;
       if (out.includes('\n')) resolve();
     });
-    child.once('exit', () => {
+    child.once('close', () => {
       reject(new Error(`the process ended without its ports: ${out}`));
     });
   });

@@ -42,9 +42,13 @@ export async function awaitSuccessors(
     const snap = await read().catch(() => undefined);
     if (snap === undefined) return undefined;
     const live = snap.map?.live;
+    // A shard no member elsewhere can campaign for is not waited for: each member publishes its
+    // seq under its process's lease, so a replica stopped just before this node (the handover
+    // counted it caught up on its last ack) has none left, and no successor comes.
     const waiting = shards.filter((name) => {
       const s = live?.shards.find((x) => x.name === name);
-      return s === undefined || hosted.has(s.leader);
+      const candidates = (snap.seqs.get(name) ?? []).filter((p) => !hosted.has(p.address));
+      return (s === undefined || hosted.has(s.leader)) && candidates.length > 0;
     });
     if (waiting.length === 0) return live;
     if (performance.now() + SUCCESSOR_POLL_MS > deadline) {

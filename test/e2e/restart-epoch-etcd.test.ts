@@ -58,6 +58,8 @@ describe(
         extraToml:
           '[storage]\ndurability = "interval"\nfsync_interval_ms = 60000\n' +
           `[coordination]\netcd = ["${etcd.url}"]\nlease_ttl_ms = 20000\n`,
+        // At info, A's clean stop says whether it waited for a successor (asserted below).
+        env: { DISTKV_LOG_LEVEL: 'info' },
       });
     });
 
@@ -100,7 +102,11 @@ describe(
       // A clean stop and restart: no new epoch (B stopped first: A's clean stop lets its key go at
       // once, and B would campaign for it).
       await cluster.stopNode(B);
+      const a = cluster.process(A);
       await cluster.stopNode(A);
+      // B's seq went with its lease: nothing can campaign for the shard, and A's stop does not wait
+      // for a successor. It waited its whole bound (3 s), as B still showed its last ack caught up.
+      assert.doesNotMatch(a.stdout, /etcd named no new leader/, 'A waited for a successor');
       await cluster.startNode(A);
       const again = await etcdMap(etcd.url);
       assert.equal(again.version, after.version, 'no map change after a clean stop');

@@ -19,7 +19,10 @@ const log = pino({ level: 'silent' });
 
 /** snapshot is etcd's answer: shard-0 led by `leader`, with the members' published seqs. */
 function snapshot(leader: string, seqs: Published[]): Snapshot {
-  const live = { version: 1, shards: [{ name: 'shard-0', idx: 0, leader, replicas: [A, B].filter((m) => m !== leader) }] };
+  const live = {
+    version: 1,
+    shards: [{ name: 'shard-0', idx: 0, leader, replicas: [A, B].filter((m) => m !== leader) }],
+  };
   return {
     map: { live: live as unknown as LiveMap, modRevision: '1' },
     leaders: new Map(),
@@ -31,7 +34,9 @@ describe('a graceful stop waiting for etcd to name its shards’ new leaders', (
   it('returns the map once another member leads', async () => {
     let reads = 0;
     const read = (): Promise<Snapshot> =>
-      Promise.resolve(++reads < 3 ? snapshot(A, [{ address: B, seq: 5 }]) : snapshot(B, [{ address: B, seq: 5 }]));
+      Promise.resolve(
+        ++reads < 3 ? snapshot(A, [{ address: B, seq: 5 }]) : snapshot(B, [{ address: B, seq: 5 }]),
+      );
     const named = await awaitSuccessors(read, new Set([A]), ['shard-0'], 5000, log);
     assert.equal(named?.shards[0]?.leader, B);
     assert.equal(reads, 3);
@@ -40,7 +45,13 @@ describe('a graceful stop waiting for etcd to name its shards’ new leaders', (
   it('waits its bound while a member elsewhere may still campaign', async () => {
     const started = performance.now();
     const named = await awaitSuccessors(
-      () => Promise.resolve(snapshot(A, [{ address: A, seq: 5 }, { address: B, seq: 5 }])),
+      () =>
+        Promise.resolve(
+          snapshot(A, [
+            { address: A, seq: 5 },
+            { address: B, seq: 5 },
+          ]),
+        ),
       new Set([A]),
       ['shard-0'],
       300,

@@ -28,7 +28,7 @@ export const WATCH_VERBS: Record<string, ClientVerb> = {
         type: 'string',
         valueName: 'CURSOR',
         nonEmpty: true,
-        help: 'start after this cursor or version E.S (default: now)',
+        help: "start after this cursor (Ctrl-C prints it; default: now); a write's version E.S is its shard's: give it as SHARD:E.S",
       },
       'no-values': { type: 'boolean', help: 'omit values' },
       'prefix-base64': PREFIX_BASE64_OPTION,

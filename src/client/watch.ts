@@ -38,7 +38,11 @@ export type { WatchChange } from './watch-decode.js';
 
 /** WatchOptions configure a watch. */
 export interface WatchOptions {
-  /** from: a cursor (or version) to start after; default: from now on. */
+  /**
+   * from: a cursor to start after; default: from now on. A version a write returned is one
+   * shard's position: alone it positions every shard at its seq, exact only for a watch of that
+   * shard; name it `SHARD:E.S` otherwise (docs/watch.md, "When a watch starts").
+   */
   from?: string;
   /** values: false omits values (default true). */
   values?: boolean;

@@ -40,7 +40,7 @@ import {
   usageOnRefusal,
 } from './args.js';
 import { whileInterruptible } from './interrupt.js';
-import { InputReadError, LoadInput } from './load-input.js';
+import { InputReadError, LoadInput, maxLineBytes } from './load-input.js';
 import { stderrProgress } from './progress-line.js';
 import { DEFAULT_CONFIG } from './serve.js';
 
@@ -168,7 +168,10 @@ export async function load(argv: readonly string[]): Promise<number> {
   if (config.storage.engine !== 'lsm')
     throw new UsageError(`bulk load writes LSM stores; storage.engine is "${config.storage.engine}"`);
   const nodes = selectNodes(config, listOption(args, 'node'));
-  const input = await LoadInput.open(file);
+  const input = await LoadInput.open(
+    file,
+    maxLineBytes(config.server.max_key_bytes, config.server.max_value_bytes),
+  );
   let lock: DataDirLock | undefined;
   try {
     lock = DataDirLock.acquire(config.server.data_dir);

@@ -8,6 +8,12 @@
  * - A distkv backup file (binary, "DKVB") was refused as "not JSON (Unexpected token 'D'...)" after
  *   every store was marked: it now says it is a backup and to use distkv restore, before any store.
  * - A FIFO is read like standard input: a load reads its input once, unlike a restore.
+ * - Bytes that are not UTF-8 (a Latin-1 export) were read as U+FFFD: the load changed such keys and
+ *   values and merged two keys that differ only there, and said it loaded every line (a tester's
+ *   find). Such a line is now refused, naming the byte.
+ * - A line was collected whatever its length: one over V8's longest string (a file without line
+ *   ends) crashed the load with a stack trace, every store left marked LOADING. It is now refused
+ *   once it passes the bound the config's key and value limits give, without reading the rest.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -17,9 +23,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { UsageError } from '../../src/cli/args.js';
+import { DistkvError } from '../../src/errors.js';
 import { encodeBackupHeader } from '../../src/cli/backup-format.js';
 import { load } from '../../src/cli/load.js';
-import { InputReadError, LoadInput } from '../../src/cli/load-input.js';
+import { InputReadError, LoadInput, maxLineBytes } from '../../src/cli/load-input.js';
 import { LOADING_MARKER } from '../../src/storage/bulk-load-marker.js';
 import { openTestLsm } from '../helpers/lsm.js';
 import { freePort } from '../helpers/ports.js';
@@ -136,5 +143,70 @@ describe('distkv load reading its input', () => {
     } finally {
       await s.close();
     }
+  });
+
+  it('refuses a line that is not UTF-8, naming it and the byte, and leaves the stores as they were', async () => {
+    const { dir, config, data, store } = await setup();
+    const input = join(dir, 'latin1.jsonl');
+    // Two keys that differ only in a Latin-1 byte: read as U+FFFD they were one key, loaded as "2 lines".
+    writeFileSync(
+      input,
+      Buffer.concat([
+        Buffer.from('{"key":"plain","value":"1"}\n{"key":"caf'),
+        Buffer.from([0xe9]),
+        Buffer.from('","value":"latin1"}\n{"key":"caf'),
+        Buffer.from([0xe8]),
+        Buffer.from('","value":"other"}\n'),
+      ]),
+    );
+    await assert.rejects(load([input, '--config', config, '--data-dir', data]), (err: unknown) => {
+      assert.ok(err instanceof DistkvError || err instanceof UsageError, String(err));
+      assert.match(err.message, /line 2: not UTF-8 \(byte 12 is 0xe9\): JSON text is UTF-8/);
+      assert.match(err.message, /nothing was loaded/);
+      return true;
+    });
+    assert.equal(existsSync(join(store, LOADING_MARKER)), false);
+    assert.deepEqual(readdirSync(join(store, 'runs')), []);
+  });
+
+  it('takes LF, CR LF and CR line ends, a BOM and a last line without an end', async () => {
+    const text = '\ufeff{"key":"a"}\r\n{"key":"b"}\r{"key":"c"}\n\n{"key":"d"}';
+    const input = await LoadInput.fromStream('in.jsonl', Readable.from([Buffer.from(text)]));
+    const lines: string[] = [];
+    for (let l = await input.next(); l !== undefined; l = await input.next()) lines.push(l);
+    assert.deepEqual(lines, ['{"key":"a"}', '{"key":"b"}', '{"key":"c"}', '{"key":"d"}']);
+    // Split anywhere between chunks, the lines are the same (a CR at a chunk's end, its LF next).
+    const bytes = Buffer.from(text);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const split = await LoadInput.fromStream(
+        'in.jsonl',
+        Readable.from([bytes.subarray(0, cut), bytes.subarray(cut)]),
+      );
+      const got: string[] = [];
+      for (let l = await split.next(); l !== undefined; l = await split.next()) got.push(l);
+      assert.deepEqual(got, lines, `cut at ${cut}`);
+    }
+  });
+
+  it('refuses a line longer than the limits allow once it passes the bound, without reading the rest', async () => {
+    const bound = maxLineBytes(16, 64);
+    let sent = 0;
+    // 64 MiB with no line end (the crash needed over 512 MiB): the old reader took all of it.
+    const endless = new Readable({
+      read() {
+        if (sent >= 64 << 20) this.push(null);
+        else {
+          sent += 1 << 16;
+          this.push(Buffer.alloc(1 << 16, 0x7a));
+        }
+      },
+    });
+    const input = await LoadInput.fromStream('in.jsonl', endless, undefined, bound);
+    await assert.rejects(input.next(), (err: unknown) => {
+      assert.ok(err instanceof DistkvError, String(err));
+      assert.match(err.message, new RegExp(`^line 1: longer than ${bound} bytes`));
+      return true;
+    });
+    assert.ok(sent < 4 << 20, `${sent} bytes read for a line bounded at ${bound}`);
   });
 });

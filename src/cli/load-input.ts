@@ -20,7 +20,7 @@
  * collected a line of any length, and one over V8's longest string (~512 MiB: a file with no line
  * end) crashed the load with a stack trace, leaving every store marked LOADING.
  */
-import { constants } from 'node:buffer';
+import { constants, isUtf8 } from 'node:buffer';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { DistkvError } from '../errors.js';
@@ -162,7 +162,6 @@ export class LoadInput {
   private readonly maxLine: number;
   /** first is the first line, read by open, until next hands it out. */
   private first: IteratorResult<Line> | undefined;
-  private readonly utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
   private constructor(name: string, input: Readable, fh: FileHandle | undefined, maxLine: number) {
     this.name = name;
@@ -262,14 +261,12 @@ export class LoadInput {
       return bad(
         `longer than ${this.maxLine} bytes, more than a line of the longest key and value the config allows takes (a file that is not JSON lines, or has no line ends?)`,
       );
-    try {
-      return this.utf8.decode(l.bytes);
-    } catch {
-      const at = firstNotUtf8(l.bytes);
-      return bad(
-        `not UTF-8 (byte ${at + 1} is 0x${l.bytes[at]!.toString(16).padStart(2, '0')}): JSON text is UTF-8; convert the file (iconv -f latin1 -t utf-8, if it is Latin-1), or give keys and values that are other bytes as "key_base64" and "value_base64"`,
-      );
-    }
+    // isUtf8 and toString: a TextDecoder with `fatal` made a load of 400,000 lines ~8% slower.
+    if (isUtf8(l.bytes)) return l.bytes.toString('utf8');
+    const at = firstNotUtf8(l.bytes);
+    return bad(
+      `not UTF-8 (byte ${at + 1} is 0x${l.bytes[at]!.toString(16).padStart(2, '0')}): JSON text is UTF-8; convert the file (iconv -f latin1 -t utf-8, if it is Latin-1), or give keys and values that are other bytes as "key_base64" and "value_base64"`,
+    );
   }
 
   /** close closes the file (standard input is left open). */

@@ -98,8 +98,8 @@ const QUEUED_CHUNKS = 16;
  */
 async function* chunksOf(input: Readable): AsyncGenerator<Buffer> {
   const queue: Buffer[] = [];
-  let failed: { err: unknown } | undefined;
-  let ended = false;
+  // Set by the stream's events (an object: the loop below reads what they change meanwhile).
+  const at: { failed?: { err: unknown }; ended?: true } = {};
   let wake: (() => void) | undefined;
   const poke = (): void => {
     wake?.();
@@ -111,11 +111,11 @@ async function* chunksOf(input: Readable): AsyncGenerator<Buffer> {
     poke();
   };
   const onEnd = (): void => {
-    ended = true;
+    at.ended = true;
     poke();
   };
   const onError = (err: unknown): void => {
-    failed = { err };
+    at.failed = { err };
     poke();
   };
   input.on('data', onData).on('end', onEnd).on('close', onEnd).on('error', onError);
@@ -125,8 +125,8 @@ async function* chunksOf(input: Readable): AsyncGenerator<Buffer> {
       if (chunk !== undefined) {
         if (input.isPaused() && queue.length < QUEUED_CHUNKS / 4) input.resume();
         yield chunk;
-      } else if (failed !== undefined) throw failed.err;
-      else if (ended) return;
+      } else if (at.failed !== undefined) throw at.failed.err;
+      else if (at.ended === true) return;
       else await new Promise<void>((resolve) => (wake = resolve));
     }
   } finally {

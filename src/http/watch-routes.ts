@@ -103,7 +103,7 @@ function shardsParam(ctx: HttpContext, params: ReadonlyMap<string, string>, pref
  * fromParam reads where the watch starts: `from`, else SSE's `Last-Event-ID`, else now. An empty
  * `from=` (`from=$CURSOR` with CURSOR unset) is refused, as `distkv watch --from ""` is: read as
  * "now", it skipped every change since the cursor the caller meant to give. A bad Last-Event-ID
- * is refused naming the header, which the caller may not know it sent.
+ * is refused naming the header, which the caller may not know it sent, and so is one sent twice.
  */
 function fromParam(params: ReadonlyMap<string, string>, req: HttpRequest): FromSpec {
   const text = params.get('from');
@@ -113,9 +113,13 @@ function fromParam(params: ReadonlyMap<string, string>, req: HttpRequest): FromS
       'from is empty: give a cursor (SHARD:E.S items, E.S or now), or leave from out to start now',
     );
   if (text !== undefined) return parseFrom(text);
-  const lastEventId = req.getHeader('last-event-id');
+  // Sent twice, the first was taken: another start than the client may have meant, as `from`
+  // twice or a condition header twice is refused.
+  const ids = req.getHeaders('last-event-id');
+  if (ids.length > 1)
+    throw new DistkvError('INVALID_ARGUMENT', `send one Last-Event-ID header, got ${ids.length}`);
   try {
-    return parseFrom(lastEventId);
+    return parseFrom(ids[0] ?? '');
   } catch (err) {
     if (!(err instanceof DistkvError)) throw err;
     throw new DistkvError('INVALID_ARGUMENT', `Last-Event-ID (read as from): ${err.message}`);

@@ -56,6 +56,23 @@ describe('the query of a watch', () => {
     );
   });
 
+  it('refuses Last-Event-ID sent twice, as from twice is refused', async () => {
+    // The first was taken (here 0.0: a replay of every log), another start than the second names.
+    // A raw request: fetch joins repeated headers into one list.
+    const socket = connect(node!.port, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1').on('data', (d: string) => (text += d));
+    socket.write(
+      'GET /watch?prefix=a/ HTTP/1.1\r\nHost: t\r\nLast-Event-ID: 0.0\r\nLast-Event-ID: now\r\n\r\n',
+    );
+    const deadline = Date.now() + 10000;
+    while (!text.includes('\r\n\r\n') && Date.now() < deadline) await sleep(20);
+    await sleep(50);
+    socket.destroy();
+    assert.match(text, /^HTTP\/1\.1 400 /, text);
+    assert.match(text, /send one Last-Event-ID header, got 2/, text);
+  });
+
   it('answers a HEAD with the head of a stream and ends it, so a request behind it is answered', async () => {
     // It used to start the stream: nothing is written to a HEAD, so nothing ended it, and the
     // connection stayed held by a watcher (curl -I, a probe, a pipelined request never answered).

@@ -78,7 +78,8 @@ export const LOAD_HELP = `Usage: distkv load FILE [options]
 Bulk-loads an initial import into empty stores, straight into their bottom level (no WAL records,
 flushes or compactions). Run it with the server stopped; FILE has one JSON object per line:
 {"key": "k", "value": "v"} or {"key": "k", "value_base64": "..."} ("-" reads standard input).
-A later line for the same key wins. Replicas on other machines resync from their leader.
+FILE is UTF-8 text: other bytes go in "key_base64" and "value_base64". A later line for the
+same key wins. Replicas on other machines resync from their leader.
 
 Options:
 ${formatOptions(OPTIONS)}`;

@@ -208,7 +208,7 @@ export const RESTORE_VERB: ClientVerb = {
             (expired === 0 ? '' : ` (${expired} more had expired since the backup)`) +
             (again.length === 0
               ? ''
-              : `; the leader of shard ${again.join(', ')} changed during the restore, so ${again.length === 1 ? 'its' : 'their'} ${rewrittenText(writer.rewritten, extraPasses)} to the new leader (the old one may have acknowledged writes its replicas had not copied)`) +
+              : `; the leader of shard ${again.join(', ')} changed or restarted during the restore, so ${again.length === 1 ? 'its' : 'their'} ${rewrittenText(writer.rewritten, extraPasses)} to ${again.length === 1 ? 'its' : 'their'} leader now (a leader that fails may have acknowledged writes its replicas had not copied, and one restarted after a crash may have lost some)`) +
             fuzzyText(backup.fuzzy),
         );
       return 0;

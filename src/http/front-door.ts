@@ -106,6 +106,16 @@ export class FrontDoor {
     return Math.min(Infinity, ...this.servers.map((s) => s.quietMs()));
   }
 
+  /** trackStarts times the requests' starts on every listener from now on (a stop began). */
+  trackStarts(): void {
+    for (const s of this.servers) s.trackStarts();
+  }
+
+  /** sinceStartMs is how long no request has started on any listener (since trackStarts). */
+  sinceStartMs(): number {
+    return Math.min(...this.servers.map((s) => s.sinceStartMs()));
+  }
+
   /** endIdle ends every connection with nothing pending, once closed (the stop's last requests are in). */
   endIdle(): void {
     for (const s of this.servers) s.endIdle();

@@ -86,6 +86,8 @@ export class Http1Server implements ConnectionHost {
   // when close() was called and when a request last started after it (quietMs)
   private closedAt = 0;
   private lastStartAt = 0;
+  // a stop began: request starts are timed before the close too (sinceStartMs)
+  private tracking = false;
   // The Date line, built once per second: cleared by a timer at the next second boundary.
   private date = '';
   private readonly expireDate = (): void => {
@@ -246,6 +248,17 @@ export class Http1Server implements ConnectionHost {
     return performance.now() - Math.max(this.closedAt, this.lastStartAt);
   }
 
+  /** trackStarts times every request's start from now on (a stop began; sinceStartMs). */
+  trackStarts(): void {
+    this.tracking = true;
+    this.lastStartAt = performance.now();
+  }
+
+  /** sinceStartMs is how long no request has started since trackStarts, on any connection, or none. */
+  sinceStartMs(): number {
+    return performance.now() - this.lastStartAt;
+  }
+
   /** endIdle ends the connections of a closed server that have nothing pending. */
   endIdle(): void {
     for (const c of [...this.connections]) c.endIdle();
@@ -283,7 +296,7 @@ export class Http1Server implements ConnectionHost {
   }
 
   started(res: HttpResponse): void {
-    if (this.closed) this.lastStartAt = performance.now();
+    if (this.closed || this.tracking) this.lastStartAt = performance.now();
     this.options.observer.started(res);
   }
 

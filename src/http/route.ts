@@ -3,7 +3,8 @@
  *  - `route()` wraps a handler: it labels the exchange for the metrics (recorded once, when the
  *    response ends, by front-door.ts), and answers 503 while the node is starting or draining,
  *    with `Retry-After: 1` (RFC 9110 §10.2.3): not executed, ask again (a starting node opens its
- *    stores in seconds; a draining one's shards move to a replica), as a leader switch is answered.
+ *    stores in seconds; a draining one's shards move to a replica), as a leader switch is answered;
+ *    a draining node's 503 also closes the connection (`Connection: close`).
  *    The start time and the abort flag live on the response itself (`res.start`, `res.aborted`);
  *    a handler that throws is answered 500 and logged by the server (http1-server.ts).
  *  - `answerLater()` answers when a promise settles, unless the client is gone by then.
@@ -37,6 +38,12 @@ export function route(ctx: HttpContext, name: Route, handler: Handler, options: 
     res.route = name;
     const phase = ctx.state.phase;
     if (!always && phase !== 'serving') {
+      // A draining node closes the connection with its 503: the client's next try opens another
+      // (answered, or refused once the listener is closed: never sent). Kept alive, a connection
+      // sat idle through the client's 100 ms wait (src/client/sender.ts) and the drain ended it
+      // after 100 ms quiet (node-drain.ts) as the retry went out on it: cut unanswered, a write
+      // of unknown outcome (1 or 2 per graceful stop with etcd, 8 writers).
+      if (phase === 'draining') res.closeAfter = true;
       sendError(res, notServingError(phase), RETRY_LATER);
       return;
     }

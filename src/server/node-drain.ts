@@ -1,6 +1,7 @@
 /**
  * The graceful stop of a node (DistkvNode.stop, node.ts), in this order: with a coordinator, hand
- * the led shards over to a replica (drain-handover.ts) and give the leases back; stop accepting;
+ * the led shards over to a replica (drain-handover.ts), give the leases back and wait for the
+ * clients to leave (CLIENTS_GONE_MS); stop accepting;
  * answer the replicas' parked pulls at once; end the watch streams (`resume`, draining) and their
  * feeds' parked polls (src/util/stop-wakes.ts); let in-flight requests finish and idle keep-alive
  * connections be answered (bounded); end peer checks and map adoptions (they write the data
@@ -34,6 +35,11 @@ export const DRAIN_LIMIT_MS = 3000;
  * as the stop began gets an answer.
  */
 const DRAIN_QUIET_MS = 100;
+/**
+ * CLIENTS_GONE_MS: with a coordinator, the stop closes its listener once no request has started
+ * for this long: three of the 100 ms waits of a client waiting out DRAINING (src/client/sender.ts).
+ */
+const CLIENTS_GONE_MS = 300;
 /** CLIENT_LOOK_MS is how long a client waiting out DRAINING may take to look for a newer map (the client's NEWEST_LOOK_MS, and a turn). */
 const CLIENT_LOOK_MS = 1200;
 
@@ -61,6 +67,7 @@ function quietMs(n: DrainingNode): number {
 /** drainNode stops `n` gracefully (the order and bound above). */
 export async function drainNode(n: DrainingNode): Promise<void> {
   n.state.phase = 'draining';
+  n.frontDoor.trackStarts();
   // The handover's wait counts against the drain limit: stop() stays within it.
   let deadline = performance.now() + DRAIN_LIMIT_MS;
   for (const r of n.resp) r.stopAccepting();
@@ -74,6 +81,12 @@ export async function drainNode(n: DrainingNode): Promise<void> {
     // out DRAINING here look for that map about once a second (src/client/sender.ts), so the
     // drain gives them that long to leave before it cuts their connections.
     deadline = Math.max(deadline, performance.now() + CLIENT_LOOK_MS);
+    // The listener stays open until they have left (no request for CLIENTS_GONE_MS; every 503
+    // DRAINING closes its connection, route.ts), bounded by that deadline. Closed at once, it
+    // reset the connections the kernel had accepted for it and it had not taken yet: a client
+    // retrying every 100 ms connected, sent its write and lost it, a write of unknown outcome.
+    while (n.frontDoor.sinceStartMs() < CLIENTS_GONE_MS && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
   }
   n.frontDoor.close();
   // Replicas in other processes long-poll their pulls (replication.pull_wait_ms): the stop no

@@ -23,7 +23,7 @@ describe('a leader stopped with SIGTERM, with etcd', { timeout: 90000, skip: etc
     await trio.stop();
   });
 
-  it('hands the shard over with every write it acknowledged', async () => {
+  it('hands the shard over with every write it acknowledged', async (t) => {
     const { cluster, client, members } = trio;
     const [A] = members as [string, string, string];
     await cluster.following();
@@ -41,8 +41,12 @@ describe('a leader stopped with SIGTERM, with etcd', { timeout: 90000, skip: etc
     // its map (src/coordination/successor-wait.ts), and a client routes once more when the map
     // names another leader than the one it tried (src/client/client.ts). Before, the front door
     // closed as the lease went, and 16 to 48 writes of 8 writers failed SHARD_UNREACHABLE
-    // ("nothing listens there") in each of 6 runs. A write cut off as the stop begins may still
-    // end as an OutcomeUnknownError (1 or 2 in some runs while this was built; closing-73's note).
+    // ("nothing listens there") in each of 6 runs. Writes cut off unanswered (OutcomeUnknownError:
+    // 2, 2 and 8 in 3 of 9 runs, "other side closed") are counted below, not asserted: an idle
+    // connection ended as a retry went out on it, and the listener's close reset connections the
+    // kernel had accepted; a 503 DRAINING now closes its connection (route.ts) and the listener
+    // stays open until clients have left (node-drain.ts): 0 in 8 runs.
+    t.diagnostic(`${String(load.failed - load.unsentFailed)} writes of unknown outcome`);
     assert.equal(
       load.unsentFailed,
       0,

@@ -6,12 +6,18 @@
  * A connection with nothing pending when the drain begins is not ended at once: the request its
  * client sent meanwhile (it had its last answer, the drain's news had not reached it) is read and
  * answered, with `Connection: close`, and `endIdle` ends what stays idle.
+ * A request a draining node refuses (503 DRAINING, route.ts) closes its connection too, also while
+ * the listener still accepts (a graceful stop with etcd hands its shards over first): kept alive,
+ * the connection sat idle through the client's 100 ms wait, and the drain ended it after 100 ms
+ * quiet as the retry went out on it (1 or 2 writes of unknown outcome per stop, 8 writers).
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import type { HttpContext } from '../../src/http/context.js';
 import type { Http1Server } from '../../src/http/http1-server.js';
+import { route } from '../../src/http/route.js';
 import { Router } from '../../src/http/router.js';
 import { startRouterServer } from '../helpers/router-server.js';
 
@@ -103,6 +109,34 @@ describe('a connection of a draining server', () => {
       assert.equal(await Promise.race([closed.then(() => 'closed'), sleep(3000)]), 'closed');
     } finally {
       socket.destroy();
+      server.destroyConnections();
+    }
+  });
+
+  it('closes the connection with a 503 DRAINING, while the listener still accepts', async () => {
+    const ctx = { state: { phase: 'serving', inFlight: 0 } } as unknown as HttpContext;
+    const router = new Router().get(
+      '/kv/a',
+      route(ctx, 'kv_get', (res) => {
+        res.writeStatus('204 No Content').end();
+      }),
+    );
+    const { server, socket, text, closed } = await connectTo(router);
+    try {
+      const get = 'GET /kv/a HTTP/1.1\r\nHost: x\r\n\r\n';
+      socket.write(get);
+      for (let i = 0; i < 1000 && !text().includes('\r\n\r\n'); i++) await sleep(5);
+      assert.match(text(), /^HTTP\/1\.1 204 /);
+      assert.doesNotMatch(text(), /Connection: close/i, 'a serving node keeps the connection');
+      ctx.state.phase = 'draining';
+      socket.write(get);
+      for (let i = 0; i < 1000 && !text().includes('DRAINING'); i++) await sleep(5);
+      const answers = text().split('HTTP/1.1 ').slice(1);
+      assert.match(answers[1] ?? '', /^503 [^]*\r\nConnection: close\r\n/i, text());
+      assert.equal(await Promise.race([closed.then(() => 'closed'), sleep(3000)]), 'closed');
+    } finally {
+      socket.destroy();
+      server.close();
       server.destroyConnections();
     }
   });

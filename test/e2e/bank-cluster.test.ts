@@ -51,8 +51,10 @@ describe('bank: conditional batches on a three-node cluster', { timeout: 120000 
     try {
       // 500 transfers, not 1000: a replica yielding between a pull's records (a bug injected in
       // dist/) showed 184 unbalanced reads in a run of 500, where one fails the test; the loop's
-      // transfers and the readers' samples are most of this file's ~38 s of CPU.
-      await underLoad(t, transfers, readers, () => transfers.until(500, 45000, 300));
+      // transfers and the readers' samples are most of this file's ~38 s of CPU. At least 200 in
+      // the 45 s: a fresh-clone run sharing the machine with other test runs applied 275 (300
+      // failed it); 200 still spans the replicas' pulls many times over.
+      await underLoad(t, transfers, readers, () => transfers.until(500, 45000, 200));
     } finally {
       await replicaClient.close();
     }

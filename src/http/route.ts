@@ -42,7 +42,7 @@ export function route(ctx: HttpContext, name: Route, handler: Handler, options: 
       // (answered, or refused once the listener is closed: never sent). Kept alive, a connection
       // sat idle through the client's 100 ms wait (src/client/sender.ts) and the drain ended it
       // after 100 ms quiet (node-drain.ts) as the retry went out on it: cut unanswered, a write
-      // of unknown outcome (1 or 2 per graceful stop with etcd, 8 writers).
+      // of unknown outcome (2 to 8 in 3 of 9 graceful stops with etcd, 8 writers).
       if (phase === 'draining') res.closeAfter = true;
       sendError(res, notServingError(phase), RETRY_LATER);
       return;

@@ -10,6 +10,18 @@ import { startOneNode } from '../helpers/server-process.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** rawExchange writes `request` on a connection of its own and answers what came back once it holds `until` (or after 10 s). */
+async function rawExchange(port: number, request: string, until: string): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  let text = '';
+  socket.setEncoding('latin1').on('data', (d: string) => (text += d));
+  socket.write(request);
+  const deadline = Date.now() + 10000;
+  while (!text.includes(until) && Date.now() < deadline) await sleep(20);
+  socket.destroy();
+  return text;
+}
+
 describe('the query of a watch', () => {
   let node: Awaited<ReturnType<typeof startOneNode>> | undefined;
 
@@ -59,16 +71,11 @@ describe('the query of a watch', () => {
   it('refuses Last-Event-ID sent twice, as from twice is refused', async () => {
     // The first was taken (here 0.0: a replay of every log), another start than the second names.
     // A raw request: fetch joins repeated headers into one list.
-    const socket = connect(node!.port, '127.0.0.1');
-    let text = '';
-    socket.setEncoding('latin1').on('data', (d: string) => (text += d));
-    socket.write(
+    const text = await rawExchange(
+      node!.port,
       'GET /watch?prefix=a/ HTTP/1.1\r\nHost: t\r\nLast-Event-ID: 0.0\r\nLast-Event-ID: now\r\n\r\n',
+      'send one',
     );
-    const deadline = Date.now() + 10000;
-    while (!text.includes('\r\n\r\n') && Date.now() < deadline) await sleep(20);
-    await sleep(50);
-    socket.destroy();
     assert.match(text, /^HTTP\/1\.1 400 /, text);
     assert.match(text, /send one Last-Event-ID header, got 2/, text);
   });
@@ -76,15 +83,11 @@ describe('the query of a watch', () => {
   it('answers a HEAD with the head of a stream and ends it, so a request behind it is answered', async () => {
     // It used to start the stream: nothing is written to a HEAD, so nothing ended it, and the
     // connection stayed held by a watcher (curl -I, a probe, a pipelined request never answered).
-    const socket = connect(node!.port, '127.0.0.1');
-    let text = '';
-    socket.setEncoding('latin1').on('data', (d: string) => (text += d));
-    socket.write(
+    const text = await rawExchange(
+      node!.port,
       'HEAD /watch?prefix=a/ HTTP/1.1\r\nHost: t\r\n\r\nGET /kv/head-probe HTTP/1.1\r\nHost: t\r\n\r\n',
+      'NOT_FOUND',
     );
-    const deadline = Date.now() + 10000;
-    while (!text.includes('NOT_FOUND') && Date.now() < deadline) await sleep(20);
-    socket.destroy();
     const [head, next] = text.split('\r\n\r\n');
     assert.match(head ?? '', /^HTTP\/1\.1 200 /, text);
     assert.match(head ?? '', /\r\nContent-Type: text\/event-stream\r\n/i, text);

@@ -41,6 +41,12 @@ async function connectTo(router: Router): Promise<Client> {
   return { server, socket, text: () => text, closed };
 }
 
+/** send writes `request` on the client's connection and waits (up to 5 s) until what it was answered holds `until`. */
+async function send(c: Client, request: string, until: string): Promise<void> {
+  c.socket.write(request);
+  for (let i = 0; i < 1000 && !c.text().includes(until); i++) await sleep(5);
+}
+
 describe('a connection of a draining server', () => {
   it('answers the requests it read, the last with Connection: close, then ends', async () => {
     let started = 0;
@@ -75,11 +81,11 @@ describe('a connection of a draining server', () => {
     const router = new Router().put('/kv/a', (res) => {
       res.writeStatus('204 No Content').end();
     });
-    const { server, socket, text, closed } = await connectTo(router);
+    const client = await connectTo(router);
+    const { server, socket, text, closed } = client;
     try {
       const put = 'PUT /kv/a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nv';
-      socket.write(put);
-      for (let i = 0; i < 1000 && !text().includes('\r\n\r\n'); i++) await sleep(5);
+      await send(client, put, '\r\n\r\n');
       // Idle now (its answer is in): the drain begins, and the client's next request, already on
       // its way, comes after.
       server.close();
@@ -121,16 +127,15 @@ describe('a connection of a draining server', () => {
         res.writeStatus('204 No Content').end();
       }),
     );
-    const { server, socket, text, closed } = await connectTo(router);
+    const client = await connectTo(router);
+    const { server, socket, text, closed } = client;
     try {
       const get = 'GET /kv/a HTTP/1.1\r\nHost: x\r\n\r\n';
-      socket.write(get);
-      for (let i = 0; i < 1000 && !text().includes('\r\n\r\n'); i++) await sleep(5);
+      await send(client, get, '\r\n\r\n');
       assert.match(text(), /^HTTP\/1\.1 204 /);
       assert.doesNotMatch(text(), /Connection: close/i, 'a serving node keeps the connection');
       ctx.state.phase = 'draining';
-      socket.write(get);
-      for (let i = 0; i < 1000 && !text().includes('DRAINING'); i++) await sleep(5);
+      await send(client, get, 'DRAINING');
       const answers = text().split('HTTP/1.1 ').slice(1);
       assert.match(answers[1] ?? '', /^503 [^]*\r\nConnection: close\r\n/i, text());
       assert.equal(await Promise.race([closed.then(() => 'closed'), sleep(3000)]), 'closed');

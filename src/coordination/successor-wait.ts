@@ -2,8 +2,9 @@
  * awaitSuccessors: the end of a graceful stop with etcd (EtcdCoordinator.stop). Once the stopping
  * process's lease is revoked, a replica of each shard it led campaigns and takes the shard over:
  * its watch sees the key go, it wins the campaign and publishes the map naming it (campaign-gate.ts
- * decides when: 1.3 s after the release at a 1 s TTL in that test). Until then no node's map names a leader that takes the shard's writes. The front door
- * closed right after the revoke (node-drain.ts), so a client's write in that gap found nothing
+ * decides when: 1.3 s after the release at a 1 s TTL in that test). Until then no node's map names
+ * a leader that takes the shard's writes. The front door closed right after the revoke
+ * (node-drain.ts), so a client's write in that gap found nothing
  * listening at the old leader and, reloading `/cluster`, no new leader anywhere: it failed
  * SHARD_UNREACHABLE (16 to 48 writes of 8 writers per stop, test/e2e/etcd-graceful-stop-handover).
  *

@@ -86,7 +86,7 @@ export class Http1Server implements ConnectionHost {
   // when close() was called and when a request last started after it (quietMs)
   private closedAt = 0;
   private lastStartAt = 0;
-  // a stop began: request starts are timed before the close too (sinceStartMs)
+  // a stop began (trackStarts) or the server closed: request starts are timed (quietMs, sinceStartMs)
   private tracking = false;
   // The Date line, built once per second: cleared by a timer at the next second boundary.
   private date = '';
@@ -233,6 +233,7 @@ export class Http1Server implements ConnectionHost {
    */
   close(): void {
     this.closed = true;
+    this.tracking = true;
     this.closedAt = performance.now();
     this.server.close();
     for (const c of this.connections) c.serverStopping();
@@ -296,7 +297,7 @@ export class Http1Server implements ConnectionHost {
   }
 
   started(res: HttpResponse): void {
-    if (this.closed || this.tracking) this.lastStartAt = performance.now();
+    if (this.tracking) this.lastStartAt = performance.now();
     this.options.observer.started(res);
   }
 

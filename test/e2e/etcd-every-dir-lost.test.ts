@@ -90,11 +90,13 @@ describe(
       // B pulls what A's open files hold; A then gives its key up (B holds its last seq for two TTLs).
       const leader = await trio.newLeader(A);
       assert.equal(leader, B, 'the repaired replica leads (the third member lost its store too)');
+      // The members name B once its map is in etcd; B serves once it counts its leader key held, a
+      // moment later (until then SWITCHING_LEADER, "retry shortly"): wait for that, then read.
+      await takesWrites(B, 'after-repair');
       for (const k of KEYS) {
         const r = await fetch(`http://${B}/kv/${k}`);
         assert.equal(await r.text(), `v-${k}`, `${k} at the new leader`);
       }
-      await takesWrites(B, 'after-repair');
     });
   },
 );

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The distkv command. The TypeScript sources are compiled to dist/ by `npm run build`
-// (run automatically by `npm ci`, `npm start` and `npm test`).
+// The distkv command. The TypeScript sources are bundled into bundle/ by `npm run build` (run
+// automatically by `npm ci`, `npm start` and `npm test`; scripts/bundle.mjs says why a bundle).
 import { existsSync } from 'node:fs';
 
-const entry = new URL('../dist/src/cli/main.js', import.meta.url);
+const entry = new URL('../bundle/src/cli/main.js', import.meta.url);
 // A checkout not built yet is a setup mistake, exit 2 as a usage or file mistake is (README, "Exit
 // codes"): 1 means the cluster refused or a key was not found, which a script would take it for.
 if (!existsSync(entry)) {
-  process.stderr.write('distkv: dist/ is missing; run "npm run build" first\n');
+  process.stderr.write('distkv: bundle/ is missing; run "npm run build" first\n');
   process.exit(2);
 }
 // A closed pipe (distkv scan | head) ends the command quietly, as other CLIs do. Any other failed
@@ -34,7 +34,7 @@ process.stderr.on('error', () => {});
 // Other commands keep the default: they have nothing to stop cleanly yet.
 let held;
 if (process.argv[2] === 'serve') {
-  const { holdSignals } = await import(new URL('../dist/src/cli/held-signals.js', import.meta.url).href);
+  const { holdSignals } = await import(new URL('../bundle/src/cli/held-signals.js', import.meta.url).href);
   held = holdSignals();
 }
 const { main } = await import(entry.href);

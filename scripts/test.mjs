@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The test command: build (tsc also type-checks), lint, then the test tiers with node:test.
+// The test command: build (tsc also type-checks; then the bundle bin/distkv.js runs, scripts/bundle.mjs),
+// lint, then the test tiers with node:test.
 //   node scripts/test.mjs              build, lint, unit, integration, e2e, short robustness
 //   node scripts/test.mjs unit         build and unit tests only
 //   node scripts/test.mjs robustness   build and the full robustness suite (DISTKV_ROBUSTNESS=full)
@@ -64,6 +65,7 @@ const testFiles = (dir) => {
 };
 
 run('npx', ['tsc', '-p', 'tsconfig.json']);
+run('node', ['scripts/bundle.mjs']);
 if (named.length === 0) run('npm', ['run', '--silent', 'lint']);
 
 /** tierCommand is the node:test command line of tier `t`, and its environment, or undefined when it has no files. */

@@ -50,7 +50,7 @@ describe('seed replication endpoints while the node starts', () => {
         env: {
           ...process.env,
           DISTKV_LOG_LEVEL: 'warn',
-          DISTKV_TEST_STALL_MODULE: '/dist/src/worker/shard-host.js',
+          DISTKV_TEST_STALL_MODULE: '/bundle/workers/shard-worker.js',
           DISTKV_TEST_STALL_REACHED: reached,
           DISTKV_TEST_STALL_UNTIL: until,
         },

@@ -31,7 +31,7 @@ async function run(args: string[], signal: NodeJS.Signals, dir: string): Promise
     cwd: REPO_ROOT,
     env: {
       ...process.env,
-      DISTKV_TEST_STALL_MODULE: '/dist/src/cli/main.js',
+      DISTKV_TEST_STALL_MODULE: '/bundle/src/cli/main.js',
       DISTKV_TEST_STALL_REACHED: reached,
       DISTKV_TEST_STALL_UNTIL: until,
     },

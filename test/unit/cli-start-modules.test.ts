@@ -2,7 +2,8 @@
  * `distkv` loads the module of the verb it runs, and no other: main.ts imported every verb's module
  * (the client library, backup, restore, watch) for any command, so `distkv --version` loaded 73
  * modules and took ~90 ms more than a bare node to start, and so did every call of a script. Here a
- * module-loading hook (`--import` through NODE_OPTIONS) lists the modules each command loads.
+ * module-loading hook (`--import` through NODE_OPTIONS) lists the files of the bundle each command
+ * loads, and bundle/modules.json the modules of src/ each file holds.
  * A verb's --help and a mistake in its options load neither the client library (connect.ts imported
  * it up front: `get --help` loaded ~45 client modules) nor the server (`serve --help` loaded ~180
  * modules, ~300 ms): only the run loads them.
@@ -26,6 +27,17 @@ export async function load(url, context, next) {
 const REGISTER = `import { register } from 'node:module';
 register(new URL('./hooks.mjs', import.meta.url));
 `;
+
+/**
+ * BUNDLED names the modules each file of the bundle `bin/distkv.js` runs holds (scripts/bundle.mjs),
+ * by its path from the repository's root (ROOT): a command's modules are those of the files it loaded.
+ */
+const ROOT = new URL('../../../', import.meta.url).href;
+const BUNDLED = new Map(
+  Object.entries(
+    JSON.parse(readFileSync(new URL('bundle/modules.json', ROOT), 'utf8')) as Record<string, string[]>,
+  ),
+);
 
 /** The modules that define a verb (src/cli), each of which the light commands must not load. */
 const VERB_MODULES = [
@@ -51,7 +63,7 @@ describe('modules a distkv command loads', () => {
     writeFileSync(join(dir, 'register.mjs'), REGISTER);
   });
 
-  /** traced runs `distkv <args>` and returns its result and the dist/src modules it loaded ("cli/main"). */
+  /** traced runs `distkv <args>` and returns its result and the modules of src/ it loaded ("cli/main"). */
   async function traced(args: string[]): Promise<CliResult & { modules: string[] }> {
     const log = join(dir, 'modules.log');
     rmSync(log, { force: true });
@@ -61,7 +73,8 @@ describe('modules a distkv command loads', () => {
     });
     const modules = readFileSync(log, 'utf8')
       .split('\n')
-      .map((url) => /\/dist\/src\/(.+)\.js$/.exec(url)?.[1])
+      .flatMap((url) => BUNDLED.get(url.slice(ROOT.length)) ?? [])
+      .map((m) => /^src\/(.+)\.ts$/.exec(m)?.[1])
       .filter((m): m is string => m !== undefined);
     // The hook saw the command itself: an empty list would pass every claim below.
     assert.ok(modules.includes('cli/main'), `cli/main not among the modules traced: ${modules.join(' ')}`);

@@ -1,7 +1,8 @@
 /**
- * `distkv` run from a checkout that is not built (no bundle/, scripts/bundle.mjs): one line saying to build, and exit 2,
- * a usage or file mistake (README, "Exit codes"). It exited 1, which the README gives to a key not
- * found or a cluster that refused: a script checking `distkv get` took the missing build for that.
+ * `distkv` run from a checkout that is not built (no bundle/, scripts/bundle.mjs): one line saying
+ * to build, and exit 2, a usage or file mistake (README, "Exit codes"). It exited 1, which the
+ * README gives to a key not found or a cluster that refused: a script checking `distkv get` took
+ * the missing build for that.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -4,10 +4,12 @@
 // generator workers) and one chunk per module group the lazy imports share (`splitting`), so each
 // command still loads only what it runs (test/unit/cli-start-modules). Node 20's ES module loader
 // spent ~490 ms of CPU a thread on a server's start resolving and linking ~240 modules on the
-// main thread and ~160 in each worker; bundled, a start costs ~0.3 s of CPU less
-// (docs/performance.md, "Session 75"). tsc's dist/ stays what the tests import and the library's
-// exports; bundle/ keeps dist/'s layout (bundle/src/cli/, bundle/workers/) so the paths the code
-// builds from import.meta.url (the worker entries, config/, package.json) resolve alike.
+// main thread and ~160 in each worker; bundled, a start costs ~0.3 s of CPU less (1.12-1.54 s →
+// 0.88-1.18 s; docs/performance.md, "Session 75"). tsc's dist/ stays what the library's exports
+// and the tests that run code in their own process import; the servers and commands tests spawn
+// run bundle/, so after editing src/ run `npm run build`, not only tsc. bundle/ keeps dist/'s
+// layout (bundle/src/cli/, bundle/workers/) so the paths the code builds from import.meta.url (the
+// worker entries, config/, package.json) resolve alike.
 import { build } from 'esbuild';
 import { rmSync, writeFileSync } from 'node:fs';
 

@@ -2,9 +2,9 @@
 // The bundle `bin/distkv.js` runs: distkv's modules (not node_modules) bundled by esbuild into
 // bundle/, one entry per thread's start (the command, the held-signals hook, the shard and load
 // generator workers) and one chunk per module group the lazy imports share (`splitting`), so each
-// command still loads only what it runs (test/unit/cli-start-modules). Node 20's ES module loader
-// spent ~490 ms of CPU a thread on a server's start resolving and linking ~240 modules on the
-// main thread and ~160 in each worker; bundled, a start costs ~0.3 s of CPU less (1.12-1.54 s →
+// command still loads only what it runs (test/unit/cli-start-modules). A server's start kept each
+// thread busy ~490 ms, most of it Node 20's ES module loader (~240 modules on the main thread, ~160
+// in each worker: session 74's profile); bundled, a start costs ~0.3 s of CPU less (1.12-1.54 s →
 // 0.88-1.18 s; docs/performance.md, "Session 75"). tsc's dist/ stays what the library's exports
 // and the tests that run code in their own process import; the servers and commands tests spawn
 // run bundle/, so after editing src/ run `npm run build`, not only tsc. bundle/ keeps dist/'s

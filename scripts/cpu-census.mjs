@@ -3,7 +3,8 @@
 // commands, test files, benchmarks. Loaded into every Node.js process of a run through NODE_OPTIONS,
 // it writes each process's CPU time (all its threads) and wall time to CPU_CENSUS_DIR/PID.json,
 // every second and at exit (a process killed with SIGKILL keeps its last second's figures); run as
-// a script, it sums a directory of them (docs/performance.md, "Session 75").
+// a script, it sums a directory of them (docs/performance.md, "Session 75"). The `node --test`
+// runner's own process writes no figure (seen on Node 20): its files' processes do.
 //   CPU_CENSUS_DIR=/tmp/census NODE_OPTIONS=--import=$PWD/scripts/cpu-census.mjs node scripts/test.mjs e2e
 //   node scripts/cpu-census.mjs /tmp/census
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,6 @@ const asScript = process.argv[1] !== undefined && import.meta.url === pathToFile
 const kindOf = (argv) => {
   if (/bin\/distkv\.js serve\b/.test(argv)) return 'distkv serve';
   if (argv.includes('bin/distkv.js')) return 'distkv (other commands)';
-  if (/(^| )--test( |$)/.test(argv)) return 'test runner';
   if (argv.includes('.test.js')) return 'test file';
   if (argv.includes('/bench/')) return 'benchmark';
   return 'other';

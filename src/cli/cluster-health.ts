@@ -84,9 +84,11 @@ function snapshotNote(v: LeaderViewOfReplica): string {
 export function describeLeaderView(v: LeaderViewOfReplica): string {
   const heard = v.never_pulled
     ? 'has heard no pull of it since it started'
-    : `last heard a pull of it ${v.last_pull_ms_ago ?? '?'} ms ago${v.acked_seq === undefined ? '' : ` (at seq ${v.acked_seq}${v.lag_seqs === undefined ? '' : `, ${v.lag_seqs} seqs behind`})`}`;
+    : `last heard a pull of it ${v.last_pull_ms_ago ?? '?'} ms ago${v.acked_seq === undefined ? '' : ` (at seq ${v.acked_seq}${v.lag_seqs === undefined ? '' : `, ${v.lag_seqs} seq${v.lag_seqs === 1 ? '' : 's'} behind`})`}`;
   const refused =
-    v.refused === undefined ? '' : `; it refused its last pull ${v.refused.ms_ago} ms ago: ${v.refused.code}`;
+    v.refused === undefined
+      ? ''
+      : ` and refused the last one ${v.refused.ms_ago} ms ago with ${v.refused.code}`;
   const snapshot = v.resyncing === true ? `; it is streaming it a snapshot (${snapshotNote(v)})` : '';
   return `its leader ${heard}${refused}${snapshot}`;
 }
@@ -159,6 +161,6 @@ export function leaderNote(v: LeaderViewOfReplica): string {
   const pull = v.never_pulled
     ? 'leader: no pull since it started'
     : `leader: last pull ${v.last_pull_ms_ago ?? '?'} ms ago${v.acked_seq === undefined ? '' : ` at seq ${v.acked_seq}`}`;
-  const refused = v.refused === undefined ? pull : `${pull}, refused ${v.refused.code}`;
+  const refused = v.refused === undefined ? pull : `${pull}, which it refused with ${v.refused.code}`;
   return v.resyncing === true ? `${refused}, streaming it a snapshot: ${snapshotNote(v)}` : refused;
 }

@@ -320,9 +320,23 @@ export class EtcdCoordinator {
    * publish writes `map` to etcd when it is newer than etcd's (compare-and-swap) and resolves with
    * the map etcd holds afterwards: `map`, or the one another change stored first at that version or
    * above (so every node adopts the same map). It throws when etcd's map is older yet changed
-   * meanwhile, and CONFIG_MISMATCH when etcd's map does not fit this node's config.
+   * meanwhile (MAP_CHANGED), CONFIG_MISMATCH when etcd's map does not fit this node's config, and
+   * UNAVAILABLE, in the etcd client's failure said for an operator, when etcd does not answer.
    */
   async publish(map: LiveMap): Promise<LiveMap> {
+    try {
+      return await this.publishNow(map);
+    } catch (err) {
+      if (err instanceof DistkvError) throw err;
+      throw new DistkvError(
+        'UNAVAILABLE',
+        `the live map was not published to etcd (${etcdErrorText(err)}): with [coordination] a failover needs etcd, forced or not; start etcd or check coordination.etcd (${this.config.coordination.etcd.join(', ')}), then run it again`,
+      );
+    }
+  }
+
+  /** publishNow is `publish`, its etcd client's failures passed as they are. */
+  private async publishNow(map: LiveMap): Promise<LiveMap> {
     const snap = await this.keys.read();
     const misfit = this.misfit(snap);
     if (misfit !== undefined) throw new DistkvError('CONFIG_MISMATCH', misfit);
@@ -334,7 +348,10 @@ export class EtcdCoordinator {
     const now = await this.keys.read();
     const won = now.map?.live;
     if (won !== undefined && won.version >= map.version) return won;
-    throw new Error('the live map in etcd changed meanwhile; retry');
+    throw new DistkvError(
+      'MAP_CHANGED',
+      'the live map in etcd changed while this one was published (another failover?); nothing was changed by this one: run it again',
+    );
   }
 
   private kick(): void {

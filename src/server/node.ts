@@ -308,10 +308,16 @@ export class DistkvNode {
       node.liveMap.attach(node.plan, node.pool);
       // Before the peer round, which may show a replica ahead of a leader here (behind-leaders.ts),
       // and so may a replica in this process (behind-here.ts). With the memory engine every store
-      // starts empty by design: none is watched.
+      // starts empty by design: none is watched. With etcd, once its map is adopted: this node's
+      // own map is the one it stopped with, and a former leader that a failover replaced while it
+      // was down would find the new leader's records "ahead" of it and be held as put back from an
+      // older copy (the coordinator's first reconcile reads the peers before it adopts the map).
+      // Pulls heard meanwhile wait for the watch.
       const persistent = options.config.storage.engine !== 'memory';
-      node.behindLeaders.watch(persistent ? node.plan.stores : [], empty, lossy);
-      await node.behindLeaders.fromHere();
+      const watchStores = async (): Promise<void> => {
+        node.behindLeaders.watch(persistent ? node.plan.stores : [], empty, lossy);
+        await node.behindLeaders.fromHere();
+      };
       // A node that was down learns a newer live map (from etcd, else from its peers) before it
       // takes a write; with etcd it also takes the leader keys it is due.
       // After an unclean stop that may have lost records readers saw, the shards it leads start a
@@ -321,10 +327,12 @@ export class DistkvNode {
       // A config that removes a shard's leader is refused once they told no newer map (removed-leaders.ts).
       if (node.coordinator !== undefined) {
         await node.coordinator.start(lossy);
+        await watchStores();
         await node.peers.checkAll();
         node.liveMap.refuseRemovedLeaders();
         node.liveMap.saveRefit();
       } else {
+        await watchStores();
         await node.peers.checkAll();
         node.liveMap.refuseRemovedLeaders();
         node.liveMap.saveRefit();

@@ -90,6 +90,9 @@ describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() 
     // The old leader comes back: it learns the map from etcd before it serves and follows.
     await cluster.startNode(a);
     assert.equal((await clusterOf(a)).shards[0]!.leader.address, leader);
+    // Judged against its own map from before the kill (it led), the new leader's records would
+    // make it a leader put back from an older copy: an ERROR advising a needless failover.
+    assert.doesNotMatch(cluster.process(a).stdout, /LEADER BEHIND/);
     await waitFor(`${a} to follow`, async () => (await storeOf(a)).role === 'replica');
     await expectConverged(client, members, leader, load.acked);
   });
@@ -271,6 +274,14 @@ describe('automatic failover with etcd', { timeout: 240000, skip: etcdMissing() 
       const leader = (await leaderSeenBy(members[0]!))!;
       const r = await fetch(`http://${leader}/kv/no-lease`, { method: 'PUT', body: 'x' });
       assert.equal(r.status, 503, 'no write without a lease');
+      // A planned failover needs etcd to publish the map: refused as unavailable, saying so, not
+      // an internal error carrying the etcd client's text.
+      const to = members.find((m) => m !== leader)!;
+      const f = await runCli(['failover', '--url', `http://${leader}`, '--shard', 'shard-0', '--to', to]);
+      assert.notEqual(f.code, 0, f.stdout);
+      assert.match(f.stderr, /UNAVAILABLE/, f.stderr);
+      assert.match(f.stderr, /etcd/, f.stderr);
+      assert.doesNotMatch(f.stderr, /INTERNAL|Execution prevented|Resolution note/, f.stderr);
     } finally {
       etcd.resume();
     }

@@ -80,11 +80,11 @@ describe('distkv cluster and a replica in another process', () => {
     );
     const lines = c.stderr.trimEnd().split('\n');
     assert.deepEqual(lines, [
-      `distkv cluster: not healthy: shard-0: replica ${r.address} does not follow its leader (disconnected, lag unknown; its leader has not answered it since it started); its leader has heard no pull of it since it started; it refused its last pull 200 ms ago: UNAUTHORIZED`,
+      `distkv cluster: not healthy: shard-0: replica ${r.address} does not follow its leader (disconnected, lag unknown; its leader has not answered it since it started); its leader has heard no pull of it since it started and refused the last one 200 ms ago with UNAUTHORIZED`,
     ]);
     assert.match(
       c.stdout,
-      /lag unknown, at seq 4, last contact never; leader: no pull since it started, refused UNAUTHORIZED\)/,
+      /lag unknown, at seq 4, last contact never; leader: no pull since it started, which it refused with UNAUTHORIZED\)/,
     );
     const j = await runCli(['cluster', '--url', l.address, '--json']);
     assert.equal(j.code, 1);

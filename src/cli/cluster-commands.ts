@@ -25,7 +25,7 @@ import {
   startingOf,
 } from './cluster-gather.js';
 import { leaderNote, type ReplicaHealth, replicaProblem } from './cluster-health.js';
-import { differentConfigProblem } from './cluster-config-split.js';
+import { differentAuthProblem, differentConfigProblem } from './cluster-config-split.js';
 import { differentEtcdProblem } from './cluster-etcd.js';
 
 /** LeaderlessShard is what leaderlessAdvice reads of a shard whose leader is down. */
@@ -195,7 +195,9 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       const etcdSplit = differentEtcdProblem(view.docs);
       // Then nodes on different config files: it explains the replicas and slots named after it.
       const configSplit = differentConfigProblem(view.docs);
+      const authSplit = differentAuthProblem(view.docs);
       const problems = [
+        ...(authSplit === undefined ? [] : [authSplit]),
         ...(etcdSplit === undefined ? [] : [etcdSplit]),
         ...(configSplit === undefined ? [] : [configSplit]),
         ...problemsOf(merged, disputes),

@@ -305,6 +305,8 @@ export interface ClusterView {
   slots: number;
   node: string;
   hosted_nodes: string[];
+  /** auth: "token" when the node requires server.token on admin and internal requests, "none" when not (older nodes: absent). */
+  auth?: 'token' | 'none';
   shards: ClusterShard[];
   peers?: unknown;
   /** limits are the node's bounds on a key and a value in bytes (server.max_key_bytes, server.max_value_bytes), from nodes that report them. */

@@ -105,6 +105,8 @@ export function clusterView(ctx: HttpContext): unknown {
     slots: 16384,
     node: ctx.listener.address,
     hosted_nodes: [...hosted],
+    /** auth says whether this node requires server.token on its admin and internal requests (a peer with one adopts no map from a node without: peer-check.ts). */
+    auth: ctx.config.server.token === '' ? 'none' : 'token',
     /** resp names each node's RESP (Redis protocol) address; empty when server.resp_port_offset = 0. */
     resp: Object.fromEntries(
       [...new Set(ctx.shardMap.shards.flatMap((s) => [s.address, ...s.replicas]))].flatMap((a) => {

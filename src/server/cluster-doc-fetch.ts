@@ -34,6 +34,8 @@ export interface ClusterDoc {
   version?: unknown;
   map?: unknown;
   shards?: unknown;
+  /** auth: "token" when the node requires server.token on internal and admin requests, "none" when it runs without one. */
+  auth?: unknown;
 }
 
 /** ClusterAnswer is what one ask of a node's `/cluster` gave (see the design block). */

@@ -168,6 +168,7 @@ export class DistkvNode {
       () => layoutOfShards(this.liveMap.shards()),
       (doc) => this.behindLeaders.fromPeer(doc),
       [...hosted],
+      config.server.token !== '',
     );
     registerPeerMetrics(registry, [...hosted], this.peers);
     if (Coordinator !== undefined) {

@@ -48,6 +48,13 @@
  * naming what to check, and `untrusted` lists it for the start's warning (start-warnings.ts),
  * which said "no peer answered".
  *
+ * An answer also says whether the peer runs with `server.token` (`auth`). A node that has one adopts
+ * no map from a peer without (`open`): anyone who reaches such a peer can give it a map (`POST
+ * /_admin/map` needs no token there), and through this check the map went to every node: one
+ * unauthenticated request to the one node left without a token moved a shard's leader to a
+ * replica 9 seqs behind, and the others saved the acknowledged writes it lacked to divergence
+ * files, `distkv cluster` exiting 0. Either side logs the difference (`authLog`), saying what to do.
+ *
  * An answer also names the etcd cluster the peer talks to (`coordination.etcd_cluster_id`), kept
  * while it is silent and shown in `peers`: the coordinator compares it with its own
  * (src/coordination/etcd-cluster-check.ts).
@@ -66,7 +73,13 @@ import { undici } from '../util/lazy-undici.js';
 import { CLUSTER_DOC_BYTES } from '../util/peer-answer.js';
 import { fetchClusterDoc } from './cluster-doc-fetch.js';
 import { type TlsFailure, tlsFailureText } from '../util/tls-failure.js';
-import { refusalDue, refusedMapMessage, untrustedPeerMessage } from './peer-refusal.js';
+import {
+  openPeerMessage,
+  refusalDue,
+  refusedMapMessage,
+  tokenlessHereMessage,
+  untrustedPeerMessage,
+} from './peer-refusal.js';
 import { type PeerDispute, SlotGate } from './slot-gate.js';
 import { type EtcdIdentity, etcdOfDoc, etcdPendingOfDoc } from '../coordination/etcd-cluster-check.js';
 
@@ -139,6 +152,10 @@ interface Peer {
   etcd: EtcdIdentity | undefined;
   /** etcdPending: its last answer ran `[coordination]` without naming its etcd cluster, and none is known. */
   etcdPending: boolean;
+  /** auth is what its last answer said of its server.token ("token", "none"; undefined: it said nothing, an older node). */
+  auth: string | undefined;
+  /** authSaid is the last warning logged of a token set on one of the two nodes only, and when (`refusalDue`). */
+  authSaid: { text: string; at: number } | undefined;
 }
 
 /** PeerCheck polls the other nodes of the config for their topology hash. */
@@ -163,6 +180,8 @@ export class PeerCheck {
   private readonly hosted: readonly string[];
   /** began is set by the first round (`checkAll`): no peer is asked before it (see above). */
   private began = false;
+  /** tokenHere: this node runs with server.token, and adopts no map from a peer that runs without (see above). */
+  private readonly tokenHere: boolean;
 
   /** Without `layout`, disagreements are reported but no slot is refused. */
   constructor(
@@ -175,7 +194,9 @@ export class PeerCheck {
     layout?: () => readonly LeaderRange[],
     onDoc?: (doc: unknown) => Promise<void>,
     hosted: readonly string[] = [],
+    tokenHere = false,
   ) {
+    this.tokenHere = tokenHere;
     this.hosted = hosted;
     this.onMap = onMap;
     this.onDoc = onDoc;
@@ -200,6 +221,8 @@ export class PeerCheck {
       tls: undefined,
       etcd: undefined,
       etcdPending: false,
+      auth: undefined,
+      authSaid: undefined,
     }));
   }
 
@@ -356,6 +379,23 @@ export class PeerCheck {
     this.log.warn({ peer: p.address, err: tlsFailureText(f) }, untrustedPeerMessage(p.address, f));
   }
 
+  /** authLog warns when `p` and this node differ in having a server.token (as `unread`: on change, then once a minute). */
+  private authLog(p: Peer): void {
+    const text =
+      this.tokenHere && p.auth === 'none'
+        ? openPeerMessage(p.address)
+        : !this.tokenHere && p.auth === 'token'
+          ? tokenlessHereMessage(p.address)
+          : undefined;
+    if (text === undefined) {
+      p.authSaid = undefined;
+      return;
+    }
+    if (!refusalDue(p.authSaid, text, Date.now())) return;
+    p.authSaid = { text, at: Date.now() };
+    this.log.error({ peer: p.address, peer_auth: p.auth }, text);
+  }
+
   private async ask(p: Peer): Promise<void> {
     let state: PeerState;
     let version: string | undefined;
@@ -397,7 +437,10 @@ export class PeerCheck {
         version = answer.kind === 'agrees' ? this.mine : answer.version;
         state = answer.kind === 'agrees' ? 'agrees' : 'disagrees';
         theirs = state === 'agrees' ? undefined : { version, layout: layoutOfCluster(doc) };
-        if (state === 'agrees' && doc.map !== undefined && this.onMap !== undefined)
+        p.auth = typeof doc.auth === 'string' ? doc.auth : undefined;
+        const open = this.tokenHere && p.auth === 'none';
+        this.authLog(p);
+        if (state === 'agrees' && doc.map !== undefined && this.onMap !== undefined && !open)
           await this.onMap(doc.map, p.address).then(
             () => {
               p.refused = undefined;

@@ -27,6 +27,22 @@ export function refusedMapMessage(peer: string, reason: string): string {
   return `refused the live map of ${peer}: ${reason}. This node keeps its own map and asks again at every check; the two maps were made apart (a config that removed a shard's leader, a live-map.json edited, replaced or restored). Find which node's map is right (GET /cluster on each; docs/failover.md, "How a map spreads"): on a node whose map is wrong, stopped, move its live-map.json aside and run \`distkv map fetch --from RIGHT_NODE\`, then start it`;
 }
 
+/**
+ * openPeerMessage explains why the live map of `peer`, a node that runs without `server.token`, is
+ * not adopted by this node, which runs with one: anyone who reaches `peer` can give it a map
+ * (`POST /_admin/map` needs no token there), and its peers adopted it from its `/cluster`: one
+ * unauthenticated request moved a shard's leader to a replica behind it, the acknowledged writes
+ * it lacked went to divergence files.
+ */
+export function openPeerMessage(peer: string): string {
+  return `node ${peer} runs without server.token, this node with one: its live map is not adopted here (anyone who reaches it can change its map: POST /_admin/map needs no token there), and it cannot pull from this node (401). Give every node of the cluster the same server.token`;
+}
+
+/** tokenlessHereMessage explains to a node without `server.token` that its peer `peer` requires one. */
+export function tokenlessHereMessage(peer: string): string {
+  return `this node runs without server.token, node ${peer} with one: its replicas here cannot pull from it (401), and it adopts no live map from this node. Give every node of the cluster the same server.token`;
+}
+
 /** untrustedPeerMessage explains a peer `peer` whose TLS handshake failed (`f`), and what to check. */
 export function untrustedPeerMessage(peer: string, f: TlsFailure): string {
   return `node ${peer} answers, but the TLS handshake with it fails: ${tlsFailureText(f)}; it counts as unreachable until the handshake succeeds: ${tlsRemedy(f, `node ${peer}`)}`;

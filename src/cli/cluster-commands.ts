@@ -134,9 +134,11 @@ export function problemsOf(shards: readonly MergedShard[], disputes: readonly Di
  * `local_error` in /cluster): its directory is gone, so is what it holds at the next start.
  */
 export function storeErrorAdvice(code: string): string {
-  return code === 'STORE_DIR_LOST'
-    ? 'its store directory was removed or replaced while the node runs, and what it holds is gone at the next start; copy its data out now (distkv backup, or distkv failover to a replica), then stop that node, start it with --repair (which opens the store empty) and restore'
-    : "its own disk refuses the store's writes (its log and /stats name the directory and the error)";
+  if (code === 'STORE_DIR_LOST')
+    return 'its store directory was removed or replaced while the node runs, and what it holds is gone at the next start; copy its data out now (distkv backup, or distkv failover to a replica), then stop that node, start it with --repair (which opens the store empty) and restore';
+  if (code === 'CORRUPTION')
+    return "a run of the store is damaged and its compaction cannot go on, which no retry mends (its log names the file); fail the shard over to a replica (distkv failover --shard NAME --to REPLICA), then stop that node, move the store's directory aside and start it with --repair: it opens empty and copies the shard from its new leader";
+  return "its own disk refuses the store's writes (its log and /stats name the directory and the error)";
 }
 
 /** CLUSTER_DETAILS is the part of `distkv cluster --help` after its summary: what its exit status says. */
@@ -147,8 +149,8 @@ Exit status: 0 healthy: every shard's leader serves it and every replica follows
 1 not healthy, one line on stderr per problem ("distkv cluster: not healthy: ..."): a node does
 not answer, a shard has no leader that serves it (down, held behind its replica, no etcd lease),
 its leader's store did not open (STORE FAILED) or refuses every write (NO WRITES: its directory
-was removed while it runs, STORE_DIR_LOST; its disk is full, DISK_FULL, until a write is taken
-again), a replica does not follow its leader (lag
+was removed while it runs, STORE_DIR_LOST; its disk is full, DISK_FULL, until it has room again;
+its flushes or compactions fail: the code they refuse writes with), a replica does not follow its leader (lag
 unknown: disconnected, starting, held; disk-failed: its own disk failed, with the code, e.g.
 DISK_FULL, or STORE_DIR_LOST) or is still
 resyncing from a snapshot (said so: it serves no reads yet), a node refuses slots of a config

@@ -60,7 +60,8 @@ const ERRNO_KINDS: Record<string, ErrorCode> = {
 };
 
 /** LOCAL_CODES are the catalogue's codes of a store that cannot write to its own disk (positions.ts numbers them for /cluster). */
-const LOCAL_CODES: ReadonlySet<string> = new Set<string>(LOCAL_ERROR_CODES);
+/** CORRUPTION is not among them: a damaged answer of the leader's is no fault of this replica's disk. */
+const LOCAL_CODES: ReadonlySet<string> = new Set<string>(LOCAL_ERROR_CODES.filter((c) => c !== 'CORRUPTION'));
 
 /**
  * LocalDiskError is a follower's failure that is this replica's own disk's (see above); its message

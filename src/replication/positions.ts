@@ -22,8 +22,10 @@
  *   slot 7 SLOT_STORE_ERROR  every store: 1 + the index in LOCAL_ERROR_CODES of what refuses every
  *                            write to the store itself, whatever its role (its directory removed
  *                            or replaced while it runs: STORE_DIR_LOST, store-dir-watch.ts); 0 =
- *                            none; written by the owning worker when the store opens (0) and when
- *                            its watch finds the directory gone. /cluster reads it for leaders and
+ *                            none; written by the owning worker when the store opens (0), when
+ *                            its watch finds the directory gone, and every second from its commit
+ *                            log's failure and its flushes' and compactions' refusal
+ *                            (worker-stores.ts publishLogFailure). /cluster reads it for leaders and
  *                            replicas alike: a leader's store said nothing anywhere but /metrics
  *
  * Writers use Atomics.store, readers Atomics.load; each slot has exactly one writing thread.
@@ -60,6 +62,9 @@ export const LOCAL_ERROR_CODES = [
   'COMMIT_LOG_BROKEN',
   'STORE_DIR_LOST',
   'STORE_DIR_DENIED',
+  'TOO_MANY_OPEN_FILES',
+  'DATA_DIR_UNUSABLE',
+  'CORRUPTION',
 ] as const;
 /** LocalErrorCode is one of LOCAL_ERROR_CODES. */
 export type LocalErrorCode = (typeof LOCAL_ERROR_CODES)[number];

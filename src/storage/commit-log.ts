@@ -105,6 +105,11 @@ export class CommitLog {
     return this.opts.dir;
   }
 
+  /** segmentBytes is the size a segment rolls at. */
+  get segmentBytes(): number {
+    return this.opts.segmentBytes;
+  }
+
   /** vfs is the file seam the log's segments are read through. */
   get vfs(): Vfs {
     return this.opts.vfs;

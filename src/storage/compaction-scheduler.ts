@@ -27,6 +27,7 @@
  * Owned by one store on its worker thread; `compact` does the work and is never run twice at once.
  */
 import type { Logger } from 'pino';
+import { DistkvError } from '../errors.js';
 import { REMINDER_MS, type RepeatEvent, RepeatLog, runSummary } from '../util/repeat-log.js';
 import { Backoff, BACKOFF_MAX_MS } from './backoff.js';
 import { commitFailureText } from './lmdb-env.js';
@@ -180,13 +181,24 @@ export class CompactionScheduler {
     return new Promise<void>((resolve) => this.attemptWaiters.push(resolve));
   }
 
-  /** heldBack says why flushes are held back by failing compactions (for the writes it refuses), or undefined. */
-  heldBack(): string | undefined {
+  /**
+   * heldBack is what writes are refused with while failing compactions hold flushes back, or
+   * undefined: DISK_FULL (what a compaction mostly fails on, and what the retries outlast), or
+   * CORRUPTION when it fails reading a damaged run, which no retry mends (said as DISK_FULL, 507,
+   * with 171 MB free, and "the runs keep the data meanwhile": the shard took no write again).
+   */
+  heldBack(): DistkvError | undefined {
     const failure = this.backoff.lastError;
     const { count } = this.o.runs();
     const limit = FAILING_RUNS_FACTOR * this.o.maxRuns;
     if (failure === undefined || count < limit || this.closed) return undefined;
-    return `compaction into LMDB is failing (${failure.message}) with ${count} runs (flushes stop at ${limit}, ${FAILING_RUNS_FACTOR} × max_runs)`;
+    const what = `compaction into LMDB is failing (${failure.message}) with ${count} runs (flushes stop at ${limit}, ${FAILING_RUNS_FACTOR} × max_runs)`;
+    if (failure instanceof DistkvError && failure.code === 'CORRUPTION')
+      return new DistkvError(
+        'CORRUPTION',
+        `${what}: a run it reads is damaged, which no retry mends, so every write is refused (reads of the keys elsewhere keep working). Fail the shard over to a replica if it is this store's leader (distkv failover --shard NAME --to REPLICA), then stop the node, move this store's directory aside and start the node with --repair: the store opens empty and copies the shard from its leader (docs/operations.md, "Damage on disk and --repair")`,
+      );
+    return new DistkvError('DISK_FULL', `${what}; writes are refused until it succeeds`);
   }
 
   /** release lets flushes held back by failing compactions go (the store is closing). */

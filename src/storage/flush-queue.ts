@@ -26,8 +26,8 @@ export interface FlushTarget {
   flushed(m: Memtable): void;
   /** backpressure returns what to wait for before the next flush may start (a compaction draining runs), if anything. */
   backpressure(): Promise<void> | undefined;
-  /** heldBack says why failing compactions hold flushes back (writes are then refused), or undefined. */
-  heldBack(): string | undefined;
+  /** heldBack is what failing compactions that hold flushes back refuse writes with, or undefined. */
+  heldBack(): DistkvError | undefined;
   /** isClosed says the store closed: flushing stops. */
   isClosed(): boolean;
   /** isClosing says the store is closing: a failed flush is not retried. */
@@ -99,15 +99,24 @@ export class FlushQueue {
       const stopped = this.target.stopped?.();
       if (stopped !== undefined) throw stopped;
       // Never wait on a flush that keeps failing (disk full), or that failing compactions hold back.
-      const failure = this.backoff.lastError;
-      if (failure !== undefined) throw flushFailing(this.target.dir, failure);
-      const reason = this.target.heldBack();
-      if (reason !== undefined)
-        throw new DistkvError('DISK_FULL', `${reason}; writes are refused until it succeeds`);
+      const refused = this.refusal();
+      if (refused !== undefined) throw refused;
       this.counters.writeStalls++;
       await new Promise<void>((resolve) => this.stallWaiters.push(resolve));
       if (this.target.isClosed()) throw new DistkvError('UNAVAILABLE', 'store is closed');
     }
+  }
+
+  /**
+   * refusal is what a write is refused with now (`stall`), without waiting: while MAX_FROZEN
+   * memtables wait, a flush that keeps failing (flushFailing) or failing compactions that hold
+   * flushes back (`heldBack`); undefined otherwise. /cluster shows it (Store.writeRefusal).
+   */
+  refusal(): DistkvError | undefined {
+    if (!this.mustStall) return undefined;
+    const failure = this.backoff.lastError;
+    if (failure !== undefined) return flushFailing(this.target.dir, failure);
+    return this.target.heldBack();
   }
 
   /**

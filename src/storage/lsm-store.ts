@@ -266,6 +266,10 @@ export class LsmStore implements Store {
     return stats;
   }
 
+  writeRefusal(): DistkvError | undefined {
+    return this.dirWatch.lost ?? this.flushes.refusal();
+  }
+
   timings(): Record<string, HistogramSnapshot> {
     return {
       walSyncSeconds: this.wal.syncSeconds(),

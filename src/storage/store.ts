@@ -169,6 +169,12 @@ export interface Store {
   stats(): StoreStats;
   /** timings returns the store's duration histograms by stats field name, if it keeps any (/stats and /metrics). */
   timings?(): Record<string, HistogramSnapshot>;
+  /**
+   * writeRefusal is what every write to the store is refused with now because its own files fail
+   * (an LSM store's flushes or compactions failing with writes piled up: flush-queue.ts), if so:
+   * what /cluster shows as the store's `local_error` (worker-stores.ts). Absent: never.
+   */
+  writeRefusal?(): DistkvError | undefined;
   /** close flushes and releases everything; the store is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -12,17 +12,12 @@
  * resyncs, so a store is always looked up by index, never kept across a turn. Each opened store's
  * last seq is published into the shared positions array. Owned by one shard worker thread.
  */
+import { statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { CorruptionError, DistkvError, toDistkvError } from '../errors.js';
 import type { HostedStore } from '../replication/replication-host.js';
-import {
-  localErrorOf,
-  localErrorSlot,
-  type Positions,
-  SLOT_LAST_SEQ,
-  SLOT_STORE_ERROR,
-} from '../replication/positions.js';
+import { localErrorSlot, type Positions, SLOT_LAST_SEQ, SLOT_STORE_ERROR } from '../replication/positions.js';
 import { RESYNC_MARKER, readResyncMarker } from '../replication/resync-marker.js';
 import type { CommitLog } from '../storage/commit-log.js';
 import { quietLmdbOrphans, routeLmdbConsoleErrors } from '../storage/lmdb-console.js';
@@ -132,6 +127,8 @@ export class WorkerStores {
   private readonly failed = new Map<number, DistkvError>();
   /** commitLog is the log every lsm store of this worker writes into (docs/commit-log-format.md). */
   private commitLog: CommitLog | undefined;
+  /** published are the stores whose SLOT_STORE_ERROR publishLogFailure set (a lost directory's is the watch's). */
+  private readonly published = new Set<number>();
   /** logWatch publishes the commit log's failure every LOG_FAILURE_PUBLISH_MS (publishLogFailure). */
   private logWatch: NodeJS.Timeout | undefined;
   /** vfs is the file system of the commit log and the lsm stores' runs (set by `open`). */
@@ -219,19 +216,50 @@ export class WorkerStores {
   }
 
   /**
-   * publishLogFailure shows the commit log's failure (commit-log-failure.ts `failing`: a full disk,
-   * until a batch is written again) in SLOT_STORE_ERROR of every store on the log, for /cluster:
-   * a leader whose every write got 507 DISK_FULL showed as healthy there and `distkv cluster` exited
-   * 0. A directory lost or denied (store-dir-watch.ts) is left as it is: it outlasts the disk.
+   * publishLogFailure shows in SLOT_STORE_ERROR, for /cluster, what refuses every write of a store
+   * now: its own files failing (Store.writeRefusal: flushes or compactions failing with writes piled
+   * up, e.g. STORE_DIR_DENIED, CORRUPTION), else the commit log's failure for every store on the log
+   * (commit-log-failure.ts `failing`: a full disk, until a batch is written again). A leader whose
+   * every write got 507 showed as healthy there and `distkv cluster` exited 0; after a failed flush
+   * it still did. A directory lost (store-dir-watch.ts `onDirLost`) is left as it is: it outlasts
+   * the disk; what this sets (`published`) is cleared once it is over.
    */
   private publishLogFailure(): void {
-    const slot = localErrorSlot(this.commitLog?.failing()?.code);
-    for (const [index, { spec }] of this.hosted) {
+    const logCode = this.logFailureNow();
+    for (const [index, { spec, store }] of this.hosted) {
       if (spec.engine !== 'lsm') continue;
       const now = this.positions.get(index, SLOT_STORE_ERROR);
-      const code = localErrorOf(now);
-      if (code === 'STORE_DIR_LOST' || code === 'STORE_DIR_DENIED' || now === slot) continue;
-      this.positions.set(index, SLOT_STORE_ERROR, slot);
+      if (now !== 0 && !this.published.has(index)) continue;
+      const slot = localErrorSlot(store.writeRefusal?.()?.code ?? logCode);
+      if (slot === 0) this.published.delete(index);
+      else this.published.add(index);
+      if (now !== slot) this.positions.set(index, SLOT_STORE_ERROR, slot);
+    }
+  }
+
+  /**
+   * logFailureNow is the code of the commit log's failure as /cluster shows it: none once a disk
+   * that was full has room for two segments again. The log's failure lasts until a batch is written
+   * (`failing`), and the next batch goes out as soon as a write comes (after RETRY_MS): `distkv
+   * cluster` said NO WRITES, "refuses every write", for as long as no client wrote after the disk
+   * was freed (40 s in a test), though the next write was taken.
+   */
+  private logFailureNow(): string | undefined {
+    const log = this.commitLog;
+    const failure = log?.failing();
+    if (log === undefined || failure === undefined) return undefined;
+    // The file system's own code, down the chain of causes (an I/O error is no full disk).
+    let full = false;
+    for (let e: unknown = failure.cause; e instanceof Error && !full; e = e.cause) {
+      const errno = (e as NodeJS.ErrnoException).code;
+      full = errno === 'ENOSPC' || errno === 'EDQUOT';
+    }
+    if (failure.code !== 'DISK_FULL' || !full) return failure.code;
+    try {
+      const fs = statfsSync(log.dir);
+      return fs.bavail * fs.bsize >= 2 * log.segmentBytes ? undefined : failure.code;
+    } catch {
+      return failure.code;
     }
   }
 

@@ -107,6 +107,15 @@ async function fill(
     assert.equal(Buffer.from(await r.arrayBuffer()).length, value.length);
   }
   rmSync(ballast);
+  // Before any write: the disk has room, the next write is taken, and /cluster says so (it showed
+  // DISK_FULL until some client wrote, 40 s and more: a health check waiting on it waited forever).
+  for (let i = 0; i < 100 && (await leaderError(base)) !== undefined; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.equal(
+    await leaderError(base),
+    undefined,
+    '/cluster clears DISK_FULL once the disk has room, before a write',
+  );
   let resumed = false;
   for (let i = 0; i < 100 && !resumed; i++) {
     await new Promise((r) => setTimeout(r, 100));

@@ -232,7 +232,7 @@ describe('failed compactions and flushes back off', () => {
 
 describe('flushes held back by failing compactions', () => {
   it(
-    'stops adding runs while compactions keep failing, refuses writes with DISK_FULL, resumes once one succeeds',
+    'stops adding runs while compactions keep failing on a damaged run, refuses writes with CORRUPTION (not DISK_FULL), resumes once one succeeds',
     {
       timeout: 30_000,
     },
@@ -253,12 +253,16 @@ describe('flushes held back by failing compactions', () => {
         });
       acked--;
       assert.ok(refused !== undefined, `writes went on: ${String(s.stats().runs)} runs`);
-      assert.equal(refused.code, 'DISK_FULL');
+      // A damaged run: no retry mends it, and the disk is not full (it said DISK_FULL, 507).
+      assert.equal(refused.code, 'CORRUPTION');
       assert.match(refused.message, /compaction into LMDB is failing/);
+      assert.match(refused.message, /--repair/);
+      assert.equal(s.writeRefusal()?.code, 'CORRUPTION', 'what /cluster shows');
       assert.ok(Number(s.stats().compactionFailures) >= 1);
       assert.equal(s.stats().runs, 4, 'runs stop at 2 × max_runs');
       vfs.corrupt(`${dir}/runs/${oldest}`, 20); // the run is whole again: the next attempt succeeds
       await waitFor(() => Number(s.stats().compactions) >= 1, 10_000, 'a compaction after the failures');
+      assert.equal(s.writeRefusal(), undefined);
       for (let i = 1000; i < 1100; i++) await s.put(key(i), Buffer.alloc(100, 3));
       for (let i = 25; i < acked; i++) assert.equal(s.get(key(i))?.[0], 2, `key ${i}`);
       for (let i = 1000; i < 1100; i++) assert.equal(s.get(key(i))?.[0], 3);

@@ -65,7 +65,7 @@ before(async () => {
 });
 
 after(async () => {
-  await cluster?.stop();
+  await cluster.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -26,6 +26,7 @@ import {
 } from './cluster-gather.js';
 import { leaderNote, type ReplicaHealth, replicaProblem } from './cluster-health.js';
 import { differentAuthProblem, differentConfigProblem } from './cluster-config-split.js';
+import { tlsProblem } from './cluster-tls.js';
 import { differentEtcdProblem } from './cluster-etcd.js';
 
 /** LeaderlessShard is what leaderlessAdvice reads of a shard whose leader is down. */
@@ -186,7 +187,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
         await new Promise((r) => setTimeout(r, STARTING_POLL_MS));
         view = await gatherCluster(client, conn);
       }
-      const { newest, behind, disputes, down, merged } = view;
+      const { newest, behind, disputes, down, untrusted, merged } = view;
       // A leader held behind its replica serves nothing of its shard: as good as down.
       // So is one without its etcd lease (it refuses writes and reads): that exited 0 while etcd was
       // down and no shard took a write.
@@ -200,6 +201,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
       const authSplit = differentAuthProblem(view.docs);
       const problems = [
         ...(authSplit === undefined ? [] : [authSplit]),
+        ...[...untrusted].map(([node, f]) => tlsProblem(node, f)),
         ...(etcdSplit === undefined ? [] : [etcdSplit]),
         ...(configSplit === undefined ? [] : [configSplit]),
         ...problemsOf(merged, disputes),
@@ -222,6 +224,7 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
           ...newest,
           shards: merged,
           down: [...down],
+          tls_failed: [...untrusted].map(([node, f]) => ({ node, code: f.code, message: f.message })),
           older_map: behind.map((d) => ({ node: d.node, map_version: d.map_version ?? 1 })),
           disputes,
           problems,
@@ -236,10 +239,12 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
             const heard = r.leader_view === undefined ? '' : `; ${leaderNote(r.leader_view)}`;
             return r.down
               ? `${r.address} (DOWN${heard})`
-              : r.lag_seqs == null
-                ? // Its own seq tells which replica a forced failover may promote (the most advanced).
-                  `${r.address} (${r.state ?? 'unknown'}${r.local_error === undefined ? '' : `: ${r.local_error}`}, lag unknown${r.acked_seq === undefined ? '' : `, at seq ${r.acked_seq}`}, last contact ${r.last_contact_ms_ago === undefined ? 'never' : `${r.last_contact_ms_ago} ms ago`}${heard})`
-                : `${r.address} (${r.state ?? 'unknown'}, ${r.lag_seqs} seqs, ${r.lag_ms ?? '?'} ms${r.leader_view?.following === false ? heard : ''})`;
+              : r.tls_failed !== undefined
+                ? `${r.address} (TLS FAILS: ${r.tls_failed}${heard})`
+                : r.lag_seqs == null
+                  ? // Its own seq tells which replica a forced failover may promote (the most advanced).
+                    `${r.address} (${r.state ?? 'unknown'}${r.local_error === undefined ? '' : `: ${r.local_error}`}, lag unknown${r.acked_seq === undefined ? '' : `, at seq ${r.acked_seq}`}, last contact ${r.last_contact_ms_ago === undefined ? 'never' : `${r.last_contact_ms_ago} ms ago`}${heard})`
+                  : `${r.address} (${r.state ?? 'unknown'}, ${r.lag_seqs} seqs, ${r.lag_ms ?? '?'} ms${r.leader_view?.following === false ? heard : ''})`;
           })
           .join('; ');
         rows.push([
@@ -248,15 +253,17 @@ export const CLUSTER_VERBS: Record<string, ClientVerb> = {
           String(s.epoch ?? 0),
           s.leader.down
             ? `NO LEADER: ${s.leader.address} (DOWN)`
-            : s.leader.state === 'failed'
-              ? `NO LEADER: ${s.leader.address} (STORE FAILED)`
-              : s.leader.behind !== undefined
-                ? `NO LEADER: ${s.leader.address} (BEHIND ${s.leader.behind.replica}${s.leader.behind.handing_over === true ? ', HANDING OVER' : ''})`
-                : s.leader.no_lease === true
-                  ? `NO LEADER: ${s.leader.address} (no lease in etcd)`
-                  : s.leader.local_error !== undefined
-                    ? `NO WRITES: ${s.leader.address} (${s.leader.local_error.slice(0, 64)})`
-                    : s.leader.address,
+            : s.leader.tls_failed !== undefined
+              ? `${s.leader.address} (TLS FAILS: ${s.leader.tls_failed})`
+              : s.leader.state === 'failed'
+                ? `NO LEADER: ${s.leader.address} (STORE FAILED)`
+                : s.leader.behind !== undefined
+                  ? `NO LEADER: ${s.leader.address} (BEHIND ${s.leader.behind.replica}${s.leader.behind.handing_over === true ? ', HANDING OVER' : ''})`
+                  : s.leader.no_lease === true
+                    ? `NO LEADER: ${s.leader.address} (no lease in etcd)`
+                    : s.leader.local_error !== undefined
+                      ? `NO WRITES: ${s.leader.address} (${s.leader.local_error.slice(0, 64)})`
+                      : s.leader.address,
           String(s.leader.last_seq ?? '-'),
           replicas || '-',
         ]);

@@ -16,6 +16,7 @@ import type { ClusterReplica, ClusterShard } from '../client/types.js';
 import type { Connection } from './connect.js';
 import { leaderViewOf } from './cluster-health.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
+import { type TlsFailure, tlsFailureOf } from '../util/tls-failure.js';
 
 /**
  * PEER_ASK_MS bounds the ask of each other node by `distkv cluster`: one that has not answered by
@@ -81,6 +82,8 @@ export async function gatherCluster(client: DistkvClient, conn: Connection) {
   const failedNow = new Set(answered < 0 ? urlHosts : urlHosts.slice(0, answered));
   const docs = [doc];
   const down = new Set<string>();
+  // A node whose TLS handshake fails is up, not DOWN (cluster-tls.ts).
+  const untrusted = new Map<string, TlsFailure>();
   await Promise.all(
     others.map(async (node) => {
       try {
@@ -88,8 +91,10 @@ export async function gatherCluster(client: DistkvClient, conn: Connection) {
         docs.push(
           await client.cluster(node, failedNow.has(node) ? { signal, refusedWaitMs: 0 } : { signal }),
         );
-      } catch {
-        down.add(node);
+      } catch (err) {
+        const tls = tlsFailureOf(err);
+        if (tls === undefined) down.add(node);
+        else untrusted.set(node, tls);
       }
     }),
   );
@@ -112,20 +117,30 @@ export async function gatherCluster(client: DistkvClient, conn: Connection) {
     }
     return undefined;
   };
+  const tlsOf = (address: string): { tls_failed?: string } => {
+    const f = untrusted.get(address);
+    return f === undefined ? {} : { tls_failed: f.code };
+  };
   const merged = newest.shards.map((s) => ({
     ...s,
-    leader: { ...s.leader, ...leaderOf(s.idx, s.leader.address), down: down.has(s.leader.address) },
+    leader: {
+      ...s.leader,
+      ...leaderOf(s.idx, s.leader.address),
+      down: down.has(s.leader.address),
+      ...tlsOf(s.leader.address),
+    },
     replicas: s.replicas.map((r) => {
       const view = leaderViewOf(leaderViewFrom(s.idx, s.leader.address, r.address));
       return {
         ...r,
         ...replicaOf(s.idx, r.address),
         down: down.has(r.address),
+        ...tlsOf(r.address),
         ...(view === undefined ? {} : { leader_view: view }),
       };
     }),
   }));
-  return { newest, behind, disputes, down, merged, docs };
+  return { newest, behind, disputes, down, untrusted, merged, docs };
 }
 
 /**

@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../helpers/ports.js';
-import { nodesFixture, ServerProcess } from '../helpers/server-process.js';
+import { nodesFixture, runCli, ServerProcess } from '../helpers/server-process.js';
 import { caSignedNodeCert, expiredNodeCert } from '../helpers/test-certs.js';
 
 interface LogLine {
@@ -154,5 +154,20 @@ describe('a leader restarted with an expired certificate', { timeout: 120000 }, 
     assert.ok(started, `no start warning; replica output:\n${replica.stdout}`);
     assert.doesNotMatch(started.msg, /no peer answered/);
     assert.match(started.msg, new RegExp(`TLS handshake failed with ${L}: certificate has expired`));
+
+    // distkv cluster, asking the replica: the leader is up with an expired certificate, not DOWN,
+    // and no failover is advised (it was: "NO LEADER ... (DOWN)" and `distkv failover --force`).
+    const health = await runCli(['cluster', '--url', `https://${R}`, '--ca', join(ca, 'ca.pem')]);
+    assert.equal(health.code, 1, health.stdout + health.stderr);
+    assert.match(
+      health.stderr,
+      new RegExp(
+        `^distkv cluster: not healthy: node ${L} answers, but the TLS handshake with it fails: certificate has expired \\(CERT_HAS_EXPIRED\\); its certificate is outside its validity dates`,
+        'm',
+      ),
+      health.stderr,
+    );
+    assert.doesNotMatch(health.stdout + health.stderr, /DOWN|--force|does not answer|failover/);
+    assert.match(health.stdout, new RegExp(`${L} \\(TLS FAILS: CERT_HAS_EXPIRED\\)`));
   });
 });

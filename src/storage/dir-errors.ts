@@ -28,6 +28,11 @@ function userOf(): string {
   return uid === undefined ? 'the user distkv runs as' : `the user distkv runs as (uid ${String(uid)})`;
 }
 
+/** capitalized is `text` with its first letter upper case (a sentence that starts with it). */
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 /** fileAlong returns the first component of `path` (from the root down) that exists and is not a directory. */
 function fileAlong(path: string): string | undefined {
   const parts: string[] = [];
@@ -134,8 +139,8 @@ export function flushFailing(dir: string, failure: Error): DistkvError {
     case 'EPERM':
       return new DistkvError(
         'STORE_DIR_DENIED',
-        `${failing}: permission denied (${code}: ${failure.message}); ${until}: the disk is not full. ` +
-          `${userOf()} needs to read, write and enter ${dir} and everything in it: chown -R it to that ` +
+        `${failing}: permission denied (${failure.message.startsWith(`${code}:`) ? failure.message : `${code}: ${failure.message}`}); ${until}: the disk is not full. ` +
+          `${capitalized(userOf())} needs to read, write and enter ${dir} and everything in it: chown -R it to that ` +
           `user (or chmod -R u+rwX ${dir})${code === 'EPERM' ? ', and clear an immutable attribute (lsattr, chattr -i)' : ''}`,
       );
     case 'EIO':

@@ -56,6 +56,9 @@ describe('a memtable flush that keeps failing refuses writes with what the failu
       assert.equal(err.code, 'STORE_DIR_DENIED');
       assert.equal(err.status, 507);
       assert.match(err.message, new RegExp(`permission denied \\(${errno}`));
+      // Node's message starts with the code already: said once, and the next sentence starts upper case.
+      assert.doesNotMatch(err.message, new RegExp(`${errno}: ${errno}`), err.message);
+      assert.match(err.message, /the disk is not full\. The user/, err.message);
       assert.ok(err.message.includes(`chmod -R u+rwX ${dir}`), err.message);
       if (process.getuid !== undefined) assert.match(err.message, new RegExp(`uid ${process.getuid()}`));
     });

@@ -30,7 +30,15 @@ export interface NodeDoc {
   shards: {
     idx: number;
     /** local_error names, with state `disk-failed`, what stops the replica's store writing (admin-routes.ts). */
-    replicas: { address: string; local: boolean; acked_seq?: number; state?: string; local_error?: string }[];
+    replicas: {
+      address: string;
+      local: boolean;
+      acked_seq?: number;
+      state?: string;
+      local_error?: string;
+      /** leader_view is what the leader heard of the replica's pulls (at the leader's node: replica-pulls.ts). */
+      leader_view?: { following?: boolean; refused?: { code: string; ms_ago: number } };
+    }[];
   }[];
 }
 

@@ -27,6 +27,39 @@ export function checkNotResyncing(
   );
 }
 
+/** NEVER_CATCH_UP are the refusals of a replica's pulls that last until an operator acts. */
+const NEVER_CATCH_UP: Record<string, string> = {
+  UNAUTHORIZED: "its server.token differs from the leader's: give it the cluster's token and restart it",
+  CONFIG_MISMATCH:
+    "it routes with another sharding.toml than the leader: give it the leader's and restart it",
+};
+
+/**
+ * checkTargetFollows refuses a planned failover to a target whose pulls its leader (`leaderDoc`,
+ * the leader's `/cluster`) refuses with a code that lasts until an operator acts (NEVER_CATCH_UP)
+ * and that does not follow: the failover holds the shard's writes until the target catches up,
+ * which it never does. It held them for the whole `--timeout-ms` (30 s by default), then said
+ * REPLICATION_TIMEOUT "reached seq 249 of 257" without the reason it had read before holding anything.
+ */
+export function checkTargetFollows(
+  leaderDoc: NodeDoc | undefined,
+  idx: number,
+  target: string,
+  others: readonly string[],
+): void {
+  const view = leaderDoc?.shards
+    .find((s) => s.idx === idx)
+    ?.replicas.find((r) => r.address === target)?.leader_view;
+  const code = view?.refused?.code;
+  if (view === undefined || view.following === true || code === undefined) return;
+  const why = NEVER_CATCH_UP[code];
+  if (why === undefined) return;
+  throw new DistkvError(
+    'INVALID_ARGUMENT',
+    `${target} cannot catch up with its leader, which refused its last pull ${String(view.refused?.ms_ago)} ms ago with ${code}: ${why}, then run the failover again${others.length === 0 ? '' : `, or choose another replica with --to (${others.join(', ')})`}. Nothing was held`,
+  );
+}
+
 /**
  * diskFailure is the code `replica` gives in its own `/cluster` (`doc`) for its store of shard
  * `idx` while that store is `disk-failed` (its directory lost: STORE_DIR_LOST; its own disk

@@ -50,6 +50,7 @@ import {
   checkForcedTarget,
   checkNotDiskFailed,
   checkNotResyncing,
+  checkTargetFollows,
   checkSomeMayLead,
   checkStillForced,
   diskFailure,
@@ -208,6 +209,13 @@ async function failoverWith(o: FailoverOptions, auth: AdminAuth): Promise<Failov
   );
   if (o.force) checkForcedTarget(live.name, target, o.to !== undefined, ahead, ack, live.replicas, docs);
   checkNotResyncing(docs.get(target), idx, target, o.forceResyncing === true);
+  if (!o.force)
+    checkTargetFollows(
+      docs.get(leader),
+      idx,
+      target,
+      candidates.filter((r) => r !== target && !failed(r)),
+    );
 
   let leaderSeq: number | undefined;
   let targetSeq = ackOf(docs.get(target), idx, target) ?? 0;

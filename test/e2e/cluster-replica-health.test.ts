@@ -110,6 +110,23 @@ describe("a leader's /cluster and distkv cluster, with replicas in other process
     assert.ok(!problems.some((l) => l.includes(b)), r.stderr);
   });
 
+  it('a planned failover to the replica whose pulls are refused (401) is refused before it holds the writes', async () => {
+    const t0 = Date.now();
+    const f = await runCli(['failover', '--url', a, '--shard', 'shard-0', '--to', c, '--token', TOKEN]);
+    assert.notEqual(f.code, 0, f.stdout);
+    assert.match(
+      f.stderr,
+      new RegExp(
+        `${c} cannot catch up with its leader, which refused its last pull \\d+ ms ago with UNAUTHORIZED`,
+      ),
+      f.stderr,
+    );
+    assert.match(f.stderr, /give it the cluster's token/);
+    // It held the shard's writes for --timeout-ms (30 s), then said REPLICATION_TIMEOUT.
+    assert.ok(Date.now() - t0 < 15000, `took ${String(Date.now() - t0)} ms`);
+    await put('after-refused-failover');
+  });
+
   it('a replica stopped with SIGSTOP: its leader counts the time since its last pull, and the lag', async () => {
     const { lastSeq } = await viewsAt();
     await pauseProcess(cluster.process(b).child);

@@ -65,6 +65,13 @@ interface Levels {
   /** applied is LMDB's applied_seq; durableSeq = max(applied, newest run's maxSeq). */
   applied: number;
   durableSeq: number;
+  /**
+   * aside is set when `repair` moved a damaged run aside (`runs`): every write up to `floor` is in
+   * LMDB or a run older than it, its writes are above and below `ceil` (the oldest seq of the live
+   * runs newer than it, when there is one), and the live runs hold through `held` (what durableSeq
+   * was): repairFloor, settleAside.
+   */
+  aside?: { floor: number; ceil: number | undefined; held: number; runs: string[] };
 }
 
 /** openLevels is step 1 for one store. */
@@ -88,6 +95,7 @@ async function openLevels(opts: LsmOptions): Promise<Levels> {
     const cache = new BlockCache(opts.blockCacheBytes);
     let runs: RunReader[] = [];
     let maxRunNo = 0;
+    const aside: { no: number; path: string }[] = [];
     for (const name of vfs.list(runsDir)) {
       const path = join(runsDir, name);
       if (name.endsWith('.tmp')) {
@@ -102,9 +110,10 @@ async function openLevels(opts: LsmOptions): Promise<Levels> {
       } catch (err) {
         if (!(err instanceof CorruptionError) || !opts.repair) throw err;
         vfs.rename(path, `${path}.corrupt`);
+        aside.push({ no, path });
         log?.error(
           { file: path, offset: err.offset, reason: err.message },
-          'repair: moved a damaged run aside',
+          'repair: moved a damaged run aside (its writes are replayed from the commit log where it still holds them; those it does not are reported next)',
         );
       }
     }
@@ -116,6 +125,9 @@ async function openLevels(opts: LsmOptions): Promise<Levels> {
     runs = runs.filter((r) => r.footer.maxSeq > applied).sort((a, b) => b.no - a.no);
     await checkNoRunMissing(opts, runsDir, runs);
     await checkOldestRun(opts, runsDir, runs, applied);
+    const floor = repairFloor(aside, runs, applied);
+    const held = Math.max(applied, runs[0]?.footer.maxSeq ?? 0);
+    const newer = runs.filter((r) => aside.some((a) => r.no > a.no)).map((r) => r.footer.minSeq);
     return {
       fresh,
       level,
@@ -123,12 +135,68 @@ async function openLevels(opts: LsmOptions): Promise<Levels> {
       cache,
       maxRunNo,
       applied,
-      durableSeq: Math.max(applied, runs[0]?.footer.maxSeq ?? 0),
+      // Durable only through the floor: the log keeps the records above it until they are in a run again.
+      durableSeq: floor ?? held,
+      ...(floor === undefined
+        ? {}
+        : {
+            aside: {
+              floor,
+              ceil: newer.length === 0 ? undefined : Math.min(...newer),
+              held,
+              runs: aside.map((a) => a.path),
+            },
+          }),
     };
   } catch (err) {
     await level.close();
     throw err;
   }
+}
+
+/**
+ * repairFloor is the seq through which every write of a store is still in LMDB or a live run
+ * (`runs`, newest first) once `repair` moved the runs `aside` (undefined: none): the newest seq of
+ * the live runs older than the oldest one moved aside, or applied_seq. Its writes were above it,
+ * so recovery replays the commit log's records from there (a run numbered after it is flushed
+ * later, so its records are newer); those the log no longer holds are reported as lost
+ * (`refuseLostWrites`). Before, the run's writes were dropped, reported as "moved a damaged run
+ * aside" alone: a leader so repaired silently lacked acknowledged writes its replica held, at the
+ * same seq.
+ */
+function repairFloor(
+  aside: readonly { no: number }[],
+  runs: readonly RunReader[],
+  applied: number,
+): number | undefined {
+  if (aside.length === 0) return undefined;
+  const oldest = Math.min(...aside.map((a) => a.no));
+  return runs.filter((r) => r.no < oldest).reduce((m, r) => Math.max(m, r.footer.maxSeq), applied);
+}
+
+/**
+ * settleAside, after the log's replay, makes a store whose damaged runs `repair` moved aside hold
+ * what its live runs hold (its seq never below theirs), counts as lost only the seqs between the
+ * floor and the newer live runs that the log did not replay (refuseLostWrites reports them), and
+ * says when the log gave back every write of those runs.
+ */
+function settleAside(o: { opts: LsmOptions; levels: Levels; replay: Replay }): void {
+  const { aside } = o.levels;
+  if (aside === undefined) return;
+  const { replay } = o;
+  // Nothing replayed: the log holds none of the store's records above the floor.
+  const h = replay.replayed === 0 ? { from: aside.floor + 1, to: Infinity } : replay.hole;
+  if (h !== undefined && aside.ceil !== undefined) {
+    // From the newer live runs' oldest seq on, the runs hold the writes the log no longer does.
+    if (h.from < aside.ceil) replay.hole = { from: h.from, to: Math.min(h.to, aside.ceil - 1) };
+    else if (h.to <= aside.held) replay.hole = undefined;
+  }
+  if (replay.last < aside.held) replay.last = aside.held;
+  if (replay.hole === undefined && o.levels.level.flushedSeq() <= replay.last)
+    o.opts.log?.warn(
+      { dir: o.opts.dir, runs: aside.runs, from: aside.floor + 1, records: replay.replayed },
+      `repair: the writes of the runs moved aside (seqs from ${aside.floor + 1}) were replayed from the commit log: none is lost`,
+    );
 }
 
 /**
@@ -206,7 +274,12 @@ async function refuseLostWrites(
   if (lost === undefined) return;
   const runsDir = join(opts.dir, 'runs');
   const newest = levels.runs[0] === undefined ? 'no run' : `newest run ${runName(levels.runs[0].no)}`;
-  const what = `store ${storeNameOf(opts.dir)}: its writes at seqs ${lost.from}..${lost.to} are in no file (LMDB holds through seq ${levels.applied}, ${newest} through seq ${levels.durableSeq}, a run was flushed through seq ${flushed}, and the commit log ${settings.dir} holds none of them): a run was deleted or cut short by hand, or the store's directory was replaced by an older copy`;
+  const held = levels.aside?.held ?? levels.durableSeq;
+  const cause =
+    levels.aside === undefined
+      ? "a run was deleted or cut short by hand, or the store's directory was replaced by an older copy"
+      : `they were in the damaged runs moved aside (${levels.aside.runs.join(', ')}); a replica of the shard holds them: for a leader, fail it over to its most advanced replica, then move this store's directory aside and start with --repair, so it copies the shard back`;
+  const what = `store ${storeNameOf(opts.dir)}: its writes at seqs ${lost.from}..${lost.to} are in no file (LMDB holds through seq ${levels.applied}, ${newest} through seq ${held}, a run was flushed through seq ${flushed}, and the commit log ${settings.dir} holds none of them): ${cause}`;
   if (!opts.repair)
     throw new CorruptionError(
       runsDir,
@@ -277,6 +350,7 @@ export async function openLsmStores(
   const logId = logIdOf(settings.vfs, settings.dir, rec.segments);
   for (const [id, o] of opened) {
     try {
+      settleAside(o);
       bindToLog(settings, o, logId);
       refuseRemovedDir(settings, o);
       await adoptForeign(settings, o.opts, id, o.replay);
@@ -402,6 +476,8 @@ function buildStore(opts: LsmOptions, levels: Levels, replay: Replay, storeLog: 
 /** attachLsmStore opens a store into a running worker's log without replaying it (see the module comment). */
 export async function attachLsmStore(log: CommitLog, opts: LsmOptions): Promise<LsmStore> {
   const levels = await openLevels(opts);
+  // No log is replayed here: the store holds what its files hold, its seq never below its runs'.
+  if (levels.aside !== undefined) levels.durableSeq = levels.aside.held;
   try {
     const storeLog = new StoreLog(
       log,

@@ -267,9 +267,17 @@ export class RestoreWriter {
    * it says how many, since a second restore is refused (CLUSTER_NOT_EMPTY) without --force.
    */
   private stopped(code: DistkvError['code'], key: string, why: string): DistkvError {
-    return new DistkvError(
-      code,
-      `restoring key ${key}: ${why}; the restore stopped after writing ${plural(this.written, 'key')}: the cluster holds part of the backup, so run it again with --force once that is fixed`,
-    );
+    return new DistkvError(code, `restoring key ${key}: ${why}; ${stoppedAfter(this.written)}`);
   }
+}
+
+/**
+ * stoppedAfter says what a restore that stopped after `written` acknowledged keys left, and how to
+ * go on. With none, "the cluster holds part of the backup, so run it again with --force" sent a
+ * user restoring onto a full disk to --force over a cluster that held none of it.
+ */
+export function stoppedAfter(written: number): string {
+  return written === 0
+    ? 'the restore stopped before any key was written: run it again once that is fixed (with --force if it then says the cluster is not empty: a write in flight may have been executed)'
+    : `the restore stopped after writing ${plural(written, 'key')}: the cluster holds part of the backup, so run it again with --force once that is fixed`;
 }

@@ -45,7 +45,7 @@ import {
 import { newWait, type ProgressLine, stderrProgress } from './progress-line.js';
 import { notWaitedLine } from './refusal-wait.js';
 import { checkLimits, fuzzyText, openBackup } from './restore-file.js';
-import { expiredAt, RestoreWriter, shardOfEntry } from './restore-writer.js';
+import { expiredAt, RestoreWriter, shardOfEntry, stoppedAfter } from './restore-writer.js';
 import { SLOW_NOTE_MS, withSlowNote } from './slow-note.js';
 
 /**
@@ -140,8 +140,7 @@ export const RESTORE_VERB: ClientVerb = {
         waitMs,
       );
       let expired = 0;
-      const stoppedAfter = (): string =>
-        `the restore stopped after writing ${plural(writer.written, 'key')}: the cluster holds part of the backup, so run it again with --force once that is fixed`;
+      const stopped = (): string => stoppedAfter(writer.written);
       let leaders = leadersOf(views);
       /**
        * pass writes the file's entries (all, or those of `shards` in the target's map) and returns
@@ -161,7 +160,7 @@ export const RESTORE_VERB: ClientVerb = {
           await writer.add({ key, text: isUtf8(key) ? key.toString('utf8') : undefined, value, expiresAtMs });
         });
         await writer.flush();
-        const now = leadersOf(await leaderViews(client, progress, waitMs, refusedWait, stoppedAfter));
+        const now = leadersOf(await leaderViews(client, progress, waitMs, refusedWait, stopped));
         const changed = new Set(writer.moved);
         for (const [idx, leader] of now) if (leaders.get(idx) !== leader) changed.add(idx);
         leaders = now;

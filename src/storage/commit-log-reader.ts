@@ -70,8 +70,8 @@ import { listSegments } from './wal-reader.js';
 export interface ReadLogOptions {
   repair: boolean;
   readOnly?: boolean;
-  /** onRecord receives every record of every store in log order (`r.epoch` is its frame's). */
-  onRecord: (store: number, r: DecodedRecord) => void;
+  /** onRecord receives every record of every store in log order (`r.epoch` is its frame's), with its segment's path. */
+  onRecord: (store: number, r: DecodedRecord, segment: string) => void;
   /** onBase receives every base frame: the store's next record has seq `nextSeq`. */
   onBase: (store: number, nextSeq: number) => void;
   /**
@@ -321,7 +321,7 @@ export async function readCommitLog(vfs: Vfs, dir: string, options: ReadLogOptio
         for (const r of list) {
           r.epoch = frame.epoch;
           try {
-            options.onRecord(frame.store, r);
+            options.onRecord(frame.store, r, path);
           } catch (err) {
             throw replayFailed(err, path, offset, r.seq);
           }

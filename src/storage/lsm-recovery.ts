@@ -40,7 +40,8 @@ import {
   reportDamage,
 } from './adopted-records.js';
 import { CommitLog } from './commit-log.js';
-import { storeIdOf } from './commit-log-format.js';
+import { LOG_HEADER_BYTES, storeIdOf } from './commit-log-format.js';
+import type { LogSegment } from './commit-log-index.js';
 import { checkHome, logIdOf, readHome, storeNameOf, writeHome } from './commit-log-home.js';
 import { readCommitLog } from './commit-log-reader.js';
 import { LmdbLevel } from './lmdb-level.js';
@@ -175,6 +176,20 @@ function repairFloor(
 }
 
 /**
+ * emptiedSegments maps each segment of the log that follows one holding no frame (only its header:
+ * cut or emptied by hand, as no roll leaves a segment so) to that empty segment's path. A store
+ * whose records skip seqs and resume in such a following segment had them in the empty one: the
+ * refusal names it (refuseLostWrites), not the store's runs. The log itself cannot see that gap
+ * when the empty segment is its oldest (no earlier record of the store sets what seq comes next).
+ */
+function emptiedSegments(segments: readonly LogSegment[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let k = 1; k < segments.length; k++)
+    if (segments[k - 1]!.bytes <= LOG_HEADER_BYTES) out.set(segments[k]!.path, segments[k - 1]!.path);
+  return out;
+}
+
+/**
  * settleAside, after the log's replay, makes a store whose damaged runs `repair` moved aside hold
  * what its live runs hold (its seq never below theirs), counts as lost only the seqs between the
  * floor and the newer live runs that the log did not replay (refuseLostWrites reports them), and
@@ -266,7 +281,7 @@ async function checkOldestRun(
  */
 async function refuseLostWrites(
   settings: LogSettings,
-  o: { opts: LsmOptions; levels: Levels; replay: Replay },
+  o: { opts: LsmOptions; levels: Levels; replay: Replay; emptied?: string | undefined },
 ): Promise<void> {
   const { opts, levels, replay } = o;
   const flushed = levels.level.flushedSeq();
@@ -279,10 +294,13 @@ async function refuseLostWrites(
     levels.aside === undefined
       ? "a run was deleted or cut short by hand, or the store's directory was replaced by an older copy"
       : `they were in the damaged runs moved aside (${levels.aside.runs.join(', ')}); a replica of the shard holds them: for a leader, fail it over to its most advanced replica, then move this store's directory aside and start with --repair, so it copies the shard back`;
-  const what = `store ${storeNameOf(opts.dir)}: its writes at seqs ${lost.from}..${lost.to} are in no file (LMDB holds through seq ${levels.applied}, ${newest} through seq ${held}, a run was flushed through seq ${flushed}, and the commit log ${settings.dir} holds none of them): ${cause}`;
+  const what =
+    o.emptied !== undefined && replay.hole !== undefined
+      ? `store ${storeNameOf(opts.dir)}: its writes at seqs ${lost.from}..${lost.to} are in no file: the commit log segment ${o.emptied} holds no frame though a later one follows (a segment rolls only once it holds a batch), and the store's records resume in the next one: it was cut or emptied by hand`
+      : `store ${storeNameOf(opts.dir)}: its writes at seqs ${lost.from}..${lost.to} are in no file (LMDB holds through seq ${levels.applied}, ${newest} through seq ${held}, a run was flushed through seq ${flushed}, and the commit log ${settings.dir} holds none of them): ${cause}`;
   if (!opts.repair)
     throw new CorruptionError(
-      runsDir,
+      o.emptied !== undefined && replay.hole !== undefined ? o.emptied : runsDir,
       0,
       `${what}; put the missing run (or the directory's newer copy) back, or restart with --repair to open without those writes`,
     );
@@ -308,7 +326,10 @@ export async function openLsmStores(
   const first = all[0];
   if (first === undefined) throw new Error('openLsmStores needs at least one store');
   const results: (LsmStore | Error)[] = [];
-  const opened = new Map<number, { i: number; opts: LsmOptions; levels: Levels; replay: Replay }>();
+  const opened = new Map<
+    number,
+    { i: number; opts: LsmOptions; levels: Levels; replay: Replay; emptied?: string | undefined }
+  >();
   const failed: number[] = [];
   for (const [i, opts] of all.entries()) {
     try {
@@ -329,9 +350,9 @@ export async function openLsmStores(
   try {
     rec = await readCommitLog(settings.vfs, settings.dir, {
       repair: first.repair,
-      onRecord: (store, r) => {
+      onRecord: (store, r, segment) => {
         progress.records++;
-        opened.get(store)?.replay.apply(r);
+        opened.get(store)?.replay.apply(r, segment);
       },
       onBase: (store, nextSeq) => {
         opened.get(store)?.replay.base(nextSeq);
@@ -348,9 +369,11 @@ export async function openLsmStores(
   reportDamage(rec.damage, settings.log, 'commit log');
   const migrating: { dir: string; vfs: Vfs }[] = [];
   const logId = logIdOf(settings.vfs, settings.dir, rec.segments);
+  const emptied = emptiedSegments(rec.segments);
   for (const [id, o] of opened) {
     try {
       settleAside(o);
+      o.emptied = o.replay.holeEndsIn === undefined ? undefined : emptied.get(o.replay.holeEndsIn);
       bindToLog(settings, o, logId);
       refuseRemovedDir(settings, o);
       await adoptForeign(settings, o.opts, id, o.replay);

@@ -28,6 +28,8 @@ export class Replay {
    * what a base or a restart voids.
    */
   hole: { from: number; to: number } | undefined;
+  /** holeEndsIn is the segment holding the record after `hole` (the first record the log has again). */
+  holeEndsIn: string | undefined;
   private readonly memtableBytes: number;
   readonly durableSeq: number;
 
@@ -37,10 +39,13 @@ export class Replay {
     this.memtableBytes = memtableBytes;
   }
 
-  apply(r: DecodedRecord): void {
+  apply(r: DecodedRecord, segment?: string): void {
     if (r.seq >= this.epochSeq) [this.epoch, this.epochSeq] = [r.epoch, r.seq];
     if (r.seq <= this.durableSeq) return;
-    if (r.seq > this.last + 1) this.hole ??= { from: this.last + 1, to: r.seq - 1 };
+    if (r.seq > this.last + 1 && this.hole === undefined) {
+      this.hole = { from: this.last + 1, to: r.seq - 1 };
+      this.holeEndsIn = segment;
+    }
     this.active.apply(r.key, r.seq, putValueOf(r), r.expiresAtMs);
     this.last = r.seq;
     this.replayed++;
@@ -69,6 +74,7 @@ export class Replay {
     this.migrated = [];
     this.migratedFirst = 0;
     this.hole = undefined;
+    this.holeEndsIn = undefined;
     [this.epoch, this.epochSeq] = newest === undefined ? [undefined, 0] : [newest.epoch, newest.seq];
   }
 
@@ -87,5 +93,6 @@ export class Replay {
     this.last = this.durableSeq;
     this.replayed = 0;
     this.hole = undefined;
+    this.holeEndsIn = undefined;
   }
 }

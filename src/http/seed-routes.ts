@@ -104,7 +104,9 @@ export function registerSeedReplication(app: Router, ctx: HttpContext): void {
       const { params } = parseQuery(req.getQuery());
       const key = params.get('key') ?? '';
       const value = params.get('value') ?? '';
-      if (key === '') {
+      // `value=` (empty) acknowledges a delete (offered with the empty value); no `value` at all is
+      // the seed's 400, not a cursor mismatch: it was answered 409 "not the next change".
+      if (key === '' || !params.has('value')) {
         sendSeedText(res, 400, 'Missing key or value', 'MISSING_KEY');
         return;
       }

@@ -87,6 +87,14 @@ describe('/next-replication-key at a leader held behind its replica', () => {
     assert.ok(!asked.includes(0), "the held store's cursor was neither read nor acknowledged");
   });
 
+  it("an acknowledgement without value is refused 400 as the seed's, not 409 (value= acknowledges a delete)", async () => {
+    changes[1] = { key: 'k', value: '' };
+    const missing = await fetch(`${base}/delete-replication-key?key=k`);
+    assert.deepEqual([missing.status, await missing.text()], [400, 'Missing key or value\n']);
+    const ack = await fetch(`${base}/delete-replication-key?key=k&value=`);
+    assert.deepEqual([ack.status, await ack.text()], [200, 'ok']);
+  });
+
   it('is answered with the empty pair again once the shard is no longer held', async () => {
     behind = undefined;
     const r = await fetch(`${base}/next-replication-key`);

@@ -136,9 +136,9 @@ export class ServerProcess {
         }
         lastProbe = `${r.status} ${(await r.text()).slice(0, 80)}`;
       } catch (err) {
-        // not listening yet (or not answering within the probe's bound)
-        const cause = (err as { cause?: { code?: string } }).cause?.code;
-        lastProbe = cause ?? (err as Error).name;
+        // not listening yet (or not answering within the probe's bound): kept whole for a failure
+        // (a CI start once ended on a bare "TypeError", fetch's wrapper of what went wrong)
+        lastProbe = probeFailure(err);
       }
       await new Promise((r) => setTimeout(r, 25));
       const wall = performance.now() - p.spawnedAt;
@@ -149,7 +149,7 @@ export class ServerProcess {
       }
       if (wall - sched.starvedMs > timeoutMs || wall > timeoutMs * STARVED_CAP) {
         sched = schedStat(p.child.pid);
-        const waits = await diagnose(p.child.pid, report);
+        const waits = await diagnose(p.child.pid, report, Number(new URL(healthUrl).port));
         p.child.kill('SIGKILL');
         // Wait for the exit: the caller's next start may want this node's port and data directory.
         await p.waitExit();
@@ -323,4 +323,16 @@ export function spawnCli(
     });
   });
   return { pid: child.pid ?? 0, result, stderrSoFar: () => stderr };
+}
+
+/** probeFailure is a failed health probe as text: the error and what fetch says caused it. */
+function probeFailure(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; name?: string; message?: string } };
+  const cause = e.cause;
+  if (cause?.code === 'ECONNREFUSED') return 'ECONNREFUSED';
+  const why =
+    cause === undefined
+      ? ''
+      : ` (${[cause.name, cause.code, cause.message].filter((x) => x !== undefined && x !== '').join(' ')})`;
+  return `${e.name}: ${e.message}${why}`;
 }

@@ -9,6 +9,11 @@
  * - Node's diagnostic report, asked for with SIGUSR2 (`reportEnv`): the JavaScript stack at that
  *   moment and the event loop's active handles (its sockets with their ends, its timers with when
  *   they fire). No report within REPORT_WAIT_MS says the main thread never reached JavaScript.
+ * - The kernel's queues of the sockets on the probed port (`/proc/net/tcp`): a connection whose
+ *   receive queue holds bytes is one whose request the server did not read; one whose send queue
+ *   holds bytes, an answer its client did not read; a listener's receive queue, connections not
+ *   yet accepted. A CI start once had 6 connections open on its port and answered none, its event
+ *   loop idle: this says on which side the request stopped.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -61,6 +66,60 @@ export function threadWaits(pid: number | undefined): string[] {
   }
 }
 
+/** TCP_STATES names the states of `/proc/net/tcp` (include/net/tcp_states.h). */
+const TCP_STATES = [
+  '?',
+  'ESTABLISHED',
+  'SYN_SENT',
+  'SYN_RECV',
+  'FIN_WAIT1',
+  'FIN_WAIT2',
+  'TIME_WAIT',
+  'CLOSE',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'LISTEN',
+  'CLOSING',
+];
+
+/** hexEnd is an address of `/proc/net/tcp` (`0100007F:2760`, IPv4 bytes in host order) as text. */
+function hexEnd(hex: string): string {
+  const [ip = '', p = '0'] = hex.split(':');
+  const port = parseInt(p, 16);
+  if (ip.length !== 8) return `[${ip}]:${port}`;
+  const bytes = [6, 4, 2, 0].map((i) => parseInt(ip.slice(i, i + 2), 16));
+  return `${bytes.join('.')}:${port}`;
+}
+
+/**
+ * socketQueues lists the sockets whose local port is `port` (the server's side) with their state
+ * and kernel queues: `recv-q` bytes not read by the server (a listener: connections not accepted),
+ * `send-q` bytes the client did not take. Empty off Linux.
+ */
+export function socketQueues(port: number): string[] {
+  const rows: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 5) continue;
+      const local = hexEnd(f[1]!);
+      if (!local.endsWith(`:${port}`)) continue;
+      const [tx = '0', rx = '0'] = f[4]!.split(':');
+      const state = TCP_STATES[parseInt(f[3]!, 16)] ?? f[3]!;
+      rows.push(
+        `  ${local} <- ${hexEnd(f[2]!)} ${state} recv-q ${parseInt(rx, 16)} send-q ${parseInt(tx, 16)}`,
+      );
+    }
+  }
+  return [`sockets on port ${port} (the kernel's queues):`, ...(rows.length === 0 ? ['  none'] : rows)];
+}
+
 interface ReportHandle {
   type?: string;
   is_active?: boolean;
@@ -70,6 +129,7 @@ interface ReportHandle {
   firesInMsFromNow?: number;
   signal?: string;
   filename?: string;
+  writeQueueSize?: number;
 }
 
 interface Report {
@@ -83,7 +143,10 @@ const end = (e: ReportHandle['localEndpoint']): string =>
 /** handleText is one active handle of a report, with what identifies it. */
 function handleText(h: ReportHandle): string {
   const ref = h.is_referenced === false ? ' (unref)' : '';
-  if (h.type === 'tcp') return `tcp ${end(h.localEndpoint)} -> ${end(h.remoteEndpoint)}${ref}`;
+  if (h.type === 'tcp') {
+    const queued = (h.writeQueueSize ?? 0) > 0 ? `, ${h.writeQueueSize} bytes queued to write` : '';
+    return `tcp ${end(h.localEndpoint)} -> ${end(h.remoteEndpoint)}${queued}${ref}`;
+  }
   if (h.type === 'timer') return `timer in ${String(h.firesInMsFromNow)} ms${ref}`;
   if (h.type === 'signal') return `signal ${String(h.signal)}`;
   if (h.type === 'fs_event' || h.type === 'fs_poll') return `${h.type} ${String(h.filename)}`;
@@ -95,8 +158,13 @@ function handleText(h: ReportHandle): string {
  * `report.env`) and returns the lines that say what it waited on: its threads' waits, its
  * JavaScript stack and its active handles. The report file is removed.
  */
-export async function diagnose(pid: number | undefined, report: StartReport): Promise<string[]> {
+export async function diagnose(
+  pid: number | undefined,
+  report: StartReport,
+  port?: number,
+): Promise<string[]> {
   const out = [`threads (name state wchan): ${threadWaits(pid).join(', ')}`];
+  if (port !== undefined) out.push(...socketQueues(port));
   if (pid === undefined) return out;
   try {
     process.kill(pid, 'SIGUSR2');

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import { dirError } from './dir-errors.js';
 import { checkLmdbFile } from './lmdb-file-check.js';
+import { checkRoomToOpen } from './lmdb-open-guard.js';
 
 /** KvEnv is an opened environment with its two databases. */
 export interface KvEnv {
@@ -19,7 +20,8 @@ export interface KvEnv {
 /**
  * openKvEnv opens (creating) `<dir>/data.mdb`; `noSync` and `overlappingSync` are lmdb-js's options.
  * A data file cut short or with a damaged meta page is refused first (lmdb-file-check.ts):
- * mapping it could crash the process.
+ * mapping it could crash the process; so is an open the process has too few free file descriptors
+ * for (lmdb-open-guard.ts): LMDB's failed open crashes it.
  */
 export function openKvEnv(dir: string, sync: { noSync: boolean; overlappingSync: boolean }): KvEnv {
   try {
@@ -28,6 +30,7 @@ export function openKvEnv(dir: string, sync: { noSync: boolean; overlappingSync:
     throw dirError(dir, err, 'create') ?? err;
   }
   checkLmdbFile(join(dir, 'data.mdb'), sync.overlappingSync);
+  checkRoomToOpen(join(dir, 'data.mdb'));
   const root = open({ path: join(dir, 'data.mdb'), noSubdir: true, maxDbs: 4, ...sync });
   return {
     root,

@@ -238,7 +238,9 @@ export class PreconditionFailedError extends DistkvError {
 }
 
 /**
- * OutcomeUnknownError is thrown (by the client library, code SHARD_UNREACHABLE) when a write was
+ * OutcomeUnknownError is thrown (by the client library, code OUTCOME_UNKNOWN, as a node says it on
+ * the wire; it was SHARD_UNREACHABLE, which says "not applied, may be sent again": a caller
+ * switching on the code resent a write that may have been applied) when a write was
  * sent and its answer lost (the connection closed or timed out after the request was written): the
  * node may or may not have applied it, or a node that relayed or forwarded it answered
  * OUTCOME_UNKNOWN (its owner did not answer). The client does not send such a write again (a repeat could
@@ -247,7 +249,7 @@ export class PreconditionFailedError extends DistkvError {
  */
 export class OutcomeUnknownError extends DistkvError {
   constructor(message: string, options?: ErrorOptions) {
-    super('SHARD_UNREACHABLE', message, options);
+    super('OUTCOME_UNKNOWN', message, options);
     this.name = 'OutcomeUnknownError';
   }
 }

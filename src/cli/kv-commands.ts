@@ -232,7 +232,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv set KEY VALUE | distkv set KEY --file FILE | distkv set KEY - (value from stdin)',
     summary: VERB_SUMMARIES.set,
     details:
-      "VALUE as an argument is at most 128 KiB on Linux (the system's bound on one argument): give a\nlarger one with --file FILE or - (stdin), which read at most 64 MiB, the largest value any node\ntakes (the nodes' server.max_value_bytes, default 1 MiB, is the limit that counts).\nA key that is not UTF-8 is given with --key-base64 B64 in place of KEY. A write whose answer was\nlost (the connection failed after it was sent) is not sent again: exit 1, SHARD_UNREACHABLE saying\nit may have been applied (get the key to see).",
+      "VALUE as an argument is at most 128 KiB on Linux (the system's bound on one argument): give a\nlarger one with --file FILE or - (stdin), which read at most 64 MiB, the largest value any node\ntakes (the nodes' server.max_value_bytes, default 1 MiB, is the limit that counts).\nA key that is not UTF-8 is given with --key-base64 B64 in place of KEY. A write whose answer was\nlost (the connection failed after it was sent) is not sent again: exit 1, OUTCOME_UNKNOWN saying\nit may have been applied (get the key to see).",
     options: {
       ...KEY_BASE64,
       file: {
@@ -302,7 +302,7 @@ export const KV_VERBS: Record<string, ClientVerb> = {
     usage: 'distkv del KEY | distkv del --key-base64 B64',
     summary: VERB_SUMMARIES.del,
     details:
-      'A delete whose answer was lost (the connection failed after it was sent) is not sent again:\nexit 1, SHARD_UNREACHABLE saying it may have been applied (get the key to see).',
+      'A delete whose answer was lost (the connection failed after it was sent) is not sent again:\nexit 1, OUTCOME_UNKNOWN saying it may have been applied (get the key to see).',
     options: {
       ...KEY_BASE64,
       ...WRITE_CONCERN,

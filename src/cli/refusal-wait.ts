@@ -17,7 +17,7 @@
  *                      the leader is stopping, or handing the shard over: its next leader is looked for;
  *   WRONG_NODE         the node no longer leads the shard: its leader is looked for;
  *   SHARD_UNREACHABLE  the node does not answer: its leader is looked for;
- *   OUTCOME_UNKNOWN    a node forwarded the write to the leader and had no answer: written again.
+ *   OUTCOME_UNKNOWN    the write was sent (or a node forwarded it) to the leader, and no answer came: written again.
  * Any other refusal is not waited out (the command stops, naming it); with --wait-ms 0 none is
  * (`notWaitedLine`).
  */
@@ -138,7 +138,7 @@ export function refusalWait(code: ErrorCode, busy: RetryAfter = NO_RETRY_AFTER):
       return { meaning: 'its leader does not answer', ...look };
     case 'OUTCOME_UNKNOWN':
       return {
-        meaning: 'a write forwarded to its leader got no answer',
+        meaning: 'a write sent or forwarded to its leader got no answer',
         sameNode: false,
         action: 'looking for its leader to write it again',
       };

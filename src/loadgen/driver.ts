@@ -8,7 +8,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { DistkvClient } from '../client/client.js';
-import { DistkvError } from '../errors.js';
+import { DistkvError, OutcomeUnknownError } from '../errors.js';
 import type { RequestCache, ResponseParser, Wire } from './wire.js';
 
 /** OP_ values are the operations of a mix. */
@@ -151,7 +151,13 @@ export class ClientDriver implements Driver {
           ? this.client.put(key, value).then(() => 204)
           : this.client.delete(key).then(() => 204);
     p.then(done, (err: unknown) => {
-      done(err instanceof DistkvError ? (err.code === 'SHARD_UNREACHABLE' ? 0 : err.status) : 0);
+      done(
+        err instanceof DistkvError
+          ? err.code === 'SHARD_UNREACHABLE' || err instanceof OutcomeUnknownError
+            ? 0
+            : err.status
+          : 0,
+      );
     });
   }
 

@@ -50,7 +50,7 @@ describe('a batch operation a node forwarded to an owner that did not answer', (
       assert.ok(results.slice(1, 1000).every((r) => r.ok));
       const last = results[1000]!;
       assert.ok(!last.ok && !(last.error instanceof OutcomeUnknownError));
-      assert.equal(last.error.code, 'SHARD_UNREACHABLE');
+      assert.equal(last.error.code, 'OUTCOME_UNKNOWN');
       assert.match(last.error.message, /^not sent: an earlier request of this batch/);
     } finally {
       await client.close();

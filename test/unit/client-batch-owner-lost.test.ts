@@ -1,7 +1,7 @@
 /**
  * A batch spread over two owners, one of which takes its part and drops the connection
  * unanswered: the client resolves with every result, the reachable owner's applied operations as
- * such and the other's as SHARD_UNREACHABLE saying they may have been applied. It used to reject
+ * such and the other's as OUTCOME_UNKNOWN saying they may have been applied. It used to reject
  * the whole batch, hiding that the first owner had applied its part. Twins here: A answers
  * /cluster and its batches; B reads its batch and drops the connection.
  */
@@ -79,7 +79,7 @@ describe('client batch with an owner lost', () => {
       assert.deepEqual(results[2], { ok: true });
       const lost = results[1]!;
       assert.ok(!lost.ok);
-      assert.equal(lost.error.code, 'SHARD_UNREACHABLE');
+      assert.equal(lost.error.code, 'OUTCOME_UNKNOWN');
       assert.match(lost.error.message, /may have been applied/);
     } finally {
       await client.close();

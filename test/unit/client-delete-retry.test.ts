@@ -63,7 +63,7 @@ describe('client delete after a lost answer', () => {
       drops = 1;
       await assert.rejects(client.delete('gone'), (err: unknown) => {
         assert.ok(err instanceof OutcomeUnknownError, String(err));
-        assert.equal(err.code, 'SHARD_UNREACHABLE');
+        assert.equal(err.code, 'OUTCOME_UNKNOWN');
         assert.match(err.message, /may have been applied/);
         return true;
       });

@@ -19,11 +19,15 @@ before(async () => {
 });
 after(() => twins.stop());
 
-/** messageOf runs `call` on a client of `urls` made with `extra`, and returns its error's message. */
+/**
+ * messageOf runs `call` on a client of `urls` made with `extra`, and returns its error's message;
+ * its code must be `code` (a write sent and unanswered is OUTCOME_UNKNOWN: it may have been applied).
+ */
 async function messageOf(
   url: string,
   call: (c: DistkvClient) => Promise<unknown>,
   describeTimeout?: (t: TimeoutFacts) => string,
+  code = 'SHARD_UNREACHABLE',
 ): Promise<string> {
   const client = new DistkvClient({
     urls: [url],
@@ -35,7 +39,7 @@ async function messageOf(
     await call(client);
   } catch (err) {
     assert.ok(err instanceof DistkvError, String(err));
-    assert.equal(err.code, 'SHARD_UNREACHABLE');
+    assert.equal(err.code, code);
     return err.message;
   } finally {
     await client.close();
@@ -65,6 +69,7 @@ describe('describeTimeout', () => {
       twins.keysSilent.address,
       (c) => c.put('k', 'v', { w: 1, timeoutMs: 200 }),
       cli,
+      'OUTCOME_UNKNOWN',
     );
     assert.match(
       write,

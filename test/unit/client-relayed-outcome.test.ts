@@ -113,7 +113,7 @@ describe('a write the node relayed and the owner did not answer', () => {
     const err = await putOnce();
     assert.deepEqual(puts, ['PUT /kv/k if-none-match=*'], 'the relayed write was sent again');
     assert.ok(err instanceof OutcomeUnknownError, String(err));
-    assert.equal(err.code, 'SHARD_UNREACHABLE');
+    assert.equal(err.code, 'OUTCOME_UNKNOWN');
     assert.match(err.message, /may have been applied/);
   });
 

@@ -97,7 +97,7 @@ describe('a key request re-routed after a failover', () => {
       () => undefined,
       (e: unknown) => e,
     )) as DistkvError | undefined;
-    assert.equal(err?.code, 'SHARD_UNREACHABLE', String(err));
+    assert.equal(err?.code, 'OUTCOME_UNKNOWN', String(err));
     assert.match(err.message, /may have been applied/);
     assert.deepEqual(
       b.calls.filter((c) => c.startsWith('PUT')),

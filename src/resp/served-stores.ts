@@ -99,8 +99,15 @@ export function heldAt(c: RespConnection, p: Pending, what: string): boolean {
   return false;
 }
 
-/** heldReason says why served store `s` answers no reads now (its writes held, or no lease), or undefined when it answers them. */
+/**
+ * heldReason says why served store `s` answers no reads now (it did not open, its writes are held,
+ * or it has no lease), or undefined when it answers them. A store that did not open counts no keys:
+ * DBSIZE answered 0 and INFO's keyspace was empty for a node whose every store had failed (while
+ * SCAN and each key answered the failure), a monitor's picture of an empty database.
+ */
 function heldReason(c: RespConnection, { shard, target }: ServedStore): string | undefined {
+  const failed = c.ctx.pool.storeFailure(target.store);
+  if (failed !== undefined) return failed.message;
   if (c.ctx.leaderWithoutLease(target.role, shard)) return leaselessReadMessage(shard);
   return c.ctx.readsHeld?.(target.role, shard) === true ? heldReadMessage(shard) : undefined;
 }

@@ -23,7 +23,14 @@ export function fakeConnection(fields: Record<string, unknown>): RespConnection 
     () => undefined,
   );
   const stats = { commands: 0, connections: 0, blocked: 0, calls: new Float64Array(COMMAND_NAMES.length) };
-  const ctx = { stats, pause: new ClientPause(), ...(fields.ctx as Record<string, unknown> | undefined) };
+  const ctx: Record<string, unknown> = {
+    stats,
+    pause: new ClientPause(),
+    ...(fields.ctx as Record<string, unknown> | undefined),
+  };
+  // A stand-in pool whose stores all opened, unless it says otherwise (WorkerPool.storeFailure).
+  const pool = ctx.pool as Record<string, unknown> | undefined;
+  if (pool !== undefined && !('storeFailure' in pool)) ctx.pool = { ...pool, storeFailure: () => undefined };
   return { queue, proto: 2, ...fields, ctx } as unknown as RespConnection;
 }
 

@@ -52,6 +52,8 @@ const remote = { local: false, address: B } as const;
 
 /** FakePool answers GET and PUT from a Map and every other op with ST_DONE, each after a seeded number of turns. */
 class FakePool {
+  /** storeFailure: every store opened (WorkerPool.storeFailure). */
+  readonly storeFailure = (): undefined => undefined;
   private readonly map = new Map<string, Buffer>();
   private seq = 0;
   private readonly random: () => number;
@@ -291,6 +293,7 @@ describe('RESP at a leader without its lease', () => {
         submitted++;
         pool.submit(...args);
       },
+      storeFailure: pool.storeFailure,
     } as unknown as FakePool;
     const servers = [
       await serve(true, () => contextOf(counting, false, true)),

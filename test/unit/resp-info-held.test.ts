@@ -4,7 +4,8 @@
  * RANDOMKEY answer -TRYAGAIN there (a new leader may already hold writes they would miss); INFO is
  * not refused (tools poll it), so its `db0` counts the keys of the other stores only, and
  * `held_slots:N` says how many slots were left out. Before, INFO counted the held store's keys as
- * if it still served them.
+ * if it still served them. A store that did not open counts likewise: DBSIZE answered 0 and INFO's
+ * keyspace was empty at a node whose every store had failed.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -29,10 +30,11 @@ const config = validateConfig(
 const KEYS = [3, 5];
 const EXPIRING = [2, 1];
 
-/** Held is which leader stores answer no reads: held by a failover, or without a lease. */
+/** Held is which leader stores answer no reads: held by a failover, without a lease, or not open. */
 interface Held {
   byFailover?: number;
   leaseless?: number;
+  failed?: number[];
 }
 
 /** nodeA is a connection to node A, leader of both shards; it records the stores a census was asked about. */
@@ -63,6 +65,10 @@ function nodeA(held: Held): { c: RespConnection; censused: number[][] } {
       readsHeld: (role: string, idx: number) => role === 'leader' && idx === held.byFailover,
       pool: {
         lastSeq: () => 1,
+        storeFailure: (store: number) =>
+          held.failed?.includes(store) === true
+            ? { code: 'UNAVAILABLE', message: `store shard-${store} (leader on ${A}) could not open: EMFILE` }
+            : undefined,
         callAll: () =>
           Promise.resolve([
             { type: 'stats-result', stores: KEYS.map((keys, index) => ({ index, stats: { keys } })) },
@@ -114,6 +120,19 @@ describe('INFO keyspace at a node with a leader store that answers no reads', ()
       assert.deepEqual(await keyspace(c), ['db0:keys=5,expires=1,avg_ttl=5000', 'held_slots:1000']);
       assert.deepEqual(censused, [[1]], 'the census walked the held store');
     });
+
+  it('leaves out a store that did not open, and refuses DBSIZE naming its failure', async () => {
+    const { c, censused } = nodeA({ failed: [1] });
+    assert.equal(
+      await dbsizeOf(c),
+      '-TRYAGAIN DBSIZE: store shard-1 (leader on 127.0.0.1:7001) could not open: EMFILE',
+    );
+    assert.deepEqual(await keyspace(c), ['db0:keys=3,expires=2,avg_ttl=5000', 'held_slots:15384']);
+    assert.deepEqual(censused, [[0]]);
+    const none = nodeA({ failed: [0, 1] });
+    assert.match(await dbsizeOf(none.c), /^-TRYAGAIN DBSIZE: store shard-0 .*could not open/);
+    assert.deepEqual(await keyspace(none.c), ['held_slots:16384']);
+  });
 
   it('lists no db0 but the held slots when every store served is held', async () => {
     const { c } = nodeA({ byFailover: 0, leaseless: 1 });

@@ -44,6 +44,7 @@ async function starting(): Promise<Starting> {
       });
     },
     lastSeq: () => 0,
+    storeFailure: () => undefined,
     call: () => Promise.resolve({ type: 'expiry-census-result', count: 0, ttlSumMs: 0, next: null }),
     callAll(): Promise<unknown[]> {
       ops++;

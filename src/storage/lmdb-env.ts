@@ -2,7 +2,7 @@
  * The LMDB environment layout shared by LmdbStore and the LSM store's LmdbLevel: one file
  * `data.mdb` with a `data` database (binary keys and values) and a `meta` database (small numbers).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { type Database, open, type RootDatabase } from 'lmdb';
@@ -50,8 +50,14 @@ export function bufferView(v: Uint8Array): Buffer {
   return Buffer.from(v.buffer, v.byteOffset, v.length);
 }
 
-/** dbStats returns a database's entry count and the bytes of its pages. */
-export function dbStats(db: Database<Buffer, Uint8Array>): { keys: number; bytes: number } {
+/**
+ * dbStats returns a database's entry count and the bytes of its data file `file` on disk (the bytes
+ * of its pages in use when the file cannot be read). The file, not the pages: it holds the most the
+ * store ever held, and the pages freed since wait in it for reuse (LMDB never shrinks it), so the
+ * pages in use said 0 bytes for a store whose file, every key deleted, still took 7.4 MB, and hid a
+ * file that grew without bound (merge-iterator.ts).
+ */
+export function dbStats(db: Database<Buffer, Uint8Array>, file: string): { keys: number; bytes: number } {
   const s = db.getStats() as {
     entryCount?: number;
     treeLeafPageCount?: number;
@@ -60,7 +66,13 @@ export function dbStats(db: Database<Buffer, Uint8Array>): { keys: number; bytes
     pageSize?: number;
   };
   const pages = (s.treeLeafPageCount ?? 0) + (s.treeBranchPageCount ?? 0) + (s.overflowPages ?? 0);
-  return { keys: s.entryCount ?? 0, bytes: pages * (s.pageSize ?? 4096) };
+  let bytes: number;
+  try {
+    bytes = statSync(file).size;
+  } catch {
+    bytes = pages * (s.pageSize ?? 4096);
+  }
+  return { keys: s.entryCount ?? 0, bytes };
 }
 
 /** LMDB_COMMIT_FAILED is the message of the error lmdb-js rejects a failed commit's writes with (lmdb/write.js). */

@@ -193,7 +193,7 @@ export class LmdbLevel {
 
   /** stats returns the level's entry count and size on disk. */
   stats(): { keys: number; bytes: number } {
-    return dbStats(this.data);
+    return dbStats(this.data, this.path);
   }
 
   /**

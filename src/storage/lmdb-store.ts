@@ -189,7 +189,7 @@ export class LmdbStore implements Store {
   stats(): StoreStats {
     return {
       engine: this.engine,
-      ...dbStats(this.data),
+      ...dbStats(this.data, this.path),
       lastSeq: this.seq,
       dirLost: this.dirWatch.lost === undefined ? 0 : 1,
     };

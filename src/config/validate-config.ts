@@ -56,6 +56,22 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
+/**
+ * elsewhere says which table a setting unknown under `prefix` belongs to, when it is one of
+ * another's: `durability = "none"` written after a `[[shards]]` block is that shard's key in TOML,
+ * and the error named only the shard's settings.
+ */
+function elsewhere(key: string, prefix: string): string {
+  const table = (['server', 'storage', 'replication', 'coordination'] as const).find((t) =>
+    Object.hasOwn(DEFAULTS[t], key),
+  );
+  if (table === undefined) return '';
+  const why = prefix.startsWith('shards[')
+    ? ' (in TOML the keys after a [[shards]] header belong to that shard until the next header)'
+    : '';
+  return `; ${key} is a [${table}] setting: put it under [${table}]${why}`;
+}
+
 /** Problems collects problems found while validating. */
 class Problems {
   readonly list: string[] = [];
@@ -70,7 +86,7 @@ class Problems {
         const meant = didYouMean(key, allowed);
         this.add(
           `${prefix}${key}`,
-          `unknown setting (expected one of ${allowed.join(', ')}${meant === undefined ? '' : `; did you mean ${meant}?`})`,
+          `unknown setting (expected one of ${allowed.join(', ')}${meant === undefined ? '' : `; did you mean ${meant}?`})${elsewhere(key, prefix)}`,
         );
       }
     }
@@ -276,7 +292,7 @@ function validateServer(t: Table, p: Problems): ServerConfig {
     workers: p.int(t, 'workers', at, d.workers, 0, 256),
     token: p.str(t, 'token', at, d.token),
     max_key_bytes: p.int(t, 'max_key_bytes', at, d.max_key_bytes, 1, HARD_MAX_KEY_BYTES),
-    max_value_bytes: p.int(t, 'max_value_bytes', at, d.max_value_bytes, 0, HARD_MAX_VALUE_BYTES),
+    max_value_bytes: p.int(t, 'max_value_bytes', at, d.max_value_bytes, 1, HARD_MAX_VALUE_BYTES),
     tls_cert: p.str(t, 'tls_cert', at, d.tls_cert),
     tls_key: p.str(t, 'tls_key', at, d.tls_key),
     resp_port_offset: p.int(t, 'resp_port_offset', at, d.resp_port_offset, -65535, 65535),

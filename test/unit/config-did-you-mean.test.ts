@@ -1,7 +1,9 @@
 /**
  * A config file's misspelt setting or section is answered with the one it most likely meant, after
  * the list of known ones (src/config/validate-config.ts, src/util/did-you-mean.ts): `tokn = "s"`
- * under `[server]` listed thirteen settings and left the reader to find `token` among them.
+ * under `[server]` listed thirteen settings and left the reader to find `token` among them. A
+ * setting of another table is named with its table: `durability` written after a `[[shards]]`
+ * block (that shard's key in TOML) was refused listing only the shard's settings.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -39,6 +41,23 @@ describe('config: did you mean', () => {
       problems.some((p) => /^sever: unknown setting \(.*; did you mean server\?\)$/.test(p)),
       JSON.stringify(problems),
     );
+  });
+
+  it("names the table a setting of another one belongs to, and TOML's rule after a [[shards]] header", () => {
+    const [durability, engine] = problemsOf(`${SHARD}durability = "none"\n[server]\nengine = "lsm"\n`);
+    assert.match(
+      durability ?? '',
+      /^shards\[0\]\.durability: unknown setting \(expected one of name, idx, address, replicas, slots\); durability is a \[storage\] setting: put it under \[storage\] \(in TOML the keys after a \[\[shards\]\] header belong to that shard until the next header\)$/,
+    );
+    assert.match(
+      engine ?? '',
+      /^server\.engine: unknown setting \(.*\); engine is a \[storage\] setting: put it under \[storage\]$/,
+    );
+  });
+
+  it('refuses server.max_value_bytes = 0, which would refuse every value but the empty one', () => {
+    const [p] = problemsOf(`${SHARD}[server]\nmax_value_bytes = 0\n`);
+    assert.match(p ?? '', /^server\.max_value_bytes: /);
   });
 
   it('suggests nothing for a setting far from every known one', () => {

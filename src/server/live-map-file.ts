@@ -98,7 +98,7 @@ export function readLiveMap(
   return { map, refit: false };
 }
 
-/** LeaderEdit is a shard whose leader in the config differs from the one the saved map keeps in epoch 0. */
+/** LeaderEdit is a shard whose leader in the config differs from the one the saved map keeps, never moved by a failover. */
 export interface LeaderEdit {
   shard: string;
   configured: string;
@@ -107,18 +107,20 @@ export interface LeaderEdit {
 }
 
 /**
- * leaderEdits lists the shards of `map` (a saved map that fits `config`) led in epoch 0 by another
- * member than the config's `address`. In epoch 0 the map's leader is the config's of the run that
- * wrote it, so the file was edited to name another leader of the same members since: the map
- * keeps its leader (a leader changed without a new epoch could lack writes the old one
- * acknowledged), and the edit did nothing, without a word. Shards past epoch 0 were failed over:
- * their configured leader is stale by design (docs/failover.md, "How a map spreads").
+ * leaderEdits lists the shards of `map` (a saved map that fits `config`) whose leader never
+ * changed (epoch 0, or only epochs its leader started itself after an unclean stop, `restart`)
+ * and is another member than the config's `address`. Such a map's leader is the config's of the
+ * run that wrote it, so the file was edited to name another leader of the same members since: the
+ * map keeps its leader (a leader changed without a new epoch could lack writes the old one
+ * acknowledged), and the edit did nothing, without a word (at epoch 64 after an unclean stop too,
+ * as a tester found). Shards a failover moved have a configured leader stale by design
+ * (docs/failover.md, "How a map spreads").
  */
 export function leaderEdits(map: LiveMap, config: readonly ShardInfo[]): LeaderEdit[] {
   const out: LeaderEdit[] = [];
   for (const s of map.shards) {
     const c = config.find((x) => x.idx === s.idx);
-    if (c === undefined || s.epoch !== 0 || c.address === s.leader) continue;
+    if (c === undefined || s.history.some((h) => h.restart !== true) || c.address === s.leader) continue;
     out.push({
       shard: s.name,
       configured: c.address,

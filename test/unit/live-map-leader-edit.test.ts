@@ -65,7 +65,31 @@ describe('a config naming another leader than the saved live map', () => {
     assert.deepEqual(logged(saved, before).warnings, []);
   });
 
-  it('says nothing of a shard past epoch 0, whose configured leader is stale by design', () => {
+  it('says so of a shard whose epochs past 0 its leader started itself after unclean stops', () => {
+    const restarted = {
+      version: 3,
+      shards: [
+        {
+          ...saved.shards[0]!,
+          epoch: 128,
+          history: [
+            { epoch: 64, firstSeq: 10, restart: true },
+            { epoch: 128, firstSeq: 20, restart: true },
+          ],
+        },
+        saved.shards[1]!,
+      ],
+    };
+    const edited = [shard(0, B, A, 0, 8191), shard(1, B, A, 8192, 16383)];
+    const { leaders, warnings } = logged(restarted, edited);
+    assert.deepEqual(leaders, [A, B]);
+    assert.ok(
+      warnings.some((w) => /shard-0: the config names 127\.0\.0\.1:7002 as its leader/.test(w)),
+      JSON.stringify(warnings),
+    );
+  });
+
+  it('says nothing of a shard a failover moved, whose configured leader is stale by design', () => {
     const failed = {
       version: 3,
       shards: [

@@ -45,6 +45,17 @@ export function parseAddress(text: string): NodeAddress | string {
   return { host, port };
 }
 
+/**
+ * unspecifiedHost says why `addr`, a node's address in sharding.toml, names no node when its host
+ * is the unspecified address (0.0.0.0, ::): such a node started and advertised it, and its
+ * redirects and `/cluster` sent clients and peers to 0.0.0.0. A bind on every interface is
+ * `--listen`'s. Undefined for any other host.
+ */
+export function unspecifiedHost(addr: NodeAddress): string | undefined {
+  if (addr.host !== '0.0.0.0' && addr.host !== '::') return undefined;
+  return `${addr.host} names no host: a node's address is where clients and the other nodes reach it (redirects and /cluster carry it); write that address here, and to listen on every interface start the node with --listen ${formatAddress({ host: addr.host, port: addr.port })}`;
+}
+
 /** formatAddress turns a NodeAddress back into "host:port" (brackets around IPv6 hosts). */
 export function formatAddress(addr: NodeAddress): string {
   return addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;

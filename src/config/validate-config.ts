@@ -12,7 +12,7 @@ import { ConfigError } from '../errors.js';
 import { MAX_SHARD_MEMBERS } from '../routing/epoch-numbers.js';
 import { SLOT_COUNT } from '../routing/slot.js';
 import { didYouMean } from '../util/did-you-mean.js';
-import { formatAddress, parseAddress } from './address.js';
+import { formatAddress, parseAddress, unspecifiedHost } from './address.js';
 import { hostKey } from './host-key.js';
 import { type NodeField, socketAlias, socketAliasProblems } from './socket-alias.js';
 import {
@@ -177,7 +177,8 @@ function validateShards(raw: unknown, p: Problems): ShardConfig[] {
     if (entry.address === undefined) p.add(`${at}address`, 'missing (expected "host:port")');
     else {
       const parsed = parseAddress(address);
-      if (typeof parsed === 'string') p.add(`${at}address`, `"${address}": ${parsed}`);
+      const wrong = typeof parsed === 'string' ? parsed : unspecifiedHost(parsed);
+      if (wrong !== undefined) p.add(`${at}address`, `"${address}": ${wrong}`);
     }
     const replicas: string[] = [];
     const rawReplicas = entry.replicas ?? [];
@@ -191,7 +192,8 @@ function validateShards(raw: unknown, p: Problems): ShardConfig[] {
           return;
         }
         const parsed = parseAddress(r);
-        if (typeof parsed === 'string') p.add(field, `"${r}": ${parsed}`);
+        const wrong = typeof parsed === 'string' ? parsed : unspecifiedHost(parsed);
+        if (wrong !== undefined) p.add(field, `"${r}": ${wrong}`);
         else if (r === address)
           p.add(field, `"${r}" is the shard's own leader address; a replica must live elsewhere`);
         else if (replicas.includes(r)) p.add(field, `"${r}" is listed twice`);
@@ -310,6 +312,12 @@ function validateServer(t: Table, p: Problems): ServerConfig {
     ),
   };
   if (server.data_dir === '') p.add(`${at}data_dir`, 'must not be empty');
+  // A shell expands ~, a config file does not: "~/x" made a directory named ~ where the node started.
+  else if (server.data_dir === '~' || server.data_dir.startsWith('~/'))
+    p.add(
+      `${at}data_dir`,
+      `"${server.data_dir}": a config file does not expand ~ (it would be a directory named ~ in the directory the node starts in): write the whole path`,
+    );
   // The token every node sends and checks: one a header cannot carry as written never matched (util/bearer-token.ts).
   const tokenBad = tokenProblem(server.token);
   if (tokenBad !== undefined) p.add(`${at}token`, `${tokenBad}: ${TOKEN_RULE}`);

@@ -60,6 +60,14 @@ describe('config: did you mean', () => {
     assert.match(p ?? '', /^server\.max_value_bytes: /);
   });
 
+  it('refuses a data_dir starting with ~, which a config file does not expand', () => {
+    const [p] = problemsOf(`${SHARD}[server]\ndata_dir = "~/distkv"\n`);
+    assert.match(
+      p ?? '',
+      /^server\.data_dir: "~\/distkv": a config file does not expand ~ .*write the whole path$/,
+    );
+  });
+
   it('suggests nothing for a setting far from every known one', () => {
     const [p] = problemsOf(`${SHARD}[server]\ncolour = "red"\n`);
     assert.match(p ?? '', /^server\.colour: unknown setting \(expected one of [a-z_, ]+\)$/);

@@ -56,6 +56,18 @@ describe('config: two nodes on one listening socket', () => {
     );
   });
 
+  it('refuses a wildcard host as a node address, naming --listen for a bind on every interface', () => {
+    const problems = problemsOf(twoShards('0.0.0.0:7001', '127.0.0.5:7002'));
+    assert.equal(
+      problems[0],
+      `shards[0].address: "0.0.0.0:7001": 0.0.0.0 names no host: a node's address is where clients and the other nodes reach it (redirects and /cluster carry it); write that address here, and to listen on every interface start the node with --listen 0.0.0.0:7001`,
+    );
+    assert.match(
+      problemsOf(twoShards('127.0.0.1:7001', '[::]:7002')).join('\n'),
+      /"\[::\]:7002": :: names no host/,
+    );
+  });
+
   it('refuses a wildcard host next to a loopback one at the same port', () => {
     assert.match(
       problemsOf(twoShards('0.0.0.0:7001', '127.0.0.5:7001')).join('\n'),
@@ -128,7 +140,8 @@ describe("config: a node's RESP socket on another node's HTTP socket", () => {
     assert.deepEqual(problemsOf(twoShards('localhost:7001', '127.0.0.1:8001')), [
       'server.resp_port_offset: node localhost:7001 would get RESP port 8001, the HTTP port of node 127.0.0.1:8001 (localhost:8001 and 127.0.0.1:8001 are one listening socket: localhost is 127.0.0.1 or ::1) (pick another offset, or 0 for no RESP listener)',
     ]);
-    assert.deepEqual(problemsOf(twoShards('127.0.0.1:7001', '0.0.0.0:8001')), [
+    // A node named 0.0.0.0 is refused on its own too (address.ts, unspecifiedHost).
+    assert.deepEqual(problemsOf(twoShards('127.0.0.1:7001', '0.0.0.0:8001')).slice(1), [
       'server.resp_port_offset: node 127.0.0.1:7001 would get RESP port 8001, the HTTP port of node 0.0.0.0:8001 (127.0.0.1:8001 and 0.0.0.0:8001 are one listening socket: 0.0.0.0 listens on every IPv4 address of the machine, 127.0.0.1 among them) (pick another offset, or 0 for no RESP listener)',
     ]);
     assert.deepEqual(problemsOf(twoShards('[0::1]:7001', '[::1]:8001')), [

@@ -434,15 +434,20 @@ export class Http1Connection implements ExchangeSink {
   private refuseBody(res: HttpResponse, err: DistkvError): void {
     if (!res.ended) {
       this.abandon(res);
-      this.refuse(err);
+      this.refuse(err, res);
       return;
     }
     this.drain();
   }
 
-  /** refuse answers a request that cannot be parsed, in its turn, and closes the connection after it. */
-  private refuse(err: DistkvError): void {
-    const res = new HttpResponse(this, '', false, false);
+  /**
+   * refuse answers a request that cannot be parsed, in its turn, and closes the connection after
+   * it. The refusal of a body (`of`, the request it ends) is counted under that request's route and
+   * method: a PUT whose body stalled was counted as `route="other",method="OTHER"`.
+   */
+  private refuse(err: DistkvError, of?: HttpResponse): void {
+    const res = new HttpResponse(this, of?.method ?? '', false, false);
+    if (of !== undefined) res.route = of.route;
     this.queue.push(res);
     this.host.started(res);
     this.stopReading();

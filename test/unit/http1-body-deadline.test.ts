@@ -2,7 +2,8 @@
  * The request body's deadline (src/http/http1-body-deadline.ts) over real loopback connections: a
  * body dripped a byte at a time is refused 408 and its connection closed, its route never having
  * seen it whole; a large body arriving at a steady rate is read whole however long it takes past
- * the deadline's base time.
+ * the deadline's base time. The 408 is counted under the refused request's route and method (it
+ * was `route="other",method="OTHER"` in /metrics).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -18,10 +19,13 @@ describe('the deadline of a request body', () => {
   let srv: RouterServer;
   const whole: number[] = [];
   let aborted = 0;
+  /** counted are the answers the server's observer was told of, as /metrics counts them. */
+  const counted: { route: string; method: string; status: number }[] = [];
 
   before(async () => {
     const router = new Router();
     router.put('/body', (res) => {
+      res.route = 'kv_put';
       let n = 0;
       res.onAborted(() => {
         aborted++;
@@ -33,7 +37,16 @@ describe('the deadline of a request body', () => {
         res.end(String(n));
       });
     });
-    srv = await startRouterServer(router, { bodyTimeoutMs: BODY_MS, idleTimeoutMs: 10000 });
+    srv = await startRouterServer(router, {
+      bodyTimeoutMs: BODY_MS,
+      idleTimeoutMs: 10000,
+      observer: {
+        started: () => undefined,
+        finished: (res) => {
+          if (!res.aborted) counted.push({ route: res.route, method: res.method, status: res.status });
+        },
+      },
+    });
   });
 
   after(() => {
@@ -73,6 +86,7 @@ describe('the deadline of a request body', () => {
     assert.equal(r.headers.get('connection'), 'close');
     assert.equal(whole.length, before.whole, 'the route never saw the body whole');
     assert.equal(aborted, before.aborted + 1, 'the request was aborted');
+    assert.deepEqual(counted.at(-1), { route: 'kv_put', method: 'PUT', status: 408 });
   });
 
   it('answers 408 when a chunked body drips in a byte per 50 ms', async () => {

@@ -37,7 +37,7 @@ describe('a CLI verb at a node that never answers', { timeout: 60_000 }, () => {
     assert.match(
       write.stderr,
       new RegExp(
-        `distkv set: SHARD_UNREACHABLE: shard 0 \\(shard-0\\) at http://${twins.keysSilent.address} is unreachable: Headers Timeout Error: the node did not answer within 10 s \\(one attempt, \\d+\\.\\d s in all; ${FIXED}\\); it is paused`,
+        `distkv set: OUTCOME_UNKNOWN: shard 0 \\(shard-0\\) at http://${twins.keysSilent.address} is unreachable: Headers Timeout Error: the node did not answer within 10 s \\(one attempt, \\d+\\.\\d s in all; ${FIXED}\\); it is paused`,
       ),
     );
     for (const r of [load, write]) assert.doesNotMatch(r.stderr, /timeoutMs/);

@@ -22,12 +22,14 @@ import type { HttpContext } from './context.js';
 import { parseWireError } from './key-request.js';
 import { intParam, strictQuery } from './request-parse.js';
 import { sendError, sendJson } from './respond.js';
+import { readsLeader } from './own-writes.js';
 import { answerLater, route } from './route.js';
 import type { Router } from './router.js';
 import { extOf, versionOf } from './write-conditions.js';
 import {
   type BatchResult,
   type IndexedOp,
+  type LeaderOnly,
   mergeScan,
   parseShardList,
   planBatch,
@@ -61,7 +63,7 @@ async function scan(
   bounds: { limit: number; maxBytes: number },
   base64: boolean,
   localOnly: boolean,
-  leaderOnly: boolean,
+  leaderOnly: LeaderOnly,
   shards: readonly number[],
 ): Promise<{ status: number; body: unknown; lag: string | undefined; retryAfter?: true }> {
   const { writes, reads } = ctx.listener;
@@ -87,16 +89,18 @@ async function scan(
   let disputed: DistkvError | undefined;
   for (const [owner, shards] of plan.remote) {
     pages.push(
-      ctx.forwarder.scan(owner, shards, prefix, after, { ...part, leaderOnly }).catch((err: unknown) => {
-        if (err instanceof DistkvError) ctx.peers.refusedBy(owner, err.code);
-        if (err instanceof DistkvError && err.code === 'CONFIG_MISMATCH')
-          mismatch = `owner ${owner}: ${err.message}`;
-        // The owner refuses its part as this node refuses its own (slot-gate.ts): so is the scan.
-        if (err instanceof DistkvError && err.code === 'SLOTS_DISPUTED')
-          disputed = new DistkvError('SLOTS_DISPUTED', `owner ${owner}: ${err.message}`);
-        unreachable.push({ shards, owner, error: (err as Error).message });
-        return { entries: [], more: false };
-      }),
+      ctx.forwarder
+        .scan(owner, shards, prefix, after, { ...part, leaderOnly: leaderOnly === true })
+        .catch((err: unknown) => {
+          if (err instanceof DistkvError) ctx.peers.refusedBy(owner, err.code);
+          if (err instanceof DistkvError && err.code === 'CONFIG_MISMATCH')
+            mismatch = `owner ${owner}: ${err.message}`;
+          // The owner refuses its part as this node refuses its own (slot-gate.ts): so is the scan.
+          if (err instanceof DistkvError && err.code === 'SLOTS_DISPUTED')
+            disputed = new DistkvError('SLOTS_DISPUTED', `owner ${owner}: ${err.message}`);
+          unreachable.push({ shards, owner, error: (err as Error).message });
+          return { entries: [], more: false };
+        }),
     );
   }
   const parts = await Promise.all(pages);
@@ -271,7 +275,17 @@ export function registerCollectionRoutes(app: Router, ctx: HttpContext): void {
       }
       answerLater(
         res,
-        scan(ctx, prefix, after, { limit, maxBytes }, encoding === 'base64', localOnly, leaderOnly, shards),
+        scan(
+          ctx,
+          prefix,
+          after,
+          { limit, maxBytes },
+          encoding === 'base64',
+          localOnly,
+          // After a write this connection forwarded to a shard's leader, that shard is read there (own-writes.ts).
+          leaderOnly || ((s: number) => readsLeader(ctx, res.connection, s)),
+          shards,
+        ),
         (r, { status, body, lag, retryAfter }) => {
           if (lag !== undefined) r.writeHeader('X-Distkv-Lag', lag);
           if (retryAfter === true) r.writeHeader('Retry-After', '1');

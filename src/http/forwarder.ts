@@ -87,6 +87,8 @@ export class Forwarder {
    * settled: to the error it got when the owner did not answer it, else to undefined.
    */
   private readonly tails = new WeakMap<object, Map<string, Promise<Unanswered>>>();
+  /** wrote: per client connection, the owners it forwarded writes to (`wroteThrough`, own-writes.ts). */
+  private readonly wrote = new WeakMap<object, Set<string>>();
 
   constructor(scheme: 'http' | 'https', configHash: string, ca?: Buffer, bounds: ForwardBounds = {}) {
     this.scheme = scheme;
@@ -98,6 +100,11 @@ export class Forwarder {
     this.maxValueBytes = bounds.maxValueBytes ?? DEFAULTS.server.max_value_bytes;
   }
 
+  /** wroteThrough tells whether `connection` forwarded a write to `owner` (own-writes.ts). */
+  wroteThrough(connection: object, owner: string): boolean {
+    return this.wrote.get(connection)?.has(owner) === true;
+  }
+
   /**
    * inOrder calls `send` (the forwarding of one write, or of one batch part, to `owner`) once the
    * writes that `connection` forwarded to `owner` before it have been answered (see the design
@@ -106,6 +113,9 @@ export class Forwarder {
    * is not called: the result fails at once with util/never-sent.ts's `heldBack` (not applied).
    */
   inOrder<T>(connection: object, owner: string, send: () => Promise<T>): Promise<T> {
+    let wrote = this.wrote.get(connection);
+    if (wrote === undefined) this.wrote.set(connection, (wrote = new Set()));
+    wrote.add(owner);
     let owners = this.tails.get(connection);
     if (owners === undefined) this.tails.set(connection, (owners = new Map<string, Promise<Unanswered>>()));
     const before = owners.get(owner);

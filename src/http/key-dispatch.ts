@@ -25,6 +25,7 @@ import type { HttpContext } from './context.js';
 import { FORWARDED_HEADER } from './forwarder.js';
 import type { HttpRequest, HttpResponse } from './http1-exchange.js';
 import { KeyRequest, type KeyKind, KIND_SEED_GET, KIND_SEED_SET } from './key-request.js';
+import { readsLeader } from './own-writes.js';
 import type { ReadConditions } from './read-conditions.js';
 import { sendRedirect } from './redirect.js';
 import { sendError, sendSeedError } from './respond.js';
@@ -137,7 +138,9 @@ export function placeKey(
     return undefined;
   }
   const shard = ctx.shardMap.shardOfSlot(slot);
-  const target = write || leaderRead ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
+  // A read after a write this connection forwarded to the shard's leader reads there (own-writes.ts).
+  const leader = write || leaderRead || readsLeader(ctx, res.connection, shard);
+  const target = leader ? ctx.listener.writes[shard]! : ctx.listener.reads[shard]!;
   const behind = target.local && target.role === 'leader' ? ctx.liveMap.behindError(shard) : undefined;
   if (behind !== undefined) {
     // A leader that started behind its replica (behind-leaders.ts): nothing here is served. Once it

@@ -27,6 +27,7 @@ import type { HttpContext } from './context.js';
 import type { HttpResponse } from './http1-exchange.js';
 import type { RequestHead } from './http1-head.js';
 import { KIND_KV_DELETE, KIND_KV_GET, KIND_KV_PUT, type KeyKind } from './key-request.js';
+import { readsLeader } from './own-writes.js';
 import type { FastHandler } from './router.js';
 
 const KV_PREFIX = '/kv/'.length;
@@ -107,6 +108,8 @@ export function kvFastHandlers(ctx: HttpContext, submit: KeySubmit): KvFastHandl
       const shard = shardMap.shardOfSlot(slot);
       const target = listener.reads[shard]!;
       if (!target.local || readsHeld(liveMap, target.role, shard)) return false;
+      // After a write this connection forwarded to the shard's leader: read there (own-writes.ts).
+      if (target.role === 'replica' && readsLeader(ctx, res.connection, shard)) return false;
       res.route = 'kv_get';
       submit(res, KIND_KV_GET, OP_GET, key, shard, undefined);
       return true;

@@ -29,22 +29,26 @@ export interface ScanPlan {
   missing: number[];
 }
 
+/** LeaderOnly says which shards a scan reads at their leader only: all (`leader=1`), none, or those a predicate names. */
+export type LeaderOnly = boolean | ((shard: number) => boolean);
+
 /**
  * planScan picks a source per shard from the listener's routing tables: the leader in this
- * process, else (unless `leaderOnly`) a replica in this process, else the leader's node.
+ * process, else (unless `leaderOnly` for it) a replica in this process, else the leader's node.
  */
 export function planScan(
   shards: readonly number[],
   writes: readonly Target[],
   reads: readonly Target[],
   localOnly: boolean,
-  leaderOnly = false,
+  leaderOnly: LeaderOnly = false,
 ): ScanPlan {
   const plan: ScanPlan = { local: [], remote: new Map(), missing: [] };
   for (const shard of shards) {
     const w = writes[shard]!;
     const r = reads[shard]!;
-    const target = w.local ? w : r.local && !leaderOnly ? r : undefined;
+    const lead = typeof leaderOnly === 'function' ? leaderOnly(shard) : leaderOnly;
+    const target = w.local ? w : r.local && !lead ? r : undefined;
     if (target !== undefined) plan.local.push({ shard, target });
     else if (!localOnly && !w.local)
       plan.remote.set(w.address, [...(plan.remote.get(w.address) ?? []), shard]);

@@ -21,6 +21,22 @@ import { MAX_HEAD_BYTES } from './http1-head.js';
 const MAX_LINE_BYTES = 4096;
 const MAX_CHUNK_SIZE = 2 ** 48;
 const BWS_AROUND = /^[ \t]+|[ \t]+$/g;
+/** TOKEN is RFC 9110's token (section 5.6.2), as a regular expression's source. */
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+/** QUOTED is a quoted-string (RFC 9110 section 5.6.4): no control character but HTAB, obs-text allowed. */
+const QUOTED = '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x21-\\x7e\\x80-\\xff])*"';
+/**
+ * CHUNK_EXT is the chunk extensions after a size (RFC 9112 section 7.1.1), from the first `;`.
+ * They were read and ignored whatever they held: a CR alone, a NUL or an unterminated quote were
+ * taken, where the header check refuses such bytes against smuggling (a proxy in front may frame
+ * the line otherwise).
+ */
+const CHUNK_EXT = new RegExp(
+  `^(?:[ \\t]*;[ \\t]*${TOKEN}(?:[ \\t]*=[ \\t]*(?:${TOKEN}|${QUOTED}))?)*[ \\t]*$`,
+);
+/** TRAILER_FIELD is a trailer field line: a token name, a colon, a value without control characters but HTAB. */
+const TRAILER_FIELD = new RegExp(`^${TOKEN}:[\\t \\x21-\\x7e\\x80-\\xff]*$`);
+
 /** MAX_EXTENSION_BYTES bounds the chunk extensions of one body (every `;...` after a size, summed). */
 export const MAX_EXTENSION_BYTES = 16 * 1024;
 /** MAX_TRAILER_BYTES bounds the trailer section of one body (its lines with their CRLFs). */
@@ -90,6 +106,8 @@ export class ChunkedDecoder {
           this.extensionBytes += text.length - semi;
           if (this.extensionBytes > MAX_EXTENSION_BYTES)
             return `chunk extensions over ${MAX_EXTENSION_BYTES} bytes in one body`;
+          if (!CHUNK_EXT.test(text.slice(semi)))
+            return `chunk extension ${JSON.stringify(text.slice(semi, semi + 40))} is not ;name[=token or "quoted"]`;
         }
         // Only SP and HTAB around the size (BWS, RFC 9112 section 7.1.1): String.trim also drops
         // VT, FF and NBSP, reading as hex a size that a proxy in front may frame otherwise.
@@ -112,6 +130,8 @@ export class ChunkedDecoder {
         return undefined;
       default: // TRAILER
         if (text === '') this.state = DONE;
+        else if (!TRAILER_FIELD.test(text))
+          return `trailer line ${JSON.stringify(text.slice(0, 40))} is not a field (name: value, no control character)`;
         this.trailerBytes += text.length + 2;
         if (this.trailerBytes > MAX_TRAILER_BYTES) return `trailer fields over ${MAX_TRAILER_BYTES} bytes`;
         return undefined;

@@ -105,6 +105,31 @@ describe('chunked body decoding', () => {
     assert.match(decode(wire(Math.ceil(MAX_EXTENSION_BYTES / ext.length) + 1), [3]).error ?? '', /extension/);
   });
 
+  it('takes chunk extensions and trailer fields as RFC 9112 writes them, and refuses control characters and other shapes in them', () => {
+    const body = (line: string, trailer = ''): ReturnType<typeof decode> =>
+      decode(Buffer.from(`${line}\r\nabc\r\n0\r\n${trailer}\r\n`, 'latin1'), []);
+    for (const ok of ['3;a', '3 ; a = b', '3;a="x y";b', '3;a="q\\"x"', '3;a="\t\xe9"'])
+      assert.equal(body(ok).body.toString(), 'abc', JSON.stringify(ok));
+    for (const bad of [
+      '3;a\rb',
+      '3;\x00',
+      '3;\x7f',
+      '3;"unterminated',
+      '3;a="x',
+      '3;=b',
+      '3;a=b c',
+      '3;a\x0bb',
+    ])
+      assert.match(body(bad).error ?? '', /chunk extension ".*" is not ;name/, JSON.stringify(bad));
+    assert.equal(body('3', 'X-Sum: 1\r\nX-Empty:\r\n').error, undefined);
+    for (const bad of ['this is not a field', '\x00\x01', 'X-A: b\rc', 'X A: b', ' folded: x', 'X-A: \x7f'])
+      assert.match(
+        body('3', `${bad}\r\n`).error ?? '',
+        /trailer line ".*" is not a field/,
+        JSON.stringify(bad),
+      );
+  });
+
   it('reports the bytes each size line declares before their data arrives', () => {
     const d = new ChunkedDecoder();
     const declared: number[] = [];

@@ -35,8 +35,8 @@ const NO_ROUTE: RouteMatch = {
   write: false,
 };
 
-/** SERVER_METHODS are the methods some route takes: `OPTIONS *` lists them (RFC 9110 section 9.3.7). */
-const SERVER_METHODS = 'GET, HEAD, PUT, DELETE, POST';
+/** SERVER_METHODS are the methods some route takes, and OPTIONS itself: `OPTIONS *` lists them (RFC 9110 section 9.3.7). */
+const SERVER_METHODS = 'GET, HEAD, PUT, DELETE, POST, OPTIONS';
 
 // `OPTIONS *` asks about the server, not a resource: no route takes it.
 const OPTIONS_SERVER: RouteMatch = {

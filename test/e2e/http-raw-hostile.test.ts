@@ -167,7 +167,7 @@ describe('hostile clients of the HTTP/1.1 server', () => {
       count: 2,
     });
     assert.equal(r.responses[0]?.status, 200);
-    assert.equal(r.responses[0].headers.get('allow'), 'GET, HEAD, PUT, DELETE, POST');
+    assert.equal(r.responses[0].headers.get('allow'), 'GET, HEAD, PUT, DELETE, POST, OPTIONS');
     assert.equal(r.responses[1]?.body.toString(), 'now next', 'the connection goes on');
     for (const method of ['GET', 'PUT', 'DELETE']) {
       const bad = await exchange(t.port, `${method} * HTTP/1.1\r\nHost: t\r\n\r\n`, { count: 1 });

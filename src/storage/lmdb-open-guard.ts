@@ -13,9 +13,10 @@
  * when fewer than OPEN_ROOM are left: room for this open and for those other threads start at the
  * same time (a worker opens its stores one after the other; the margin covers several workers and
  * the sockets accepted meanwhile). The store is then not served (503, as any store that fails to
- * open) and the rest of the process is. A file it cannot write (a permission denied, a read-only
- * file system) is found before this by the store's own checks (dir-errors.ts) or by the open of
- * its commit log, which come first.
+ * open) and the rest of the process is. Any other failure of LMDB's open would end the process
+ * the same way: a data file cut short or damaged is refused before by lmdb-file-check.ts, a
+ * directory that cannot be made by openKvEnv's mkdir (dir-errors.ts); other causes (a read-only
+ * file system met here first) are not checked.
  */
 import { readdirSync } from 'node:fs';
 import { DistkvError } from '../errors.js';

@@ -46,12 +46,14 @@ export function parseAddress(text: string): NodeAddress | string {
 }
 
 /**
- * unspecifiedHost says why `addr`, a node's address in sharding.toml, names no node when its host
- * is the unspecified address (0.0.0.0, ::): such a node started and advertised it, and its
- * redirects and `/cluster` sent clients and peers to 0.0.0.0. A bind on every interface is
- * `--listen`'s. Undefined for any other host.
+ * nodeAddressProblem says what is wrong with `text` as a node's address in sharding.toml, or
+ * undefined: what parseAddress refuses, and the unspecified address (0.0.0.0, ::), which names no
+ * node: such a node started and advertised it, and its redirects and `/cluster` sent clients and
+ * peers to 0.0.0.0. A bind on every interface is `--listen`'s.
  */
-export function unspecifiedHost(addr: NodeAddress): string | undefined {
+export function nodeAddressProblem(text: string): string | undefined {
+  const addr = parseAddress(text);
+  if (typeof addr === 'string') return addr;
   if (addr.host !== '0.0.0.0' && addr.host !== '::') return undefined;
   return `${addr.host} names no host: a node's address is where clients and the other nodes reach it (redirects and /cluster carry it); write that address here, and to listen on every interface start the node with --listen ${formatAddress({ host: addr.host, port: addr.port })}`;
 }

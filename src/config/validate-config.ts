@@ -12,7 +12,7 @@ import { ConfigError } from '../errors.js';
 import { MAX_SHARD_MEMBERS } from '../routing/epoch-numbers.js';
 import { SLOT_COUNT } from '../routing/slot.js';
 import { didYouMean } from '../util/did-you-mean.js';
-import { formatAddress, parseAddress, unspecifiedHost } from './address.js';
+import { formatAddress, nodeAddressProblem, parseAddress } from './address.js';
 import { hostKey } from './host-key.js';
 import { type NodeField, socketAlias, socketAliasProblems } from './socket-alias.js';
 import {
@@ -176,8 +176,7 @@ function validateShards(raw: unknown, p: Problems): ShardConfig[] {
     const address = p.str(entry, 'address', at, '');
     if (entry.address === undefined) p.add(`${at}address`, 'missing (expected "host:port")');
     else {
-      const parsed = parseAddress(address);
-      const wrong = typeof parsed === 'string' ? parsed : unspecifiedHost(parsed);
+      const wrong = nodeAddressProblem(address);
       if (wrong !== undefined) p.add(`${at}address`, `"${address}": ${wrong}`);
     }
     const replicas: string[] = [];
@@ -191,8 +190,7 @@ function validateShards(raw: unknown, p: Problems): ShardConfig[] {
           p.add(field, `expected "host:port", got ${describe(r)}`);
           return;
         }
-        const parsed = parseAddress(r);
-        const wrong = typeof parsed === 'string' ? parsed : unspecifiedHost(parsed);
+        const wrong = nodeAddressProblem(r);
         if (wrong !== undefined) p.add(field, `"${r}": ${wrong}`);
         else if (r === address)
           p.add(field, `"${r}" is the shard's own leader address; a replica must live elsewhere`);

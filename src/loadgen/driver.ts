@@ -8,7 +8,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { DistkvClient } from '../client/client.js';
-import { DistkvError, OutcomeUnknownError } from '../errors.js';
+import { DistkvError } from '../errors.js';
 import type { RequestCache, ResponseParser, Wire } from './wire.js';
 
 /** OP_ values are the operations of a mix. */
@@ -151,13 +151,10 @@ export class ClientDriver implements Driver {
           ? this.client.put(key, value).then(() => 204)
           : this.client.delete(key).then(() => 204);
     p.then(done, (err: unknown) => {
-      done(
-        err instanceof DistkvError
-          ? err.code === 'SHARD_UNREACHABLE' || err instanceof OutcomeUnknownError
-            ? 0
-            : err.status
-          : 0,
-      );
+      // The client's connection failures (an answer lost after the request was sent too) count as 0.
+      const lost =
+        err instanceof DistkvError && (err.code === 'SHARD_UNREACHABLE' || err.code === 'OUTCOME_UNKNOWN');
+      done(err instanceof DistkvError && !lost ? err.status : 0);
     });
   }
 

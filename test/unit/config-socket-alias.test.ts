@@ -140,7 +140,7 @@ describe("config: a node's RESP socket on another node's HTTP socket", () => {
     assert.deepEqual(problemsOf(twoShards('localhost:7001', '127.0.0.1:8001')), [
       'server.resp_port_offset: node localhost:7001 would get RESP port 8001, the HTTP port of node 127.0.0.1:8001 (localhost:8001 and 127.0.0.1:8001 are one listening socket: localhost is 127.0.0.1 or ::1) (pick another offset, or 0 for no RESP listener)',
     ]);
-    // A node named 0.0.0.0 is refused on its own too (address.ts, unspecifiedHost).
+    // A node named 0.0.0.0 is refused on its own too (address.ts, nodeAddressProblem).
     assert.deepEqual(problemsOf(twoShards('127.0.0.1:7001', '0.0.0.0:8001')).slice(1), [
       'server.resp_port_offset: node 127.0.0.1:7001 would get RESP port 8001, the HTTP port of node 0.0.0.0:8001 (127.0.0.1:8001 and 0.0.0.0:8001 are one listening socket: 0.0.0.0 listens on every IPv4 address of the machine, 127.0.0.1 among them) (pick another offset, or 0 for no RESP listener)',
     ]);
